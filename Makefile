@@ -1,0 +1,74 @@
+# snapvm top-level build: the kernel module (via kbuild), libsnapvm and the
+# launcher, the guests, the tests and the benchmarks.
+#
+#   make            build everything (runs the set-up first when needed)
+#   make setup      install what a fresh Debian machine needs (idempotent)
+#   make check      host unit tests + kselftests in ONE boot of the test VM
+#   make demo       run the hello guests (natively with usable KVM, else in the VM)
+#   make bench      benchmarks (see bench/README)
+#
+# Each part describes its own targets in a <dir>/build.mk included below; they
+# append to the lists declared here.
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(ROOT)/build
+CACHE := $(ROOT)/.cache
+
+# The test VM's kernel release, written by the set-up (e.g. 6.1.0-56-amd64).
+VM_KVER = $(shell cat $(CACHE)/kver 2>/dev/null)
+VM_KDIR = /usr/src/linux-headers-$(VM_KVER)
+# The module is built for the running kernel when its build dir exists (a
+# real KVM host), else for the test VM's kernel. `make check` always builds
+# for the test VM, where it is loaded.
+HOST_KDIR := /lib/modules/$(shell uname -r)/build
+KDIR ?= $(if $(wildcard $(HOST_KDIR)/Makefile),$(HOST_KDIR),$(VM_KDIR))
+
+CC := gcc
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
+	-Werror=implicit-function-declaration -I$(ROOT) -I$(CACHE)/kselftest
+LDFLAGS :=
+
+# Lists the parts append to.
+PROGRAMS :=      # host programs (launcher, tools)
+UNIT_TESTS :=    # host-only test binaries (TAP)
+KSELFTESTS :=    # test binaries run inside the test VM (TAP)
+GUESTS :=        # freestanding guest ELF files
+BENCHES :=       # benchmark binaries
+
+SETUP_STAMP := $(CACHE)/setup.done
+
+.PHONY: all setup kmod check unit-check vm-check demo bench clean format
+all: kmod programs guests tests
+
+$(SETUP_STAMP): tests/vm/setup
+	tests/vm/setup
+setup:
+	tests/vm/setup
+
+kmod: $(SETUP_STAMP)
+	$(MAKE) -C $(KDIR) M=$(ROOT) W=1 modules
+
+include userspace/build.mk guests/build.mk tests/build.mk bench/build.mk
+
+.PHONY: programs guests tests
+programs: $(PROGRAMS)
+guests: $(GUESTS)
+tests: $(UNIT_TESTS) $(KSELFTESTS)
+
+# One boot of the test VM runs every kselftest; the host runs the unit tests.
+# tests/tap-summary prints the closing "N passed, N failed[, N skipped]" line.
+check: $(SETUP_STAMP)
+	$(MAKE) kmod KDIR=$(VM_KDIR)
+	$(MAKE) programs guests tests
+	@mkdir -p $(BUILD)/check
+	@rm -f $(BUILD)/check/*.tap
+	-tests/run-tap --out $(BUILD)/check/unit.tap $(UNIT_TESTS)
+	-tests/vm/run --timeout 1200 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
+	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(ROOT) clean
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^kmod/')

@@ -1,0 +1,1 @@
+# Benchmarks. Filled in by the benchmark work.

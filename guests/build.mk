@@ -1,0 +1,1 @@
+# Freestanding guests. Filled in by the VMM work.

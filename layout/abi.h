@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * abi.h - the guest ABI shared by the VMM (userspace/) and the guests
+ * (guests/): I/O ports, hypercall numbers and the boot-info block.
+ * Pure C, no libc beyond <stdint.h>: guests include it freestanding, with
+ * -m32 or -m64, so every field has a fixed size and offset.
+ */
+#ifndef SNAPVM_LAYOUT_ABI_H
+#define SNAPVM_LAYOUT_ABI_H
+
+#include <stdint.h>
+
+/* `out %al, $0xe9`: one byte to the console (the launcher's stdout); the
+ * Bochs/QEMU debug-console port, so the same guest prints under QEMU too. */
+#define SNAPVM_PORT_CONSOLE 0xe9
+
+/*
+ * Hypercall: `mov $SNAPVM_PORT_HYPERCALL, %dx; out %eax, %dx`.
+ * Number in EAX/RAX; arguments in EBX/RBX, ECX/RCX, ESI/RSI, EDI/RDI (EDX
+ * holds the port); the result comes back in EAX/RAX. The port is above the
+ * legacy PC ports so no emulated device in KVM claims it.
+ */
+#define SNAPVM_PORT_HYPERCALL 0x500
+
+/* EXIT(code): the sandbox stops; the launcher exits with code & 0xff. */
+#define SNAPVM_HC_EXIT 0
+/* WRITE(gva, len): len bytes to stdout; returns len or -EFAULT when any
+ * byte is not mapped readable in the guest. */
+#define SNAPVM_HC_WRITE 1
+/* SNAPSHOT(): returns 0 when the snapshot was just taken, 1 when the guest
+ * resumes from a restore of it. */
+#define SNAPVM_HC_SNAPSHOT 2
+/* ABORT(code, gva of a NUL-terminated message): a guest-detected fatal
+ * error; the launcher prints the message on stderr and exits 70. */
+#define SNAPVM_HC_ABORT 3
+/* CALL_WAIT(result): the guest's call loop reports the result of the call
+ * it just ran (ignored on the first wait) and waits for the next call,
+ * whose function number and argument come back in boot_info.call. */
+#define SNAPVM_HC_CALL_WAIT 4
+
+/* The hypercall results are Linux errno values, negated. */
+#define SNAPVM_EFAULT 14
+#define SNAPVM_ENOSYS 38
+#define SNAPVM_EINVAL 22
+
+/* Longest ABORT message the VMM reads. */
+#define SNAPVM_ABORT_MSG_MAX 1024
+
+#define SNAPVM_BOOT_MAGIC 0x4d56504e /* "NPVM" */
+#define SNAPVM_BOOT_VERSION 1
+
+enum snapvm_layout_id {
+	SNAPVM_LAYOUT_I686 = 1,
+	SNAPVM_LAYOUT_AMD64 = 2,
+};
+
+/* A pending call for the guest's call loop (see SNAPVM_HC_CALL_WAIT). */
+struct snapvm_call {
+	uint64_t function; /* guest-defined function number */
+	uint64_t arg;
+};
+
+/*
+ * The boot-info block: in scratch, written by the VMM before the first
+ * instruction; EBX (i686) / RDI (amd64) holds its guest-virtual address.
+ * Addresses are guest-physical (gpa) or guest-virtual (gva); in i686 with
+ * paging off they are equal.
+ */
+struct snapvm_boot_info {
+	uint32_t magic;   /* SNAPVM_BOOT_MAGIC */
+	uint32_t version; /* SNAPVM_BOOT_VERSION */
+	uint32_t layout;  /* enum snapvm_layout_id */
+	uint32_t reserved0;
+	uint64_t snapshot_gpa;
+	uint64_t snapshot_size;
+	uint64_t scratch_gpa;
+	uint64_t scratch_gva;
+	uint64_t scratch_size;
+	/* The part of scratch the guest may use freely: after the VMM's own
+	 * structures (boot info, page tables, GDT, TSS) and below the stack. */
+	uint64_t scratch_free_gva;
+	uint64_t scratch_free_size;
+	/* amd64: where the snapshot's pristine page tables are visible
+	 * (read-only); 0 in i686. */
+	uint64_t snapshot_pt_gva;
+	/* Clones must not share secrets: each sandbox gets its own seed, and
+	 * every restore bumps the generation so the guest can re-seed. */
+	uint64_t random_seed;
+	uint64_t generation;
+	struct snapvm_call call;
+};
+
+#endif /* SNAPVM_LAYOUT_ABI_H */

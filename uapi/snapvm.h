@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * snapvm.h - the ioctl ABI of snapvm.ko, the one contract between the kernel
+ * module and userspace (libsnapvm, the kselftests).
+ *
+ * /dev/snapvm hands out *regions*: pinned, zeroed, accounted memory that is
+ * mapped into the VMM with exactly the protections the region declares. A
+ * region can be *sealed*: from then on nobody can write it again, so many
+ * sandboxes may map one snapshot region at once.
+ */
+#ifndef _UAPI_LINUX_SNAPVM_H
+#define _UAPI_LINUX_SNAPVM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/*
+ * Bumped on every incompatible change; userspace refuses a module whose
+ * SNAPVM_GET_API_VERSION differs from the version it was built with.
+ */
+#define SNAPVM_API_VERSION 1
+
+/* Not taken in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
+#define SNAPVM_IOCTL_MAGIC 0xBD
+
+/* Region protections: the widest rights any mapping of the region may have. */
+#define SNAPVM_PROT_READ (1U << 0)
+#define SNAPVM_PROT_WRITE (1U << 1)
+#define SNAPVM_PROT_EXEC (1U << 2)
+#define SNAPVM_PROT_ALL (SNAPVM_PROT_READ | SNAPVM_PROT_WRITE | SNAPVM_PROT_EXEC)
+
+/* struct snapvm_region_create.flags: none defined yet, every bit is EINVAL. */
+#define SNAPVM_CREATE_FLAGS_ALL 0U
+
+/* struct snapvm_region_info.flags */
+#define SNAPVM_REGION_SEALED (1U << 0)
+
+/* struct snapvm_region_restore.flags: none defined yet. */
+#define SNAPVM_RESTORE_FLAGS_ALL 0U
+
+/* SNAPVM_REGION_RESTORE.src_fd value meaning "zero the pages". */
+#define SNAPVM_RESTORE_ZERO (-1)
+
+/* Regions are made of, and addressed in, pages of this size. */
+#define SNAPVM_PAGE_SIZE 4096ULL
+
+struct snapvm_region_create {
+	__u64 size;	/* bytes: non-zero multiple of SNAPVM_PAGE_SIZE */
+	__u32 prot;	/* SNAPVM_PROT_*; must include READ */
+	__u32 flags;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+struct snapvm_region_info {
+	__u64 size;
+	__u32 prot;	/* as created; WRITE is gone once sealed */
+	__u32 flags;	/* SNAPVM_REGION_SEALED */
+	__u64 reserved[2];	/* written as 0 */
+};
+
+struct snapvm_region_restore {
+	__s32 src_fd;	/* sealed region of the same size, or SNAPVM_RESTORE_ZERO */
+	__u32 flags;	/* must be 0 */
+	__u64 bitmap;	/* user pointer: KVM dirty-log format, bit i = page first_page + i */
+	__u64 first_page;	/* first page the bitmap describes */
+	__u64 npages;	/* number of bits in the bitmap */
+};
+
+/* On /dev/snapvm. Returns SNAPVM_API_VERSION (like KVM_GET_API_VERSION). */
+#define SNAPVM_GET_API_VERSION _IO(SNAPVM_IOCTL_MAGIC, 0x00)
+/* On /dev/snapvm. Returns a new O_CLOEXEC region fd. */
+#define SNAPVM_CREATE_REGION _IOW(SNAPVM_IOCTL_MAGIC, 0x01, struct snapvm_region_create)
+
+/* On a region fd. */
+#define SNAPVM_REGION_INFO _IOR(SNAPVM_IOCTL_MAGIC, 0x10, struct snapvm_region_info)
+/* Drops WRITE for good; EBUSY while a shared writable mapping exists. */
+#define SNAPVM_REGION_SEAL _IO(SNAPVM_IOCTL_MAGIC, 0x11)
+/* Returns the number of pages copied or zeroed. */
+#define SNAPVM_REGION_RESTORE _IOW(SNAPVM_IOCTL_MAGIC, 0x12, struct snapvm_region_restore)
+
+#endif /* _UAPI_LINUX_SNAPVM_H */

@@ -1,0 +1,20 @@
+# libsnapvm and the snapvm launcher.
+LIBSNAPVM := $(BUILD)/libsnapvm.a
+LIBSNAPVM_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c))
+LIBSNAPVM_OBJS := $(LIBSNAPVM_SRCS:%.c=$(BUILD)/%.o)
+LIBSNAPVM_LIBS := -lelf
+
+$(BUILD)/userspace/%.o: userspace/%.c $(wildcard userspace/*.h layout/*.h uapi/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBSNAPVM): $(LIBSNAPVM_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(if $^,ar rcs $@ $^,ar rc $@)
+
+ifneq ($(wildcard userspace/main.c),)
+PROGRAMS += $(BUILD)/snapvm
+$(BUILD)/snapvm: $(BUILD)/userspace/main.o $(LIBSNAPVM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBSNAPVM_LIBS)
+endif
