@@ -62,7 +62,7 @@ check: $(SETUP_STAMP)
 	$(MAKE) programs guests tests
 	@mkdir -p $(BUILD)/check
 	@rm -f $(BUILD)/check/*.tap
-	-tests/run-tap --out $(BUILD)/check/unit.tap $(UNIT_TESTS)
+	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap $(UNIT_TESTS)
 	-tests/vm/run --timeout 1200 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
 	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
 
@@ -84,4 +84,4 @@ clean:
 	rm -rf $(BUILD)
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^kmod/')
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -Ev '^(kmod|uapi)/')

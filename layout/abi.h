@@ -46,7 +46,7 @@
 /* Longest ABORT message the VMM reads. */
 #define SNAPVM_ABORT_MSG_MAX 1024
 
-#define SNAPVM_BOOT_MAGIC 0x4d56504e /* "NPVM" */
+#define SNAPVM_BOOT_MAGIC   0x4d56504e /* "NPVM" */
 #define SNAPVM_BOOT_VERSION 1
 
 enum snapvm_layout_id {
@@ -67,7 +67,7 @@ struct snapvm_call {
  * paging off they are equal.
  */
 struct snapvm_boot_info {
-	uint32_t magic;   /* SNAPVM_BOOT_MAGIC */
+	uint32_t magic;	  /* SNAPVM_BOOT_MAGIC */
 	uint32_t version; /* SNAPVM_BOOT_VERSION */
 	uint32_t layout;  /* enum snapvm_layout_id */
 	uint32_t reserved0;

@@ -41,16 +41,16 @@
 #define AMD64_MIN_SCRATCH_SIZE (256ULL << 10)
 
 /* Page-table entry bits (Intel SDM vol. 3 4.5, AMD APM vol. 2 5.3). */
-#define AMD64_PTE_PRESENT (1ULL << 0)
-#define AMD64_PTE_WRITE (1ULL << 1)
-#define AMD64_PTE_USER (1ULL << 2)
+#define AMD64_PTE_PRESENT  (1ULL << 0)
+#define AMD64_PTE_WRITE	   (1ULL << 1)
+#define AMD64_PTE_USER	   (1ULL << 2)
 #define AMD64_PTE_ACCESSED (1ULL << 5)
-#define AMD64_PTE_DIRTY (1ULL << 6)
-#define AMD64_PTE_HUGE (1ULL << 7)
+#define AMD64_PTE_DIRTY	   (1ULL << 6)
+#define AMD64_PTE_HUGE	   (1ULL << 7)
 /* Software bit (ignored by the CPU): "read-only because shared with the
  * snapshot; copy on write". The guest's #PF handler checks it. */
-#define AMD64_PTE_COW (1ULL << 9)
-#define AMD64_PTE_NX (1ULL << 63)
+#define AMD64_PTE_COW	    (1ULL << 9)
+#define AMD64_PTE_NX	    (1ULL << 63)
 #define AMD64_PTE_ADDR_MASK 0x000ffffffffff000ULL
 
 static inline uint64_t amd64_scratch_base_gpa(uint64_t scratch_size)

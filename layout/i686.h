@@ -24,7 +24,7 @@
 /* Scratch must end below the local APIC page: KVM maps its own APIC access
  * page at 0xfee00000 and refuses (EEXIST) a memslot that overlaps it. */
 #define I686_APIC_BASE_GPA 0xfee00000ULL
-#define I686_MAX_GPA (I686_APIC_BASE_GPA - 1)
+#define I686_MAX_GPA	   (I686_APIC_BASE_GPA - 1)
 
 /* The guest owns all low memory, as on bare metal. */
 #define I686_SNAPSHOT_BASE_GPA 0x0ULL
