@@ -43,6 +43,14 @@
 #define SNAPVM_ENOSYS 38
 #define SNAPVM_EINVAL 22
 
+/*
+ * GDT selectors at entry, in both layouts: the VMM's GDT holds a null
+ * descriptor, then flat 4 GiB ring-0 code and data (amd64 adds its TSS, see
+ * layout/amd64.h). A guest reloading its segment registers uses these.
+ */
+#define SNAPVM_SELECTOR_CODE 0x08
+#define SNAPVM_SELECTOR_DATA 0x10
+
 /* Longest ABORT message the VMM reads. */
 #define SNAPVM_ABORT_MSG_MAX 1024
 

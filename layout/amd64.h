@@ -40,6 +40,26 @@
 /* Boot info, GDT, TSS, the first page-table copies and a minimal stack. */
 #define AMD64_MIN_SCRATCH_SIZE (256ULL << 10)
 
+/* The stack the VMM sets up at the top of scratch (RSP = scratch end). The
+ * free scratch area (see the boot info) lies below it. A big image needs
+ * more page tables in scratch, so its smallest scratch exceeds the minimum. */
+#define AMD64_STACK_SIZE (64ULL << 10)
+
+/* The TSS descriptor (16 bytes) follows code and data in the GDT. */
+#define AMD64_SELECTOR_TSS 0x18
+
+/*
+ * Scratch starts with the VMM's structures, at these offsets from its base:
+ * boot info, then the GDT and TSS, then the live page tables (CR3 = their
+ * first page, the PML4). The live tables are a copy of the pristine ones
+ * with the same shape: the table at live GPA g has its pristine original at
+ * GVA AMD64_SNAPSHOT_PT_GVA_MIN + (g - CR3).
+ */
+#define AMD64_SCRATCH_BOOT_INFO_OFFSET 0x0ULL
+#define AMD64_SCRATCH_GDT_OFFSET       0x1000ULL
+#define AMD64_SCRATCH_TSS_OFFSET       0x1800ULL
+#define AMD64_SCRATCH_PT_OFFSET	       0x2000ULL
+
 /* Page-table entry bits (Intel SDM vol. 3 4.5, AMD APM vol. 2 5.3). */
 #define AMD64_PTE_PRESENT  (1ULL << 0)
 #define AMD64_PTE_WRITE	   (1ULL << 1)

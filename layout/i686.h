@@ -40,6 +40,11 @@
 /* Boot info and a stack. */
 #define I686_MIN_SCRATCH_SIZE (64ULL << 10)
 
+/* The stack the VMM sets up at the top of scratch (ESP = scratch end); the
+ * boot info is the first scratch page, the free area lies between. */
+#define I686_STACK_SIZE		      (32ULL << 10)
+#define I686_SCRATCH_BOOT_INFO_OFFSET 0x0ULL
+
 static inline uint64_t i686_scratch_base_gpa(uint64_t scratch_size)
 {
 	return I686_MAX_GPA - scratch_size + 1;
