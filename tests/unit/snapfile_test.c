@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * snapfile_test.c - the snapshot file format on the host: a save/open round
+ * trip, each kind of corrupt, truncated or foreign file refused with
+ * EX_DATAERR, and an interrupted save leaving the earlier file intact.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "layout/amd64.h"
+#include "layout/i686.h"
+#include "userspace/snapfile.h"
+
+FIXTURE(snapfile)
+{
+	char dir[64];
+	char path[128];
+	unsigned char *snapshot, *scratch, vcpu[300];
+	struct snapfile_contents contents;
+};
+
+FIXTURE_VARIANT(snapfile)
+{
+	uint32_t layout;
+	uint64_t gpa, scratch_size;
+};
+
+FIXTURE_VARIANT_ADD(snapfile, amd64){
+    .layout = SNAPVM_LAYOUT_AMD64,
+    .gpa = AMD64_SNAPSHOT_BASE_GPA,
+    .scratch_size = AMD64_MIN_SCRATCH_SIZE,
+};
+
+FIXTURE_VARIANT_ADD(snapfile, i686){
+    .layout = SNAPVM_LAYOUT_I686,
+    .gpa = I686_SNAPSHOT_BASE_GPA,
+    .scratch_size = I686_MIN_SCRATCH_SIZE,
+};
+
+FIXTURE_SETUP(snapfile)
+{
+	const uint64_t snapshot_size = 3 * SNAPVM_GUEST_PAGE_SIZE;
+
+	strcpy(self->dir, "/tmp/snapfile_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	snprintf(self->path, sizeof(self->path), "%s/guest.snap", self->dir);
+	self->snapshot = malloc(snapshot_size);
+	self->scratch = malloc(variant->scratch_size);
+	ASSERT_NE(NULL, self->snapshot);
+	ASSERT_NE(NULL, self->scratch);
+	for (uint64_t i = 0; i < snapshot_size; i++)
+		self->snapshot[i] = (unsigned char)(i * 7 + 1);
+	for (uint64_t i = 0; i < variant->scratch_size; i++)
+		self->scratch[i] = (unsigned char)(i * 13 + 5);
+	for (unsigned int i = 0; i < sizeof(self->vcpu); i++)
+		self->vcpu[i] = (unsigned char)i;
+	self->contents = (struct snapfile_contents){
+	    .layout = variant->layout,
+	    .vcpu_state = self->vcpu,
+	    .vcpu_state_size = sizeof(self->vcpu),
+	    .snapshot_gpa = variant->gpa,
+	    .snapshot = self->snapshot,
+	    .snapshot_size = snapshot_size,
+	    .scratch = self->scratch,
+	    .scratch_size = variant->scratch_size,
+	};
+}
+
+FIXTURE_TEARDOWN(snapfile)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+	free(self->snapshot);
+	free(self->scratch);
+}
+
+/* Overwrite len bytes at offset of the file. */
+static int poke(const char *path, off_t offset, const void *bytes, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pwrite(fd, bytes, len, offset);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static int count_entries(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+TEST_F(snapfile, round_trip)
+{
+	struct snapvm_error err = {0};
+	struct snapfile file;
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, snapfile_open(self->path, &file, &err)) TH_LOG("%s", err.message);
+	EXPECT_EQ(variant->layout, file.contents.layout);
+	EXPECT_EQ(variant->gpa, file.contents.snapshot_gpa);
+	ASSERT_EQ(sizeof(self->vcpu), file.contents.vcpu_state_size);
+	EXPECT_EQ(0, memcmp(self->vcpu, file.contents.vcpu_state, sizeof(self->vcpu)));
+	ASSERT_EQ(self->contents.snapshot_size, file.contents.snapshot_size);
+	EXPECT_EQ(0, memcmp(self->snapshot, file.contents.snapshot, file.contents.snapshot_size));
+	ASSERT_EQ(variant->scratch_size, file.contents.scratch_size);
+	EXPECT_EQ(0, memcmp(self->scratch, file.contents.scratch, file.contents.scratch_size));
+	snapfile_close(&file);
+	EXPECT_EQ(1, count_entries(self->dir)) TH_LOG("a temporary file was left behind");
+}
+
+/* Every byte counts: one flipped bit anywhere fails the checksum. */
+TEST_F(snapfile, flipped_byte_is_refused)
+{
+	const off_t offsets[] = {
+	    200,	    /* header padding */
+	    4096 + 5,	    /* vCPU state */
+	    2 * 4096 + 100, /* snapshot memory */
+	    -1,		    /* last byte of scratch */
+	};
+	struct snapvm_error err = {0};
+	struct snapfile file;
+	struct stat st;
+
+	for (unsigned int i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		unsigned char byte;
+		off_t at;
+		int fd;
+
+		ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+		ASSERT_EQ(0, stat(self->path, &st));
+		at = offsets[i] < 0 ? st.st_size + offsets[i] : offsets[i];
+		fd = open(self->path, O_RDONLY);
+		ASSERT_EQ(1, pread(fd, &byte, 1, at));
+		close(fd);
+		byte ^= 0x10;
+		ASSERT_EQ(0, poke(self->path, at, &byte, 1));
+		EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err))
+		TH_LOG("flipped byte at %lld was not noticed", (long long)at);
+		EXPECT_NE(NULL, strstr(err.message, "checksum")) TH_LOG("%s", err.message);
+		EXPECT_NE(NULL, strstr(err.message, self->path));
+	}
+}
+
+TEST_F(snapfile, truncated_file_is_refused)
+{
+	struct snapvm_error err = {0};
+	struct snapfile file;
+	struct stat st;
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+	ASSERT_EQ(0, stat(self->path, &st));
+	ASSERT_EQ(0, truncate(self->path, st.st_size - 4096));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, "truncated")) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, truncate(self->path, 100));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, "truncated")) TH_LOG("%s", err.message);
+}
+
+TEST_F(snapfile, foreign_file_is_refused)
+{
+	struct snapvm_error err = {0};
+	struct snapfile file;
+	char elf[8192] = "\x7f"
+			 "ELF";
+	int fd = open(self->path, O_WRONLY | O_CREAT, 0600);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ((ssize_t)sizeof(elf), write(fd, elf, sizeof(elf)));
+	close(fd);
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, "not a snapvm snapshot")) TH_LOG("%s", err.message);
+}
+
+TEST_F(snapfile, other_format_version_is_refused)
+{
+	uint32_t version = SNAPFILE_VERSION + 1;
+	struct snapvm_error err = {0};
+	struct snapfile file;
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+	ASSERT_EQ(0, poke(self->path, offsetof(struct snapfile_header, version), &version,
+			  sizeof(version)));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, "version")) TH_LOG("%s", err.message);
+}
+
+/* A header whose sizes lie is refused before any size is trusted. */
+TEST_F(snapfile, lying_geometry_is_refused)
+{
+	uint64_t huge = 1ULL << 62, gpa = 0x123000;
+	struct snapvm_error err = {0};
+	struct snapfile file;
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+	ASSERT_EQ(0, poke(self->path, offsetof(struct snapfile_header, scratch_size), &huge,
+			  sizeof(huge)));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, "scratch")) TH_LOG("%s", err.message);
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+	ASSERT_EQ(
+	    0, poke(self->path, offsetof(struct snapfile_header, snapshot_gpa), &gpa, sizeof(gpa)));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, "GPA")) TH_LOG("%s", err.message);
+}
+
+TEST_F(snapfile, missing_file_is_no_input)
+{
+	struct snapvm_error err = {0};
+	struct snapfile file;
+
+	EXPECT_EQ(EX_NOINPUT, snapfile_open(self->path, &file, &err));
+	EXPECT_NE(NULL, strstr(err.message, self->path)) TH_LOG("%s", err.message);
+}
+
+/* A save that fails half-way (here: the file size limit, as a full disk
+ * would) leaves the earlier snapshot intact and no temporary file. */
+TEST_F(snapfile, failed_save_keeps_earlier_file)
+{
+	struct snapvm_error err = {0};
+	struct rlimit limit = {.rlim_cur = 16384, .rlim_max = RLIM_INFINITY};
+	struct snapfile file;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN); /* write fails with EFBIG instead */
+		setrlimit(RLIMIT_FSIZE, &limit);
+		self->scratch[0] ^= 1;
+		_exit(snapfile_save(self->path, &self->contents, &err) == EX_IOERR ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the save past the size limit did not fail");
+	ASSERT_EQ(0, snapfile_open(self->path, &file, &err)) TH_LOG("%s", err.message);
+	EXPECT_EQ(0, memcmp(self->scratch, file.contents.scratch, file.contents.scratch_size));
+	snapfile_close(&file);
+	EXPECT_EQ(1, count_entries(self->dir)) TH_LOG("a temporary file was left behind");
+}
+
+TEST(crc64_matches_the_xz_check_value)
+{
+	/* The standard check value of CRC-64/XZ for "123456789". */
+	EXPECT_EQ(0x995dc9bbdf1939faULL, snapfile_crc64(0, "123456789", 9));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * snapfile.c - saving and opening snapshot files (format: snapfile.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "layout/amd64.h"
+#include "layout/i686.h"
+#include "userspace/internal.h"
+#include "userspace/snapfile.h"
+
+#define SNAPFILE_HEADER_SIZE SNAPVM_GUEST_PAGE_SIZE
+/* Far more than any KVM vCPU state (XSAVE is a few KiB); bounds a hostile
+ * file's claim before anything is mapped. */
+#define SNAPFILE_MAX_VCPU_STATE (1ULL << 20)
+
+_Static_assert(sizeof(struct snapfile_header) <= SNAPFILE_HEADER_SIZE, "header fits its page");
+
+static uint64_t crc64_table[256];
+
+static void crc64_init(void)
+{
+	const uint64_t poly = 0xc96c5795d7870f42ULL; /* ECMA-182, reflected */
+
+	for (unsigned int i = 0; i < 256; i++) {
+		uint64_t crc = i;
+
+		for (int bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ ((crc & 1) ? poly : 0);
+		crc64_table[i] = crc;
+	}
+}
+
+uint64_t snapfile_crc64(uint64_t crc, const void *buf, size_t len)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const unsigned char *p = buf;
+
+	pthread_once(&once, crc64_init);
+	crc = ~crc;
+	while (len--)
+		crc = crc64_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static uint64_t section_size(uint64_t size)
+{
+	return snapvm_page_align_up(size);
+}
+
+/* Checks the sizes a header claims against the layout, so that a hostile
+ * file cannot make the loader map or copy outside what the layout allows. */
+static int check_geometry(const char *path, const struct snapfile_header *h,
+			  struct snapvm_error *err)
+{
+	uint64_t base, end;
+	int fits;
+
+	if (h->vcpu_state_size == 0 || h->vcpu_state_size > SNAPFILE_MAX_VCPU_STATE)
+		return snapvm_fail(err, EX_DATAERR, "%s: vCPU state size %llu is not plausible",
+				   path, (unsigned long long)h->vcpu_state_size);
+	if (h->snapshot_size == 0 || h->snapshot_size % SNAPVM_GUEST_PAGE_SIZE ||
+	    h->scratch_size % SNAPVM_GUEST_PAGE_SIZE)
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: region sizes (snapshot %llu, scratch %llu) are not whole "
+				   "pages",
+				   path, (unsigned long long)h->snapshot_size,
+				   (unsigned long long)h->scratch_size);
+	switch (h->layout) {
+	case SNAPVM_LAYOUT_AMD64:
+		base = AMD64_SNAPSHOT_BASE_GPA;
+		if (h->snapshot_size > AMD64_MAX_GPA)
+			goto too_big;
+		end = base + h->snapshot_size;
+		fits = amd64_scratch_fits(h->scratch_size, end);
+		break;
+	case SNAPVM_LAYOUT_I686:
+		base = I686_SNAPSHOT_BASE_GPA;
+		if (h->snapshot_size > I686_MAX_GPA)
+			goto too_big;
+		end = base + h->snapshot_size;
+		fits = i686_scratch_fits(h->scratch_size, end);
+		break;
+	default:
+		return snapvm_fail(err, EX_DATAERR, "%s: unknown layout %u", path, h->layout);
+	}
+	if (h->snapshot_gpa != base)
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: snapshot at GPA 0x%llx, the %s layout puts it at 0x%llx",
+				   path, (unsigned long long)h->snapshot_gpa,
+				   snapvm_layout_name(h->layout), (unsigned long long)base);
+	if (!fits)
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: a %llu-byte scratch does not fit the %s layout above a "
+				   "%llu-byte snapshot",
+				   path, (unsigned long long)h->scratch_size,
+				   snapvm_layout_name(h->layout),
+				   (unsigned long long)h->snapshot_size);
+	if (h->file_size != SNAPFILE_HEADER_SIZE + section_size(h->vcpu_state_size) +
+				h->snapshot_size + h->scratch_size)
+		return snapvm_fail(
+		    err, EX_DATAERR, "%s: header says %llu bytes, its sections add up to %llu",
+		    path, (unsigned long long)h->file_size,
+		    (unsigned long long)(SNAPFILE_HEADER_SIZE + section_size(h->vcpu_state_size) +
+					 h->snapshot_size + h->scratch_size));
+	return 0;
+too_big:
+	return snapvm_fail(err, EX_DATAERR, "%s: a %llu-byte snapshot exceeds the %s layout", path,
+			   (unsigned long long)h->snapshot_size, snapvm_layout_name(h->layout));
+}
+
+/* CRC of the header page (its checksum field read as zero), then the rest. */
+static uint64_t checksum(const void *header_page, const unsigned char *after_header,
+			 uint64_t after_size)
+{
+	unsigned char page[SNAPFILE_HEADER_SIZE];
+	uint64_t crc;
+
+	memcpy(page, header_page, sizeof(page));
+	memset(page + offsetof(struct snapfile_header, checksum), 0, sizeof(uint64_t));
+	crc = snapfile_crc64(0, page, sizeof(page));
+	return snapfile_crc64(crc, after_header, after_size);
+}
+
+static int write_all(int fd, const void *buf, uint64_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len > (1 << 30) ? (1 << 30) : len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int snapfile_save(const char *path, const struct snapfile_contents *c, struct snapvm_error *err)
+{
+	static const unsigned char zeros[SNAPFILE_HEADER_SIZE];
+	union {
+		struct snapfile_header h;
+		unsigned char bytes[SNAPFILE_HEADER_SIZE];
+	} page = {.h.version = SNAPFILE_VERSION};
+	struct snapfile_header *h = &page.h;
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	uint64_t crc, pad;
+	int fd, dirfd, ret;
+
+	memcpy(h->magic, SNAPFILE_MAGIC, sizeof(h->magic));
+	h->layout = c->layout;
+	h->vcpu_state_size = c->vcpu_state_size;
+	h->snapshot_gpa = c->snapshot_gpa;
+	h->snapshot_size = c->snapshot_size;
+	h->scratch_size = c->scratch_size;
+	h->file_size = SNAPFILE_HEADER_SIZE + section_size(c->vcpu_state_size) + c->snapshot_size +
+		       c->scratch_size;
+	ret = check_geometry(path, h, err);
+	if (ret)
+		return ret;
+
+	/* The checksum covers the header page, then the sections in order. */
+	pad = section_size(c->vcpu_state_size) - c->vcpu_state_size;
+	crc = snapfile_crc64(0, page.bytes, sizeof(page.bytes));
+	crc = snapfile_crc64(crc, c->vcpu_state, c->vcpu_state_size);
+	crc = snapfile_crc64(crc, zeros, pad);
+	crc = snapfile_crc64(crc, c->snapshot, c->snapshot_size);
+	crc = snapfile_crc64(crc, c->scratch, c->scratch_size);
+	h->checksum = crc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return snapvm_fail(err, EX_CANTCREAT, "%s: path too long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return snapvm_fail_errno(err, EX_CANTCREAT, errno, "cannot create %s", tmp);
+	ret = write_all(fd, page.bytes, sizeof(page.bytes));
+	if (!ret)
+		ret = write_all(fd, c->vcpu_state, c->vcpu_state_size);
+	if (!ret)
+		ret = write_all(fd, zeros, pad);
+	if (!ret)
+		ret = write_all(fd, c->snapshot, c->snapshot_size);
+	if (!ret)
+		ret = write_all(fd, c->scratch, c->scratch_size);
+	/* Durable before it replaces anything: a crash leaves old or new. */
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return snapvm_fail_errno(err, EX_IOERR, -ret, "cannot save snapshot %s", path);
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd >= 0) {
+		fsync(dirfd); /* the rename itself survives a crash */
+		close(dirfd);
+	}
+	return 0;
+}
+
+int snapfile_open(const char *path, struct snapfile *file, struct snapvm_error *err)
+{
+	const struct snapfile_header *h;
+	const unsigned char *base;
+	struct stat st;
+	int fd, ret;
+
+	memset(file, 0, sizeof(*file));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return snapvm_fail_errno(err, EX_NOINPUT, errno, "cannot open snapshot %s", path);
+	if (fstat(fd, &st)) {
+		ret = snapvm_fail_errno(err, EX_IOERR, errno, "cannot stat %s", path);
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = snapvm_fail(err, EX_DATAERR, "%s: not a regular file", path);
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size < SNAPFILE_HEADER_SIZE) {
+		ret = snapvm_fail(
+		    err, EX_DATAERR, "%s: truncated: %lld bytes, shorter than the %llu-byte header",
+		    path, (long long)st.st_size, (unsigned long long)SNAPFILE_HEADER_SIZE);
+		goto out_close;
+	}
+	file->map_size = st.st_size;
+	file->map = mmap(NULL, file->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (file->map == MAP_FAILED) {
+		file->map = NULL;
+		ret = snapvm_fail_errno(err, EX_IOERR, errno, "cannot map %s", path);
+		goto out_close;
+	}
+	base = file->map;
+	h = file->map;
+	if (memcmp(h->magic, SNAPFILE_MAGIC, sizeof(h->magic))) {
+		ret = snapvm_fail(err, EX_DATAERR, "%s: not a snapvm snapshot (bad magic)", path);
+		goto out_unmap;
+	}
+	if (h->version != SNAPFILE_VERSION) {
+		ret = snapvm_fail(err, EX_DATAERR,
+				  "%s: snapshot format version %u, this snapvm reads version %u",
+				  path, h->version, SNAPFILE_VERSION);
+		goto out_unmap;
+	}
+	for (unsigned int i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++) {
+		if (h->reserved[i]) {
+			ret = snapvm_fail(err, EX_DATAERR, "%s: reserved header field %u is set",
+					  path, i);
+			goto out_unmap;
+		}
+	}
+	ret = check_geometry(path, h, err);
+	if (ret)
+		goto out_unmap;
+	if (h->file_size != (uint64_t)st.st_size) {
+		ret = snapvm_fail(err, EX_DATAERR, "%s: %s: %lld bytes, the header says %llu", path,
+				  (uint64_t)st.st_size < h->file_size ? "truncated" : "too long",
+				  (long long)st.st_size, (unsigned long long)h->file_size);
+		goto out_unmap;
+	}
+	if (checksum(base, base + SNAPFILE_HEADER_SIZE, h->file_size - SNAPFILE_HEADER_SIZE) !=
+	    h->checksum) {
+		ret = snapvm_fail(err, EX_DATAERR, "%s: checksum mismatch: the file is corrupt",
+				  path);
+		goto out_unmap;
+	}
+
+	file->contents.layout = h->layout;
+	file->contents.vcpu_state = base + SNAPFILE_HEADER_SIZE;
+	file->contents.vcpu_state_size = h->vcpu_state_size;
+	file->contents.snapshot_gpa = h->snapshot_gpa;
+	file->contents.snapshot = base + SNAPFILE_HEADER_SIZE + section_size(h->vcpu_state_size);
+	file->contents.snapshot_size = h->snapshot_size;
+	file->contents.scratch = (const unsigned char *)file->contents.snapshot + h->snapshot_size;
+	file->contents.scratch_size = h->scratch_size;
+	close(fd);
+	return 0;
+
+out_unmap:
+	munmap(file->map, file->map_size);
+	file->map = NULL;
+out_close:
+	close(fd);
+	return ret;
+}
+
+void snapfile_close(struct snapfile *file)
+{
+	if (file->map)
+		munmap(file->map, file->map_size);
+	memset(file, 0, sizeof(*file));
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * snapfile.h - the snapshot file format: a sealed snapshot's memory (the
+ * snapshot view and the scratch image), its saved vCPU state and layout,
+ * with a format version and a checksum over everything.
+ *
+ * Little-endian, every section page-aligned in the file:
+ *
+ *   struct snapfile_header      (one page, zero-padded)
+ *   vCPU state                  vcpu_state_size bytes, opaque here
+ *   snapshot memory             snapshot_size bytes (guest-physical from
+ *                               snapshot_gpa)
+ *   scratch memory              scratch_size bytes
+ *
+ * The checksum (CRC-64/XZ) covers the whole file with the checksum field
+ * read as zero. Saving is atomic: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory.
+ */
+#ifndef SNAPVM_USERSPACE_SNAPFILE_H
+#define SNAPVM_USERSPACE_SNAPFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "userspace/snapvm.h"
+
+#define SNAPFILE_MAGIC "SNAPVMSN"
+/* Bump on any change of the header or of a section's meaning. */
+#define SNAPFILE_VERSION 1
+
+struct snapfile_header {
+	char magic[8]; /* SNAPFILE_MAGIC, not NUL-terminated */
+	uint32_t version;
+	uint32_t layout; /* enum snapvm_layout_id */
+	uint64_t checksum;
+	uint64_t file_size;
+	uint64_t vcpu_state_size;
+	uint64_t snapshot_gpa;
+	uint64_t snapshot_size;
+	uint64_t scratch_size;
+	uint64_t reserved[8]; /* zero */
+};
+
+/* A snapshot as the file holds it; the pointers are the caller's (save) or
+ * point into the file's read-only mapping (open). */
+struct snapfile_contents {
+	uint32_t layout;
+	const void *vcpu_state;
+	uint64_t vcpu_state_size;
+	uint64_t snapshot_gpa;
+	const void *snapshot;
+	uint64_t snapshot_size;
+	const void *scratch;
+	uint64_t scratch_size;
+};
+
+/* Write the contents to path atomically: an earlier file at path survives
+ * any failure (a crash, a full disk). EX_CANTCREAT / EX_IOERR on failure. */
+int snapfile_save(const char *path, const struct snapfile_contents *contents,
+		  struct snapvm_error *err);
+
+/* An opened, fully verified snapshot file. */
+struct snapfile {
+	struct snapfile_contents contents;
+	void *map;
+	size_t map_size;
+};
+
+/*
+ * Map path and verify all of it (magic, version, sizes against the layout,
+ * checksum) before returning: a corrupt, truncated or foreign file fails with
+ * EX_DATAERR and a message naming the file and what is wrong; a missing or
+ * unreadable one with EX_NOINPUT. Nothing is handed out unverified.
+ */
+int snapfile_open(const char *path, struct snapfile *file, struct snapvm_error *err);
+void snapfile_close(struct snapfile *file);
+
+/* CRC-64/XZ (ECMA-182 polynomial, reflected): start with crc = 0. */
+uint64_t snapfile_crc64(uint64_t crc, const void *buf, size_t len);
+
+#endif /* SNAPVM_USERSPACE_SNAPFILE_H */
