@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * guestmem.c - checked access to guest memory: guest-physical addresses to
+ * host pointers through the sandbox's memory slots, and guest-virtual to
+ * guest-physical by walking the guest's own page tables (none, 32-bit, PAE
+ * or 4-level), so that no guest-supplied pointer is ever used raw.
+ */
+#include <string.h>
+
+#include "userspace/internal.h"
+
+#define CR0_PG	 (1ULL << 31)
+#define CR4_PSE	 (1ULL << 4)
+#define CR4_PAE	 (1ULL << 5)
+#define CR4_LA57 (1ULL << 12)
+#define EFER_LMA (1ULL << 10)
+
+#define PTE_P	     (1ULL << 0)
+#define PTE_PS	     (1ULL << 7)
+#define PTE_ADDR_64  0x000ffffffffff000ULL
+#define PTE_ADDR_32  0xfffff000ULL
+#define PDE_4M_ADDR  0xffc00000ULL
+#define PDE_4M_HIGH  0x001fe000ULL /* PSE-36: bits 39:32 of the frame, in 20:13 */
+#define PAE_PDPT_ALN 0xffffffe0ULL
+
+void *snapvm_gpa_to_host(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < mem->nslots; i++) {
+		const struct snapvm_guest_slot *slot = &mem->slots[i];
+
+		/* Written to avoid overflow: gpa - slot->gpa only when above. */
+		if (gpa >= slot->gpa && gpa - slot->gpa < slot->size &&
+		    len <= slot->size - (gpa - slot->gpa))
+			return slot->host + (gpa - slot->gpa);
+	}
+	return NULL;
+}
+
+static int read_entry64(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
+{
+	const void *p = snapvm_gpa_to_host(mem, gpa, sizeof(*entry));
+
+	if (!p)
+		return -1;
+	memcpy(entry, p, sizeof(*entry));
+	return 0;
+}
+
+static int read_entry32(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
+{
+	const void *p = snapvm_gpa_to_host(mem, gpa, sizeof(uint32_t));
+	uint32_t e;
+
+	if (!p)
+		return -1;
+	memcpy(&e, p, sizeof(e));
+	*entry = e;
+	return 0;
+}
+
+static int done(uint64_t frame, uint64_t gva, uint64_t page_size, uint64_t *gpa,
+		uint64_t *contiguous)
+{
+	uint64_t offset = gva & (page_size - 1);
+
+	*gpa = frame + offset;
+	*contiguous = page_size - offset;
+	return 0;
+}
+
+/* Legacy 32-bit paging: two levels of 4-byte entries, optional 4 MiB pages. */
+static int walk32(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
+		  uint64_t gva, uint64_t *gpa, uint64_t *contiguous)
+{
+	uint64_t pde, pte;
+
+	if (read_entry32(mem, (paging->cr3 & PTE_ADDR_32) + ((gva >> 22) & 0x3ff) * 4, &pde) ||
+	    !(pde & PTE_P))
+		return -1;
+	if ((pde & PTE_PS) && (paging->cr4 & CR4_PSE))
+		return done((pde & PDE_4M_ADDR) | ((pde & PDE_4M_HIGH) << 19), gva, 4ULL << 20, gpa,
+			    contiguous);
+	if (read_entry32(mem, (pde & PTE_ADDR_32) + ((gva >> 12) & 0x3ff) * 4, &pte) ||
+	    !(pte & PTE_P))
+		return -1;
+	return done(pte & PTE_ADDR_32, gva, SNAPVM_PAGE, gpa, contiguous);
+}
+
+/* PAE and 4-level paging share the 8-byte entry format below the top. */
+static int walk64(const struct snapvm_guest_memory *mem, uint64_t table, int level, uint64_t gva,
+		  uint64_t *gpa, uint64_t *contiguous)
+{
+	for (; level >= 0; level--) {
+		unsigned int shift = 12 + 9 * (unsigned int)level;
+		uint64_t entry;
+
+		if (read_entry64(mem, table + ((gva >> shift) & 0x1ff) * 8, &entry) ||
+		    !(entry & PTE_P))
+			return -1;
+		/* Large pages exist at the 1 GiB and 2 MiB levels only. */
+		if (level == 0 || ((level == 1 || level == 2) && (entry & PTE_PS))) {
+			uint64_t page_size = 1ULL << shift;
+
+			return done(entry & PTE_ADDR_64 & ~(page_size - 1), gva, page_size, gpa,
+				    contiguous);
+		}
+		table = entry & PTE_ADDR_64;
+	}
+	return -1;
+}
+
+int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
+		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous)
+{
+	bool long_mode = paging->efer & EFER_LMA;
+	uint64_t pdpte;
+
+	if (!long_mode && gva > 0xffffffffULL)
+		return -1;
+	if (!(paging->cr0 & CR0_PG))
+		return done(snapvm_page_align_down(gva), gva, SNAPVM_PAGE, gpa, contiguous);
+	if (long_mode) {
+		/* 48-bit canonical addresses only; 5-level paging is not ours. */
+		if ((paging->cr4 & CR4_LA57) || ((int64_t)(gva << 16) >> 16) != (int64_t)gva)
+			return -1;
+		return walk64(mem, paging->cr3 & PTE_ADDR_64, 3, gva, gpa, contiguous);
+	}
+	if (!(paging->cr4 & CR4_PAE))
+		return walk32(mem, paging, gva, gpa, contiguous);
+	if (read_entry64(mem, (paging->cr3 & PAE_PDPT_ALN) + ((gva >> 30) & 3) * 8, &pdpte) ||
+	    !(pdpte & PTE_P))
+		return -1;
+	return walk64(mem, pdpte & PTE_ADDR_64, 1, gva, gpa, contiguous);
+}

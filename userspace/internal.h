@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * internal.h - libsnapvm's private interfaces between its parts: errors,
+ * memory regions, guest-memory access, the ELF image, the per-layout
+ * builders and the KVM backend. Host unit tests include it too.
+ */
+#ifndef SNAPVM_USERSPACE_INTERNAL_H
+#define SNAPVM_USERSPACE_INTERNAL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+#include <linux/kvm.h>
+
+#include "layout/abi.h"
+#include "layout/common.h"
+#include "userspace/snapvm.h"
+
+#define SNAPVM_PAGE SNAPVM_GUEST_PAGE_SIZE
+
+/* ---- errors (error.c) ---- */
+
+/* Fill err (may be NULL) and return status, so callers write
+ * `return snapvm_fail(err, EX_DATAERR, "...")`. */
+int snapvm_fail(struct snapvm_error *err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same, with ": strerror(errnum)" appended. */
+int snapvm_fail_errno(struct snapvm_error *err, int status, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* "16M", "4K", "12345": the shortest exact spelling of a size in SIZE syntax. */
+void snapvm_format_size(uint64_t size, char *buf, size_t len);
+
+/* ---- memory regions (memory.c) ---- */
+
+struct snapvm_region {
+	int fd;
+	uint64_t size;
+	enum snapvm_memory memory; /* KMOD or MEMFD, never AUTO */
+	bool sealed;
+};
+
+enum snapvm_map {
+	SNAPVM_MAP_SHARED_RO,  /* amd64 snapshot view, host inspection */
+	SNAPVM_MAP_SHARED_RW,  /* scratch */
+	SNAPVM_MAP_PRIVATE_RW, /* i686 copy-on-write view of a sealed snapshot */
+};
+
+/* AUTO -> KMOD when /dev/snapvm exists, else MEMFD; KMOD checks the API. */
+int snapvm_memory_resolve(enum snapvm_memory wanted, enum snapvm_memory *memory,
+			  struct snapvm_error *err);
+/* Zeroed, page-multiple; what names the region in messages. */
+int snapvm_region_create(enum snapvm_memory memory, uint64_t size, const char *what,
+			 struct snapvm_region *region, struct snapvm_error *err);
+int snapvm_region_write(struct snapvm_region *region, uint64_t offset, const void *buf,
+			uint64_t len, struct snapvm_error *err);
+/* No write ever again, by anyone: the module's SEAL or F_SEAL_WRITE. */
+int snapvm_region_seal(struct snapvm_region *region, struct snapvm_error *err);
+void *snapvm_region_map(struct snapvm_region *region, enum snapvm_map how,
+			struct snapvm_error *err);
+void snapvm_region_close(struct snapvm_region *region);
+
+/* ---- guest memory and address translation (guestmem.c) ---- */
+
+struct snapvm_guest_slot {
+	uint64_t gpa;
+	uint64_t size;
+	unsigned char *host;
+};
+
+struct snapvm_guest_memory {
+	struct snapvm_guest_slot slots[4];
+	unsigned int nslots;
+};
+
+/* The control registers that decide how the guest translates addresses. */
+struct snapvm_paging {
+	uint64_t cr0, cr3, cr4, efer;
+};
+
+/* Host address of [gpa, gpa + len) when it lies inside one slot, else NULL:
+ * the only way libsnapvm turns a guest address into a pointer. */
+void *snapvm_gpa_to_host(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t len);
+/* Walk the guest's page tables (or none, with paging off): the GPA for gva
+ * and how many bytes from there stay inside the page. -1 when not mapped. */
+int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
+		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous);
+
+/* ---- ELF guests (elf.c) ---- */
+
+#define SNAPVM_ELF_MAX_SEGMENTS 64
+
+struct snapvm_elf_segment {
+	unsigned int index; /* program header number, for messages */
+	uint64_t vaddr, memsz, offset, filesz;
+	uint32_t flags; /* PF_R | PF_W | PF_X */
+};
+
+struct snapvm_elf_image {
+	const char *path;
+	uint32_t layout; /* enum snapvm_layout_id */
+	uint64_t entry;
+	unsigned int nsegments; /* sorted by vaddr, non-overlapping */
+	struct snapvm_elf_segment segments[SNAPVM_ELF_MAX_SEGMENTS];
+	uint64_t end; /* page-aligned end of the highest segment */
+	const unsigned char *file;
+	size_t file_size;
+	void *elf; /* Elf * */
+	int fd;
+};
+
+/* Open and check a guest ELF file; layout is SNAPVM_LAYOUT_AUTO or one the
+ * ELF must match. EX_DATAERR with the file, segment and reason otherwise. */
+int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *image,
+		    struct snapvm_error *err);
+/* Copy the segments into buf, which holds guest memory from base_gpa. */
+void snapvm_elf_copy(const struct snapvm_elf_image *image, unsigned char *buf, uint64_t base_gpa,
+		     uint64_t buf_size);
+void snapvm_elf_close(struct snapvm_elf_image *image);
+
+/* ---- vCPU state ---- */
+
+/* What a snapshot starts the vCPU with (the snapshot issue adds FPU, MSRs,
+ * events). KVM's own structures: they are the backend's native format. */
+struct snapvm_vcpu_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+};
+
+/* ---- layouts (arch_amd64.c, arch_i686.c, layout.c) ---- */
+
+/* What a layout builds for one image and scratch size. */
+struct snapvm_snapshot_image {
+	unsigned char *snapshot; /* snapshot_size bytes from the layout's base GPA */
+	uint64_t snapshot_size;
+	unsigned char *scratch_init; /* written at scratch offset 0 in each sandbox */
+	uint64_t scratch_init_size;
+	struct snapvm_vcpu_state entry;
+};
+
+struct snapvm_arch {
+	uint32_t layout; /* enum snapvm_layout_id */
+	const char *name;
+	unsigned int elf_class, elf_machine;
+	uint64_t snapshot_base_gpa;
+	uint64_t max_gpa;
+	uint64_t min_scratch_size;
+	/* ELF rules: refuse W+X segments; segments sharing a page must have
+	 * the same rights (amd64 maps pages with exact rights). */
+	bool refuse_wx, exact_page_rights;
+	/* The snapshot region's size (from snapshot_base_gpa) and the bytes of
+	 * scratch the VMM's own structures and the stack need, for a scratch
+	 * of scratch_size: pure arithmetic, nothing is allocated. */
+	uint64_t (*snapshot_size)(const struct snapvm_elf_image *image, uint64_t scratch_size);
+	uint64_t (*scratch_needed)(const struct snapvm_elf_image *image, uint64_t scratch_size);
+	uint64_t (*scratch_base_gpa)(uint64_t scratch_size);
+	uint64_t (*scratch_base_gva)(uint64_t scratch_size);
+	/* Build the snapshot bytes, the scratch template and entry state. */
+	int (*build)(const struct snapvm_elf_image *image, uint64_t scratch_size,
+		     struct snapvm_snapshot_image *out, struct snapvm_error *err);
+	/* Truncate hypercall arguments to the guest's register width. */
+	uint64_t arg_mask;
+};
+
+extern const struct snapvm_arch snapvm_arch_i686;
+extern const struct snapvm_arch snapvm_arch_amd64;
+const struct snapvm_arch *snapvm_arch_get(uint32_t layout);
+
+/* Does a scratch of that size fit beside this image? (layout.c) */
+bool snapvm_scratch_fits(const struct snapvm_arch *arch, const struct snapvm_elf_image *image,
+			 uint64_t scratch_size);
+/* The smallest and largest that fit, or 0/0 when none does. */
+void snapvm_scratch_range(const struct snapvm_arch *arch, const struct snapvm_elf_image *image,
+			  uint64_t *min, uint64_t *max);
+/* EX_USAGE with a message naming the sizes that fit, or 0. */
+int snapvm_scratch_check(const struct snapvm_arch *arch, const struct snapvm_elf_image *image,
+			 uint64_t scratch_size, struct snapvm_error *err);
+void snapvm_snapshot_image_free(struct snapvm_snapshot_image *out);
+
+/* Fill the boot-info block every layout puts at scratch offset 0. */
+void snapvm_boot_info_init(struct snapvm_boot_info *info, const struct snapvm_arch *arch,
+			   uint64_t snapshot_size, uint64_t scratch_size, uint64_t scratch_used,
+			   uint64_t stack_size, uint64_t pt_gva);
+
+/* ---- amd64 page tables (arch_amd64.c), exposed for the unit tests ---- */
+
+/* One run of pages with the same rights, GVA order. */
+struct amd64_mapping {
+	uint64_t gva, gpa, npages;
+	uint64_t flags; /* AMD64_PTE_* for the leaf entries */
+};
+
+struct amd64_page_tables {
+	uint64_t *pages;     /* npages * 512 entries; pages[0..511] = PML4 */
+	uint64_t npages;     /* exactly amd64_pt_count() of the mappings */
+	uint64_t base_gpa;   /* where page 0 lives in guest memory */
+	uint64_t window_gva; /* where the tables map themselves; 0 = nowhere */
+	uint8_t *levels;     /* of each page: 3 = PML4, 2 = PDPT, 1 = PD, 0 = PT */
+};
+
+/* Table pages needed for these mappings plus, when window_gva is non-zero,
+ * a read-only view of the tables themselves at window_gva. */
+uint64_t amd64_pt_count(const struct amd64_mapping *maps, unsigned int nmaps, uint64_t window_gva);
+/* Build them; base_gpa is where the tables will live. EX_OSERR on ENOMEM,
+ * EX_SOFTWARE when mappings overlap or are not in GVA order. */
+int amd64_pt_build(const struct amd64_mapping *maps, unsigned int nmaps, uint64_t base_gpa,
+		   uint64_t window_gva, struct amd64_page_tables *pt, struct snapvm_error *err);
+/* Copy the tables to live at new_base_gpa: every non-leaf pointer moves. */
+void amd64_pt_relocate(const struct amd64_page_tables *pt, uint64_t new_base_gpa, uint64_t *dst);
+void amd64_pt_free(struct amd64_page_tables *pt);
+/* The mappings of an image in the amd64 layout (segments, then scratch);
+ * returns how many were written (at most SNAPVM_ELF_MAX_SEGMENTS + 1). */
+unsigned int amd64_image_mappings(const struct snapvm_elf_image *image, uint64_t scratch_size,
+				  struct amd64_mapping *maps);
+
+/* ---- the KVM backend (kvm.c: the only file with KVM ioctls) ---- */
+
+struct snapvm_kvm_vm {
+	int fd;
+};
+
+struct snapvm_kvm_vcpu {
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	bool sync_regs;	      /* kvm_run.s.regs.regs is valid after each exit */
+	struct kvm_regs regs; /* fallback copy when sync_regs is false */
+	bool regs_fetched, regs_dirty;
+	volatile sig_atomic_t kicked;
+};
+
+enum snapvm_exit_kind {
+	SNAPVM_EXIT_IO = 1,
+	SNAPVM_EXIT_MMIO,
+	SNAPVM_EXIT_SHUTDOWN,
+	SNAPVM_EXIT_KICKED, /* snapvm_kvm_vcpu_kick() interrupted the run */
+	SNAPVM_EXIT_OTHER,  /* anything else: description says what */
+};
+
+struct snapvm_exit {
+	enum snapvm_exit_kind kind;
+	uint32_t reason; /* KVM_EXIT_* */
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size;
+			bool out;
+			uint32_t count;
+			unsigned char *data;
+		} io;
+		struct {
+			uint64_t gpa;
+			uint32_t len;
+			bool write;
+		} mmio;
+	};
+	char description[160]; /* SNAPVM_EXIT_OTHER */
+};
+
+/* /dev/kvm, opened once per process. EX_UNAVAILABLE when unusable. */
+int snapvm_kvm_check(struct snapvm_error *err);
+bool snapvm_kvm_cpu_is_amd(void);
+int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapvm_error *err);
+int snapvm_kvm_vm_map(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		      void *host, bool readonly, struct snapvm_error *err);
+void snapvm_kvm_vm_destroy(struct snapvm_kvm_vm *vm);
+int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcpu,
+			   struct snapvm_error *err);
+int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
+			      struct snapvm_error *err);
+/* KVM_RUN until an exit (EINTR from foreign signals is retried). */
+int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
+			struct snapvm_error *err);
+/* The general registers at the last exit; changes are written back by the
+ * next run. Cheap with KVM_CAP_SYNC_REGS, one ioctl without. */
+int snapvm_kvm_vcpu_regs(struct snapvm_kvm_vcpu *vcpu, struct kvm_regs **regs,
+			 struct snapvm_error *err);
+void snapvm_kvm_vcpu_regs_changed(struct snapvm_kvm_vcpu *vcpu);
+int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *paging,
+			   struct snapvm_error *err);
+/* Async-signal-safe: make the current or next KVM_RUN return at once. */
+void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu);
+void snapvm_kvm_vcpu_unkick(struct snapvm_kvm_vcpu *vcpu);
+void snapvm_kvm_vcpu_destroy(struct snapvm_kvm_vcpu *vcpu);
+/* For `snapvm info`. */
+void snapvm_kvm_host_info(struct snapvm_host_info *info);
+
+/* ---- the objects ---- */
+
+struct snapvm_snapshot {
+	int refs;
+	const struct snapvm_arch *arch;
+	struct snapvm_region region; /* sealed */
+	const unsigned char *memory; /* shared read-only mapping of region */
+	uint64_t gpa, size;
+	uint64_t scratch_size;
+	unsigned char *scratch_init;
+	uint64_t scratch_init_size;
+	struct snapvm_vcpu_state entry;
+};
+
+struct snapvm_sandbox {
+	struct snapvm_snapshot *snapshot;
+	struct snapvm_kvm_vm vm;
+	struct snapvm_kvm_vcpu vcpu;
+	struct snapvm_region scratch;
+	unsigned char *scratch_memory;
+	unsigned char *view; /* i686: private mapping; amd64: snapshot->memory */
+	bool view_private;
+	struct snapvm_guest_memory memory;
+	int output_fd;
+	char console[256];
+	size_t console_len;
+};
+
+#endif /* SNAPVM_USERSPACE_INTERNAL_H */

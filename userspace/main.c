@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * main.c - the snapvm launcher: `snapvm run GUEST.elf` runs a guest in a
+ * fresh sandbox and exits with its status; `snapvm info` shows what the
+ * host offers. The guest's output goes to stdout, ours to stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "layout/amd64.h"
+#include "layout/i686.h"
+#include "uapi/snapvm.h"
+#include "userspace/snapvm.h"
+
+static const char usage_text[] =
+    "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
+    "                  [--scratch-size=SIZE] [--timeout=SECONDS] GUEST.elf\n"
+    "       snapvm info\n"
+    "       snapvm --help | --version\n"
+    "\n"
+    "run      start GUEST.elf (ELF32 i386 -> i686 layout, ELF64 x86-64 -> amd64)\n"
+    "         in a fresh sandbox; its console and WRITE output go to stdout\n"
+    "  --layout=L        insist on a layout (default auto: from the ELF header)\n"
+    "  --memory=M        kmod: snapvm.ko regions (default when /dev/snapvm exists)\n"
+    "                    memfd: sealed memfds (the fallback)\n"
+    "  --scratch-size=S  scratch memory, bytes with an optional K, M or G suffix\n"
+    "                    (powers of 1024; default 16M)\n"
+    "  --timeout=SECS    stop the guest after SECS seconds (may be fractional)\n"
+    "info     KVM and snapvm.ko API versions and capabilities\n"
+    "\n"
+    "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
+    "timeout; 64 bad usage; 65 bad ELF or contradicting --layout; 69 no usable\n"
+    "/dev/kvm or a module API mismatch.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "snapvm: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'snapvm --help'.\n");
+	return EX_USAGE;
+}
+
+static int parse_layout(const char *text, uint32_t *layout)
+{
+	if (!strcmp(text, "auto"))
+		*layout = SNAPVM_LAYOUT_AUTO;
+	else if (!strcmp(text, "i686"))
+		*layout = SNAPVM_LAYOUT_I686;
+	else if (!strcmp(text, "amd64"))
+		*layout = SNAPVM_LAYOUT_AMD64;
+	else
+		return usage_error("unknown layout '%s': want auto, i686 or amd64", text);
+	return 0;
+}
+
+static int parse_memory(const char *text, enum snapvm_memory *memory)
+{
+	if (!strcmp(text, "auto"))
+		*memory = SNAPVM_MEMORY_AUTO;
+	else if (!strcmp(text, "kmod"))
+		*memory = SNAPVM_MEMORY_KMOD;
+	else if (!strcmp(text, "memfd"))
+		*memory = SNAPVM_MEMORY_MEMFD;
+	else
+		return usage_error("unknown memory backend '%s': want kmod or memfd", text);
+	return 0;
+}
+
+/* Positive seconds, possibly fractional, as whole milliseconds (rounded up
+ * so that a tiny timeout is still a timeout). */
+static int parse_timeout(const char *text, uint64_t *ms)
+{
+	char *end;
+	double seconds;
+
+	errno = 0;
+	seconds = strtod(text, &end);
+	if (errno || end == text || *end || !isfinite(seconds) || seconds <= 0 || seconds > 1e9)
+		return usage_error("malformed timeout '%s': want a positive number of seconds",
+				   text);
+	*ms = (uint64_t)(seconds * 1000);
+	if ((double)*ms < seconds * 1000)
+		(*ms)++;
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+	    {"layout", required_argument, NULL, 'l'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"scratch-size", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct snapvm_snapshot_options options = {0};
+	struct snapvm_snapshot *snapshot;
+	struct snapvm_sandbox *sandbox;
+	struct snapvm_outcome outcome;
+	struct snapvm_error err;
+	const char *timeout_text = NULL;
+	uint64_t timeout_ms = 0;
+	const char *path;
+	int opt, ret;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+		ret = 0;
+		switch (opt) {
+		case 'l':
+			ret = parse_layout(optarg, &options.layout);
+			break;
+		case 'm':
+			ret = parse_memory(optarg, &options.memory);
+			break;
+		case 's':
+			if (snapvm_parse_size(optarg, &options.scratch_size, &err))
+				return usage_error("--scratch-size: %s", err.message);
+			if (options.scratch_size == 0)
+				return usage_error("--scratch-size: %s is no memory at all",
+						   optarg);
+			break;
+		case 't':
+			timeout_text = optarg;
+			ret = parse_timeout(optarg, &timeout_ms);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+		if (ret)
+			return ret;
+	}
+	if (optind == argc)
+		return usage_error("%s", "run: which GUEST.elf?");
+	if (optind + 1 != argc)
+		return usage_error("run: one GUEST.elf only, not also '%s'", argv[optind + 1]);
+	path = argv[optind];
+
+	ret = snapvm_snapshot_from_elf(path, &options, &snapshot, &err);
+	if (ret) {
+		fprintf(stderr, "snapvm: %s\n", err.message);
+		return ret;
+	}
+	ret = snapvm_sandbox_create(snapshot, NULL, &sandbox, &err);
+	snapvm_snapshot_put(snapshot);
+	if (ret) {
+		fprintf(stderr, "snapvm: %s\n", err.message);
+		return ret;
+	}
+	ret = snapvm_sandbox_run(sandbox, timeout_ms, &outcome, &err);
+	snapvm_sandbox_destroy(sandbox);
+	if (ret) {
+		fprintf(stderr, "snapvm: %s\n", err.message);
+		return ret;
+	}
+	switch (outcome.stop) {
+	case SNAPVM_STOP_EXIT:
+		break;
+	case SNAPVM_STOP_ABORT:
+		fprintf(stderr, "snapvm: %s aborted with code %lld: %s\n", path,
+			(long long)outcome.code, outcome.message);
+		break;
+	case SNAPVM_STOP_FAULT:
+		fprintf(stderr, "snapvm: %s: %s\n", path, outcome.message);
+		break;
+	case SNAPVM_STOP_TIMEOUT:
+		fprintf(stderr, "snapvm: %s: timed out after %s seconds (RIP 0x%llx)\n", path,
+			timeout_text, (unsigned long long)outcome.rip);
+		break;
+	}
+	return snapvm_outcome_exit_status(&outcome);
+}
+
+static const char *memory_default(enum snapvm_memory memory)
+{
+	return memory == SNAPVM_MEMORY_KMOD ? "kmod (/dev/snapvm exists)"
+					    : "memfd (no /dev/snapvm)";
+}
+
+static int cmd_info(void)
+{
+	struct snapvm_host_info info;
+
+	snapvm_host_info(&info);
+	printf("snapvm %s\n", SNAPVM_VERSION);
+	if (info.kvm_api_version < 0)
+		printf("KVM: /dev/kvm unusable: %s\n", strerror(-info.kvm_api_version));
+	else
+		printf("KVM: /dev/kvm API version %d, CPU vendor %s\n", info.kvm_api_version,
+		       info.cpu_vendor[0] ? info.cpu_vendor : "unknown");
+	for (unsigned int i = 0; i < info.ncaps; i++)
+		printf("  %-34s %d\n", info.caps[i].name, info.caps[i].value);
+	if (info.module_api_version < 0)
+		printf("module: /dev/snapvm unusable: %s\n", strerror(-info.module_api_version));
+	else
+		printf("module: /dev/snapvm API version %d (this snapvm speaks %d)%s\n",
+		       info.module_api_version, info.module_api_expected,
+		       info.module_api_version == info.module_api_expected ? "" : ": MISMATCH");
+	printf("memory: default %s\n", memory_default(info.default_memory));
+	printf("layouts: i686 (ELF32 i386, scratch below 0x%llx), amd64 (ELF64 x86-64, "
+	       "GPAs up to 0x%llx)\n",
+	       (unsigned long long)I686_APIC_BASE_GPA, (unsigned long long)AMD64_MAX_GPA);
+	return info.kvm_api_version < 0 ? EX_UNAVAILABLE : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("%s", "which command? (run, info)");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("snapvm %s (module API %d, KVM API %d)\n", SNAPVM_VERSION,
+		       SNAPVM_API_VERSION, 12);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "info")) {
+		if (argc > 2)
+			return usage_error("info takes no arguments, not '%s'", argv[2]);
+		return cmd_info();
+	}
+	return usage_error("unknown command '%s': want run or info", argv[1]);
+}

@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * sandbox.c - the generic sandbox: create one from a snapshot (VM, vCPU,
+ * scratch, view), run it (the exit loop, the console and the hypercall
+ * table), stop it on time, and take it apart.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "userspace/internal.h"
+
+enum { SLOT_SNAPSHOT, SLOT_SCRATCH };
+
+/* ---- output ---- */
+
+static int write_all(int fd, const void *buf, size_t len, struct snapvm_error *err)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return snapvm_fail_errno(err, EX_IOERR, n < 0 ? errno : EIO,
+						 "writing guest output to fd %d", fd);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err)
+{
+	int ret = write_all(sb->output_fd, sb->console, sb->console_len, err);
+
+	sb->console_len = 0;
+	return ret;
+}
+
+/* Console bytes are kept until a newline (or a full buffer, or any stop),
+ * so a guest printing byte by byte costs one write(2) per line. */
+static int console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+		       struct snapvm_error *err)
+{
+	for (uint32_t i = 0; i < exit->io.count; i++) {
+		char c = (char)exit->io.data[(size_t)i * exit->io.size];
+
+		sb->console[sb->console_len++] = c;
+		if (c == '\n' || sb->console_len == sizeof(sb->console)) {
+			int ret = console_flush(sb, err);
+
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* ---- hypercalls ---- */
+
+enum { HC_CONTINUE, HC_STOP };
+
+struct hypercall {
+	const struct snapvm_arch *arch;
+	uint64_t nr, arg[4];
+	uint64_t result;
+	uint64_t rip;
+};
+
+static int fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, ...)
+{
+	va_list ap;
+
+	outcome->stop = SNAPVM_STOP_FAULT;
+	outcome->rip = rip;
+	va_start(ap, fmt);
+	vsnprintf(outcome->message, sizeof(outcome->message), fmt, ap);
+	va_end(ap);
+	return HC_STOP;
+}
+
+/* Sign-extend from the guest's register width (EXIT(-1) is -1 in i686). */
+static int64_t guest_signed(const struct hypercall *hc, uint64_t value)
+{
+	return hc->arch->arg_mask == 0xffffffffULL ? (int64_t)(int32_t)value : (int64_t)value;
+}
+
+static int hc_exit(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
+		   struct snapvm_error *err)
+{
+	outcome->stop = SNAPVM_STOP_EXIT;
+	outcome->code = guest_signed(hc, hc->arg[0]);
+	outcome->rip = hc->rip;
+	return HC_STOP;
+}
+
+/* Each piece of [gva, gva + len) as host memory, through the guest's own
+ * page tables; stops at the first byte that is not mapped. */
+struct guest_range {
+	struct snapvm_paging paging;
+	uint64_t gva, len, done;
+};
+
+static void *range_next(struct snapvm_sandbox *sb, struct guest_range *r, uint64_t *chunk)
+{
+	uint64_t gpa, contiguous, gva = r->gva + r->done;
+	void *host;
+
+	if (r->done == r->len || gva < r->gva)
+		return NULL;
+	if (snapvm_gva_to_gpa(&sb->memory, &r->paging, gva, &gpa, &contiguous))
+		return NULL;
+	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
+	host = snapvm_gpa_to_host(&sb->memory, gpa, *chunk);
+	if (host)
+		r->done += *chunk;
+	return host;
+}
+
+static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
+		    struct snapvm_error *err)
+{
+	struct guest_range range = {.gva = hc->arg[0], .len = hc->arg[1]};
+	uint64_t chunk, end;
+	int ret;
+
+	if (__builtin_add_overflow(range.gva, range.len, &end)) {
+		hc->result = (uint64_t)-SNAPVM_EFAULT;
+		return HC_CONTINUE;
+	}
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &range.paging, err);
+	if (ret)
+		return -ret;
+	/* All or nothing: check every page before writing any byte. */
+	while (range_next(sb, &range, &chunk))
+		;
+	if (range.done != range.len) {
+		hc->result = (uint64_t)-SNAPVM_EFAULT;
+		return HC_CONTINUE;
+	}
+	ret = console_flush(sb, err);
+	range.done = 0;
+	for (void *p; !ret && (p = range_next(sb, &range, &chunk));)
+		ret = write_all(sb->output_fd, p, chunk, err);
+	if (ret)
+		return -ret;
+	hc->result = range.len;
+	return HC_CONTINUE;
+}
+
+static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
+		    struct snapvm_error *err)
+{
+	struct guest_range range = {.gva = hc->arg[1], .len = SNAPVM_ABORT_MSG_MAX - 1};
+	size_t n = 0;
+	uint64_t chunk;
+	const char *p;
+	int ret;
+
+	outcome->stop = SNAPVM_STOP_ABORT;
+	outcome->code = guest_signed(hc, hc->arg[0]);
+	outcome->rip = hc->rip;
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &range.paging, err);
+	if (ret)
+		return -ret;
+	while (n < range.len && (p = range_next(sb, &range, &chunk))) {
+		const char *nul = memchr(p, '\0', chunk);
+		size_t take = nul ? (size_t)(nul - p) : chunk;
+
+		memcpy(outcome->message + n, p, take);
+		n += take;
+		if (nul)
+			break;
+	}
+	outcome->message[n] = '\0';
+	if (n == 0 && range.done == 0)
+		snprintf(outcome->message, sizeof(outcome->message),
+			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)range.gva);
+	return HC_STOP;
+}
+
+typedef int hypercall_fn(struct snapvm_sandbox *sb, struct hypercall *hc,
+			 struct snapvm_outcome *outcome, struct snapvm_error *err);
+
+/* Indexed by number (layout/abi.h). A NULL handler is a known hypercall
+ * this sandbox does not offer yet (snapshots and calls have their issue). */
+static const struct {
+	const char *name;
+	hypercall_fn *fn;
+} hypercalls[] = {
+    [SNAPVM_HC_EXIT] = {"EXIT", hc_exit},	 [SNAPVM_HC_WRITE] = {"WRITE", hc_write},
+    [SNAPVM_HC_SNAPSHOT] = {"SNAPSHOT", NULL},	 [SNAPVM_HC_ABORT] = {"ABORT", hc_abort},
+    [SNAPVM_HC_CALL_WAIT] = {"CALL_WAIT", NULL},
+};
+
+static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+			    struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	const struct snapvm_arch *arch = sb->snapshot->arch;
+	struct hypercall hc = {.arch = arch};
+	struct kvm_regs *regs;
+	uint32_t eax;
+	int ret;
+
+	ret = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
+	if (ret)
+		return -ret;
+	hc.rip = regs->rip;
+	if (!exit->io.out || exit->io.size != 4 || exit->io.count != 1)
+		return fault(outcome, hc.rip,
+			     "malformed hypercall: %s of %u x %u bytes on port 0x%x at RIP 0x%llx "
+			     "(want `out %%eax, %%dx`)",
+			     exit->io.out ? "out" : "in", exit->io.count, exit->io.size,
+			     exit->io.port, (unsigned long long)hc.rip);
+	/* The number is what `out %eax` sent, whatever RAX's upper half holds. */
+	memcpy(&eax, exit->io.data, sizeof(eax));
+	hc.nr = eax;
+	hc.arg[0] = regs->rbx & arch->arg_mask;
+	hc.arg[1] = regs->rcx & arch->arg_mask;
+	hc.arg[2] = regs->rsi & arch->arg_mask;
+	hc.arg[3] = regs->rdi & arch->arg_mask;
+	if (hc.nr >= sizeof(hypercalls) / sizeof(hypercalls[0]) || !hypercalls[hc.nr].name)
+		return fault(outcome, hc.rip, "unknown hypercall %llu at RIP 0x%llx",
+			     (unsigned long long)hc.nr, (unsigned long long)hc.rip);
+	if (!hypercalls[hc.nr].fn)
+		return fault(outcome, hc.rip,
+			     "hypercall %llu (%s) at RIP 0x%llx is not supported by this sandbox",
+			     (unsigned long long)hc.nr, hypercalls[hc.nr].name,
+			     (unsigned long long)hc.rip);
+	ret = hypercalls[hc.nr].fn(sb, &hc, outcome, err);
+	if (ret == HC_CONTINUE) {
+		/* Re-read: the handler may have issued ioctls in between. */
+		int r = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
+
+		if (r)
+			return -r;
+		regs->rax = hc.result & arch->arg_mask;
+		snapvm_kvm_vcpu_regs_changed(&sb->vcpu);
+	}
+	return ret;
+}
+
+/* ---- the exit loop ---- */
+
+static uint64_t current_rip(struct snapvm_sandbox *sb)
+{
+	struct kvm_regs *regs;
+
+	return snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, NULL) ? 0 : regs->rip;
+}
+
+static int handle_mmio(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+		       struct snapvm_outcome *outcome)
+{
+	const struct snapvm_snapshot *snap = sb->snapshot;
+	uint64_t rip = current_rip(sb);
+	uint64_t gpa = exit->mmio.gpa;
+
+	if (exit->mmio.write && gpa >= snap->gpa && gpa - snap->gpa < snap->size)
+		return fault(outcome, rip,
+			     "write of %u bytes to the read-only snapshot at GPA 0x%llx "
+			     "(KVM_EXIT_MMIO) at RIP 0x%llx",
+			     exit->mmio.len, (unsigned long long)gpa, (unsigned long long)rip);
+	return fault(outcome, rip,
+		     "stray MMIO %s of %u bytes at GPA 0x%llx, where no memory is "
+		     "(KVM_EXIT_MMIO) at RIP 0x%llx",
+		     exit->mmio.write ? "write" : "read", exit->mmio.len, (unsigned long long)gpa,
+		     (unsigned long long)rip);
+}
+
+static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+		       struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	uint64_t rip;
+
+	switch (exit->kind) {
+	case SNAPVM_EXIT_IO:
+		if (exit->io.port == SNAPVM_PORT_CONSOLE && exit->io.out) {
+			int ret = console_put(sb, exit, err);
+
+			return ret ? -ret : HC_CONTINUE;
+		}
+		if (exit->io.port == SNAPVM_PORT_HYPERCALL)
+			return handle_hypercall(sb, exit, outcome, err);
+		rip = current_rip(sb);
+		return fault(outcome, rip,
+			     "unhandled I/O: %s of %u bytes on port 0x%x (KVM_EXIT_IO) at RIP "
+			     "0x%llx",
+			     exit->io.out ? "out" : "in", exit->io.size, exit->io.port,
+			     (unsigned long long)rip);
+	case SNAPVM_EXIT_MMIO:
+		return handle_mmio(sb, exit, outcome);
+	case SNAPVM_EXIT_SHUTDOWN:
+		/* SVM's shutdown intercept leaves the VMCB undefined, and KVM
+		 * resets the vCPU: its RIP would be the reset vector. */
+		if (snapvm_kvm_cpu_is_amd())
+			return fault(outcome, 0,
+				     "guest shut down (triple fault, KVM_EXIT_SHUTDOWN); RIP "
+				     "unknown: AMD CPUs reset the vCPU on shutdown");
+		rip = current_rip(sb);
+		return fault(outcome, rip,
+			     "guest shut down (triple fault, KVM_EXIT_SHUTDOWN) at RIP 0x%llx",
+			     (unsigned long long)rip);
+	case SNAPVM_EXIT_KICKED:
+		outcome->stop = SNAPVM_STOP_TIMEOUT;
+		outcome->rip = current_rip(sb);
+		snprintf(outcome->message, sizeof(outcome->message), "timed out at RIP 0x%llx",
+			 (unsigned long long)outcome->rip);
+		return HC_STOP;
+	case SNAPVM_EXIT_OTHER:
+		rip = current_rip(sb);
+		return fault(outcome, rip, "%s at RIP 0x%llx", exit->description,
+			     (unsigned long long)rip);
+	}
+	return fault(outcome, 0, "unexpected exit kind %d", exit->kind);
+}
+
+/* ---- timeouts: a per-thread timer signal kicks the vCPU out ---- */
+
+static __thread struct snapvm_kvm_vcpu *running_vcpu;
+static __thread int running_token;
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+static int kick_installed;
+
+int snapvm_kick_signal(void)
+{
+	return SIGRTMIN + 2;
+}
+
+/* Only the timer of the run in progress may kick: a signal of an earlier,
+ * already finished run carries an older token. */
+static void on_kick(int sig, siginfo_t *info, void *context)
+{
+	if (running_vcpu && info->si_value.sival_int == running_token)
+		snapvm_kvm_vcpu_kick(running_vcpu);
+}
+
+static void install_kick(void)
+{
+	struct sigaction sa = {.sa_sigaction = on_kick, .sa_flags = SA_SIGINFO | SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	kick_installed = sigaction(snapvm_kick_signal(), &sa, NULL) == 0;
+}
+
+static int arm_timeout(struct snapvm_sandbox *sb, uint64_t timeout_ms, timer_t *timer,
+		       struct snapvm_error *err)
+{
+	static int tokens;
+	struct sigevent sev = {
+	    .sigev_notify = SIGEV_THREAD_ID,
+	    .sigev_signo = snapvm_kick_signal(),
+	};
+	struct itimerspec when = {
+	    .it_value.tv_sec = (time_t)(timeout_ms / 1000),
+	    .it_value.tv_nsec = (long)(timeout_ms % 1000) * 1000000,
+	};
+	sigset_t kick;
+
+	pthread_once(&kick_once, install_kick);
+	if (!kick_installed)
+		return snapvm_fail(err, EX_OSERR, "cannot install the timeout signal handler");
+	running_token = __atomic_add_fetch(&tokens, 1, __ATOMIC_RELAXED);
+	running_vcpu = &sb->vcpu;
+	sev.sigev_value.sival_int = running_token;
+	sev._sigev_un._tid = gettid();
+	sigemptyset(&kick);
+	sigaddset(&kick, snapvm_kick_signal());
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (timer_create(CLOCK_MONOTONIC, &sev, timer) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "timer_create");
+	if (timer_settime(*timer, 0, &when, NULL) != 0) {
+		int errnum = errno;
+
+		timer_delete(*timer);
+		return snapvm_fail_errno(err, EX_OSERR, errnum, "timer_settime");
+	}
+	return 0;
+}
+
+int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
+		       struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	timer_t timer;
+	int ret = 0;
+
+	memset(outcome, 0, sizeof(*outcome));
+	snapvm_kvm_vcpu_unkick(&sb->vcpu);
+	if (timeout_ms) {
+		ret = arm_timeout(sb, timeout_ms, &timer, err);
+		if (ret)
+			return ret;
+	}
+	for (;;) {
+		struct snapvm_exit exit;
+
+		ret = snapvm_kvm_vcpu_run(&sb->vcpu, &exit, err);
+		if (ret)
+			break;
+		ret = handle_exit(sb, &exit, outcome, err);
+		if (ret < 0) {
+			ret = -ret;
+			break;
+		}
+		if (ret == HC_STOP) {
+			ret = 0;
+			break;
+		}
+	}
+	if (timeout_ms) {
+		timer_delete(timer);
+		running_vcpu = NULL;
+	}
+	snapvm_kvm_vcpu_unkick(&sb->vcpu);
+	/* The guest's output so far is kept, whatever stopped it. */
+	if (sb->console_len) {
+		int flushed = console_flush(sb, ret ? NULL : err);
+
+		if (!ret)
+			ret = flushed;
+	}
+	return ret;
+}
+
+/* ---- lifecycle ---- */
+
+int snapvm_sandbox_create(struct snapvm_snapshot *snap,
+			  const struct snapvm_sandbox_options *options, struct snapvm_sandbox **out,
+			  struct snapvm_error *err)
+{
+	const struct snapvm_arch *arch = snap->arch;
+	struct snapvm_sandbox *sb;
+	struct snapvm_boot_info *info;
+	uint64_t scratch_gpa = arch->scratch_base_gpa(snap->scratch_size);
+	int ret;
+
+	*out = NULL;
+	ret = snapvm_kvm_check(err);
+	if (ret)
+		return ret;
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return snapvm_fail(err, EX_OSERR, "out of memory");
+	sb->vm.fd = sb->vcpu.fd = sb->scratch.fd = -1;
+	sb->output_fd = options ? options->output_fd : STDOUT_FILENO;
+	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
+	sb->snapshot = snap;
+
+	ret = snapvm_region_create(snap->region.memory, snap->scratch_size, "scratch", &sb->scratch,
+				   err);
+	if (ret)
+		goto fail;
+	sb->scratch_memory = snapvm_region_map(&sb->scratch, SNAPVM_MAP_SHARED_RW, err);
+	if (!sb->scratch_memory) {
+		ret = err ? err->status : EX_OSERR;
+		goto fail;
+	}
+	memcpy(sb->scratch_memory, snap->scratch_init, snap->scratch_init_size);
+	/* Clones must not share secrets: a seed of their own. */
+	info = (struct snapvm_boot_info *)sb->scratch_memory;
+	if (getrandom(&info->random_seed, sizeof(info->random_seed), 0) !=
+	    sizeof(info->random_seed)) {
+		ret = snapvm_fail_errno(err, EX_OSERR, errno, "getrandom");
+		goto fail;
+	}
+
+	if (arch->layout == SNAPVM_LAYOUT_I686) {
+		/* The guest writes its snapshot (.data, GDT Accessed bits) into
+		 * private copy-on-write pages; the sealed region never changes. */
+		sb->view = snapvm_region_map(&snap->region, SNAPVM_MAP_PRIVATE_RW, err);
+		if (!sb->view) {
+			ret = err ? err->status : EX_OSERR;
+			goto fail;
+		}
+		sb->view_private = true;
+	} else {
+		sb->view = (unsigned char *)snap->memory;
+	}
+	sb->memory.slots[SLOT_SNAPSHOT] =
+	    (struct snapvm_guest_slot){.gpa = snap->gpa, .size = snap->size, .host = sb->view};
+	sb->memory.slots[SLOT_SCRATCH] = (struct snapvm_guest_slot){
+	    .gpa = scratch_gpa, .size = snap->scratch_size, .host = sb->scratch_memory};
+	sb->memory.nslots = 2;
+
+	ret = snapvm_kvm_vm_create(&sb->vm, arch->layout, err);
+	if (!ret)
+		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SNAPSHOT, snap->gpa, snap->size, sb->view,
+					!sb->view_private, err);
+	if (!ret)
+		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SCRATCH, scratch_gpa, snap->scratch_size,
+					sb->scratch_memory, false, err);
+	if (!ret)
+		ret = snapvm_kvm_vcpu_create(&sb->vm, &sb->vcpu, err);
+	if (!ret)
+		ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, &snap->entry, err);
+	if (ret)
+		goto fail;
+	*out = sb;
+	return 0;
+fail:
+	snapvm_sandbox_destroy(sb);
+	return ret;
+}
+
+void snapvm_sandbox_destroy(struct snapvm_sandbox *sb)
+{
+	if (!sb)
+		return;
+	if (sb->vcpu.fd >= 0)
+		snapvm_kvm_vcpu_destroy(&sb->vcpu);
+	snapvm_kvm_vm_destroy(&sb->vm);
+	if (sb->view_private && sb->view)
+		munmap(sb->view, sb->snapshot->region.size);
+	if (sb->scratch_memory)
+		munmap(sb->scratch_memory, sb->scratch.size);
+	snapvm_region_close(&sb->scratch);
+	snapvm_snapshot_put(sb->snapshot);
+	free(sb);
+}
+
+int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sb, uint64_t gpa, void *buf, size_t len,
+			    struct snapvm_error *err)
+{
+	const void *p = snapvm_gpa_to_host(&sb->memory, gpa, len);
+
+	if (!p)
+		return snapvm_fail(
+		    err, EX_USAGE,
+		    "GPA range 0x%llx + %zu is not inside one region of guest memory",
+		    (unsigned long long)gpa, len);
+	memcpy(buf, p, len);
+	return 0;
+}

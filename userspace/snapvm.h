@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * snapvm.h - libsnapvm's public interface: build a snapshot from a guest
+ * ELF file, start sandboxes from it, run them, and learn how they stopped.
+ *
+ * A *snapshot* is an immutable guest image: a sealed memory region (the ELF
+ * segments, the VMM's GDT or page tables) plus the vCPU state to start from.
+ * A *sandbox* is one VM with one vCPU, its own scratch memory and a view of
+ * a snapshot; any number of sandboxes may share one snapshot.
+ *
+ *	struct snapvm_error err;
+ *	struct snapvm_snapshot *snap;
+ *	struct snapvm_sandbox *sandbox;
+ *	struct snapvm_outcome outcome;
+ *
+ *	if (snapvm_snapshot_from_elf("hello.elf", NULL, &snap, &err) ||
+ *	    snapvm_sandbox_create(snap, NULL, &sandbox, &err) ||
+ *	    snapvm_sandbox_run(sandbox, 0, &outcome, &err))
+ *		errx(err.status, "%s", err.message);
+ *	status = snapvm_outcome_exit_status(&outcome);
+ *
+ * Every function that can fail returns 0 or a sysexits.h status (EX_USAGE,
+ * EX_DATAERR, EX_UNAVAILABLE, EX_OSERR, ...) and, when err is not NULL,
+ * fills it with that status and a message naming what failed.
+ */
+#ifndef SNAPVM_USERSPACE_SNAPVM_H
+#define SNAPVM_USERSPACE_SNAPVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout/abi.h"
+
+#define SNAPVM_VERSION "0.1.0"
+
+/* Launcher exit statuses that sysexits.h does not name. */
+#define SNAPVM_STATUS_GUEST_FAULT 70  /* = EX_SOFTWARE: ABORT or a guest fault */
+#define SNAPVM_STATUS_TIMEOUT	  124 /* as timeout(1) */
+
+struct snapvm_error {
+	int status; /* sysexits.h value, never 0 once set */
+	char message[1280];
+};
+
+/* Where guest memory comes from. */
+enum snapvm_memory {
+	SNAPVM_MEMORY_AUTO = 0, /* the module when /dev/snapvm exists, else memfd */
+	SNAPVM_MEMORY_KMOD,	/* regions of snapvm.ko (pinned, sealable) */
+	SNAPVM_MEMORY_MEMFD,	/* memfd_create + F_SEAL_* */
+};
+
+/* enum snapvm_layout_id (layout/abi.h), or this: decide from the ELF header. */
+#define SNAPVM_LAYOUT_AUTO 0
+
+struct snapvm_snapshot_options {
+	uint32_t layout; /* SNAPVM_LAYOUT_AUTO or one that must match the ELF */
+	enum snapvm_memory memory;
+	uint64_t scratch_size; /* bytes; 0 = SNAPVM_DEFAULT_SCRATCH_SIZE */
+};
+
+struct snapvm_snapshot;
+struct snapvm_sandbox;
+
+/*
+ * Load a guest ELF file into a new sealed snapshot ready to start at the ELF
+ * entry point. Options may be NULL (all defaults). Fails with EX_DATAERR for
+ * a bad ELF file or a layout that contradicts it, EX_USAGE for a scratch
+ * size that does not fit (checked before any memory is allocated; the
+ * message gives the sizes that fit), EX_UNAVAILABLE when the memory backend
+ * is missing or its API version differs.
+ */
+int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_options *options,
+			     struct snapvm_snapshot **snapshot, struct snapvm_error *err);
+
+/* Drops the caller's reference; the snapshot lives on while sandboxes use it. */
+void snapvm_snapshot_put(struct snapvm_snapshot *snapshot);
+
+uint32_t snapvm_snapshot_layout(const struct snapvm_snapshot *snapshot); /* enum snapvm_layout_id */
+uint64_t snapvm_snapshot_scratch_size(const struct snapvm_snapshot *snapshot);
+
+/* The sealed snapshot bytes, read-only, starting at guest-physical *gpa. */
+const void *snapvm_snapshot_memory(const struct snapvm_snapshot *snapshot, uint64_t *gpa,
+				   uint64_t *size);
+
+struct snapvm_sandbox_options {
+	int output_fd; /* guest console and WRITE output; STDOUT_FILENO by default */
+};
+#define SNAPVM_SANDBOX_OPTIONS_DEFAULT                                                             \
+	{                                                                                          \
+		.output_fd = 1                                                                     \
+	}
+
+/* A VM + vCPU + scratch region + view of the snapshot, at its entry state.
+ * Options may be NULL. Fails with EX_UNAVAILABLE without a usable /dev/kvm. */
+int snapvm_sandbox_create(struct snapvm_snapshot *snapshot,
+			  const struct snapvm_sandbox_options *options,
+			  struct snapvm_sandbox **sandbox, struct snapvm_error *err);
+void snapvm_sandbox_destroy(struct snapvm_sandbox *sandbox);
+
+/* Why snapvm_sandbox_run returned. */
+enum snapvm_stop {
+	SNAPVM_STOP_EXIT = 1, /* hypercall EXIT(code) */
+	SNAPVM_STOP_ABORT,    /* hypercall ABORT(code, message) */
+	SNAPVM_STOP_FAULT,    /* triple fault, stray MMIO, unknown hypercall, ... */
+	SNAPVM_STOP_TIMEOUT,  /* the timeout ran out; the sandbox is intact */
+};
+
+struct snapvm_outcome {
+	enum snapvm_stop stop;
+	int64_t code;	    /* EXIT or ABORT code */
+	uint64_t rip;	    /* where the vCPU stopped, when known */
+	char message[1280]; /* ABORT: the guest's message; FAULT: what happened */
+};
+
+/*
+ * Run the vCPU until the guest exits, aborts or faults, or until timeout_ms
+ * (0 = no limit) has passed. Returns 0 with *outcome filled for all of those;
+ * a non-zero status only when the host failed (an ioctl, the output fd).
+ * A timeout interrupts KVM_RUN with a signal (SNAPVM_KICK_SIGNAL) and
+ * kvm_run.immediate_exit; the process and the output so far are unharmed.
+ */
+int snapvm_sandbox_run(struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
+		       struct snapvm_outcome *outcome, struct snapvm_error *err);
+
+/* The signal libsnapvm's timeouts use (a real-time signal, SIGRTMIN + 2). */
+int snapvm_kick_signal(void);
+
+/* Copy guest-physical memory as the sandbox sees it (its i686 view includes
+ * the guest's private writes). Fails with EX_USAGE outside guest memory. */
+int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t gpa, void *buf, size_t len,
+			    struct snapvm_error *err);
+
+/* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
+ * FAULT -> 70, TIMEOUT -> 124. */
+int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
+
+/* What the host offers: for `snapvm info` and for tests that must SKIP. */
+struct snapvm_host_info {
+	int kvm_api_version;	 /* -errno when /dev/kvm cannot be used */
+	int module_api_version;	 /* -errno when /dev/snapvm cannot be used */
+	int module_api_expected; /* SNAPVM_API_VERSION this library speaks */
+	char cpu_vendor[13];	 /* from KVM_GET_SUPPORTED_CPUID leaf 0 */
+	struct {
+		const char *name;
+		int value; /* KVM_CHECK_EXTENSION result */
+	} caps[16];
+	unsigned int ncaps;
+	enum snapvm_memory default_memory;
+};
+void snapvm_host_info(struct snapvm_host_info *info);
+
+/* Parse SIZE: decimal bytes with an optional K, M or G suffix (powers of
+ * 1024). Returns 0, or EX_USAGE with a message for malformed or overflowing
+ * input. */
+int snapvm_parse_size(const char *text, uint64_t *size, struct snapvm_error *err);
+
+const char *snapvm_layout_name(uint32_t layout); /* "i686", "amd64", or NULL */
+const char *snapvm_memory_name(enum snapvm_memory memory);
+
+#endif /* SNAPVM_USERSPACE_SNAPVM_H */
