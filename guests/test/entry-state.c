@@ -41,10 +41,11 @@ static uint64_t gdt_descriptor(uint16_t selector)
 
 static void check_common(const struct snapvm_boot_info *bi, const struct rt_entry_regs *e)
 {
-	rt_printf("entry-state: snapshot 0x%llx+0x%llx scratch gpa 0x%llx gva 0x%llx +0x%llx free "
-		  "0x%llx+0x%llx sp 0x%llx\n",
-		  X(bi->snapshot_gpa), X(bi->snapshot_size), X(bi->scratch_gpa), X(bi->scratch_gva),
-		  X(bi->scratch_size), X(bi->scratch_free_gva), X(bi->scratch_free_size), X(e->sp));
+	rt_printf("entry-state: scratch_size=0x%llx scratch_gpa=0x%llx scratch_gva=0x%llx "
+		  "snapshot=0x%llx+0x%llx free=0x%llx+0x%llx sp=0x%llx\n",
+		  X(bi->scratch_size), X(bi->scratch_gpa), X(bi->scratch_gva), X(bi->snapshot_gpa),
+		  X(bi->snapshot_size), X(bi->scratch_free_gva), X(bi->scratch_free_size),
+		  X(e->sp));
 	CHECK(!(e->flags & FLAGS_IF), "flags 0x%llx", X(e->flags));
 	CHECK(e->idtr.limit == 0, "IDTR limit 0x%x at entry", e->idtr.limit);
 	CHECK(e->sp % 16 == 0, "entry SP 0x%llx", X(e->sp));
