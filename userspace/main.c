@@ -176,8 +176,8 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "snapvm: %s: %s\n", path, outcome.message);
 		break;
 	case SNAPVM_STOP_TIMEOUT:
-		fprintf(stderr, "snapvm: %s: timed out after %s seconds (RIP 0x%llx)\n", path,
-			timeout_text, (unsigned long long)outcome.rip);
+		fprintf(stderr, "snapvm: %s: timeout: stopped after %s seconds at RIP 0x%llx\n",
+			path, timeout_text, (unsigned long long)outcome.rip);
 		break;
 	}
 	return snapvm_outcome_exit_status(&outcome);
@@ -196,16 +196,17 @@ static int cmd_info(void)
 	snapvm_host_info(&info);
 	printf("snapvm %s\n", SNAPVM_VERSION);
 	if (info.kvm_api_version < 0)
-		printf("KVM: /dev/kvm unusable: %s\n", strerror(-info.kvm_api_version));
+		printf("KVM API: /dev/kvm unusable: %s\n", strerror(-info.kvm_api_version));
 	else
-		printf("KVM: /dev/kvm API version %d, CPU vendor %s\n", info.kvm_api_version,
+		printf("KVM API version %d (/dev/kvm), CPU vendor %s\n", info.kvm_api_version,
 		       info.cpu_vendor[0] ? info.cpu_vendor : "unknown");
 	for (unsigned int i = 0; i < info.ncaps; i++)
 		printf("  %-34s %d\n", info.caps[i].name, info.caps[i].value);
 	if (info.module_api_version < 0)
-		printf("module: /dev/snapvm unusable: %s\n", strerror(-info.module_api_version));
+		printf("module API: /dev/snapvm unusable: %s\n",
+		       strerror(-info.module_api_version));
 	else
-		printf("module: /dev/snapvm API version %d (this snapvm speaks %d)%s\n",
+		printf("module API version %d (/dev/snapvm; this snapvm speaks %d)%s\n",
 		       info.module_api_version, info.module_api_expected,
 		       info.module_api_version == info.module_api_expected ? "" : ": MISMATCH");
 	printf("memory: default %s\n", memory_default(info.default_memory));
