@@ -9,3 +9,11 @@ KSELFTESTS += $(patsubst tests/kselftest/%.c,$(BUILD)/tests/kselftest/%,$(wildca
 $(BUILD)/tests/%: tests/%.c $(LIBSNAPVM) $(TEST_HDRS) $(SETUP_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBSNAPVM) $(LIBSNAPVM_LIBS) -lpthread
+
+# module_test compares snapvm.ko's answers to a 32-bit caller (compat_ioctl)
+# with its own: this static -m32 program is that caller.
+COMPAT32_HELPER := $(BUILD)/tests/kselftest/module_compat32
+$(COMPAT32_HELPER): tests/kselftest/module_compat32.c tests/kselftest/module_transcript.h $(TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -static $(CFLAGS) -o $@ $<
+$(BUILD)/tests/kselftest/module_test: $(COMPAT32_HELPER) tests/kselftest/module_transcript.h
