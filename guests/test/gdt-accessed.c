@@ -2,7 +2,7 @@
 /*
  * gdt-accessed.c - makes the CPU write what it writes on its own: clears the
  * Accessed bit of the code and data descriptors, reloads DS/ES/FS/GS/SS and
- * CS (far jump and far return), checks the CPU set the bit again, many
+ * CS (far jump and far return), checks the CPU set the data bit again, many
  * times; then walks fresh pages (Accessed/Dirty bits in the live page
  * tables, copy-on-write on amd64). If any of it sat in read-only memory KVM
  * would loop on the fault or exit: the guest must reach EXIT(0).
@@ -64,6 +64,8 @@ int main(void)
 {
 	uint16_t cs = RT_READ_SEGMENT(cs), ds = RT_READ_SEGMENT(ds);
 	volatile uint64_t *code = descriptor(cs), *data = descriptor(ds);
+	uint64_t code_accessed = *code & DESC_ACCESSED;
+	int code_set = 0;
 	uint64_t sum = 0;
 
 	rt_printf("gdt-accessed: GDT at %p, code 0x%016llx data 0x%016llx\n",
@@ -72,13 +74,16 @@ int main(void)
 		*code &= ~DESC_ACCESSED;
 		*data &= ~DESC_ACCESSED;
 		reload_data_segments(ds);
+		if (!(*data & DESC_ACCESSED))
+			rt_abortf(1, "gdt-accessed: reload %d: data Accessed bit not set: 0x%llx",
+				  i, (unsigned long long)*data);
+		/* Whether a CS load sets the code descriptor's bit varies (AMD
+		 * ignores it in long mode, QEMU's TCG never sets it): count. */
 		reload_code_segment();
-		if (!(*code & DESC_ACCESSED) || !(*data & DESC_ACCESSED))
-			rt_abortf(1,
-				  "gdt-accessed: reload %d: Accessed bit not set: code 0x%llx data "
-				  "0x%llx",
-				  i, (unsigned long long)*code, (unsigned long long)*data);
+		code_set += !!(*code & DESC_ACCESSED);
 	}
+	*code |= code_accessed;
+	reload_code_segment();
 
 	for (unsigned p = 0; p < FRESH_PAGES; p++) {
 		sum += fresh[p][p % 4096];	       /* Accessed */
@@ -95,8 +100,8 @@ int main(void)
 			rt_abortf(1, "gdt-accessed: fresh page %u lost its write", p);
 	if (sum != (uint64_t)SCRATCH_PAGES * (SCRATCH_PAGES - 1) / 2)
 		rt_abortf(1, "gdt-accessed: page walk sum %llu", (unsigned long long)sum);
-	rt_printf("gdt-accessed: %d segment reloads set the Accessed bits again, %d fresh pages "
-		  "walked\n",
-		  RELOADS, FRESH_PAGES + SCRATCH_PAGES);
+	rt_printf("gdt-accessed: %d segment reloads set the data Accessed bit again (the code "
+		  "bit: %d of %d CS reloads), %d fresh pages walked\n",
+		  RELOADS, code_set, RELOADS, FRESH_PAGES + SCRATCH_PAGES);
 	return 0;
 }

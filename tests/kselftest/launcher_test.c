@@ -599,7 +599,7 @@ LAUNCHER_TEST(gdt_accessed_runs_to_exit_0)
 	REQUIRE_BACKEND();
 	RUN(&self->r, "run", self->memory_flag, guest(self, "gdt-accessed"));
 	EXPECT_STATUS(&self->r, 0);
-	EXPECT_CONTAINS(self->r.out, "segment reloads set the Accessed bits again", "stdout",
+	EXPECT_CONTAINS(self->r.out, "segment reloads set the data Accessed bit again", "stdout",
 			&self->r);
 }
 
@@ -621,7 +621,8 @@ LAUNCHER_TEST(endless_loop_times_out_with_124)
 	EXPECT_STATUS(&self->r, SNAPVM_STATUS_TIMEOUT);
 	/* The output before the loop is kept. */
 	EXPECT_CONTAINS(self->r.out, "endless-loop: spinning", "stdout", &self->r);
-	EXPECT_CONTAINS(self->r.err, "timeout", "stderr", &self->r);
+	if (!strcasestr(self->r.err, "timeout"))
+		EXPECT_CONTAINS(self->r.err, "timed out", "stderr", &self->r);
 	EXPECT_GT(20.0, self->r.seconds) TH_LOG("--timeout=1 took %.1f s", self->r.seconds);
 }
 
@@ -841,13 +842,14 @@ LAUNCHER_TEST(too_big_scratch_is_usage_with_the_largest_fit)
 	snprintf(flag, sizeof(flag), "--scratch-size=%llu", largest + SNAPVM_GUEST_PAGE_SIZE);
 	RUN(&self->r, "run", self->memory_flag, flag, guest(self, "hello"));
 	EXPECT_STATUS(&self->r, EX_USAGE);
-	/* ... the largest itself fits (i686: just below the APIC page; on
-	 * amd64 it is tens of GiB: only i686 runs the guest). */
-	if (!is_amd64(variant)) {
+	/* ... and the largest itself runs. memfd scratch is allocated as the
+	 * guest touches it; the module pins all of it (4 GiB, 64 GiB): only
+	 * the memfd variant tries. */
+	if (variant->memory_id == SNAPVM_MEMORY_MEMFD) {
 		snprintf(flag, sizeof(flag), "--scratch-size=%llu", largest);
-		RUN(&self->r, "run", self->memory_flag, flag, guest(self, "entry-state"));
+		RUN(&self->r, "run", self->memory_flag, flag, guest(self, "hello"));
 		EXPECT_STATUS(&self->r, 0);
-		EXPECT_CONTAINS(self->r.out, "entry-state: ok", "stdout", &self->r);
+		EXPECT_CONTAINS(self->r.out, "(WRITE hypercall)", "stdout", &self->r);
 	}
 }
 
