@@ -3,7 +3,7 @@
 # built for both layouts as build/guests/<arch>/<name>.elf (write-to-text is
 # amd64 only: i686 text is writable by design, see layout/i686.h).
 GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop \
-	unknown-hypercall beyond-max-gpa
+	unknown-hypercall beyond-max-gpa invalid-opcode
 GUEST_NAMES_i686 := $(GUEST_NAMES)
 GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text
 GUEST_ARCHES := i686 amd64
@@ -45,3 +45,6 @@ $(BUILD)/guests/$(1)/%.elf: $(BUILD)/guests/$(1)/obj/test/%.o $$(GUEST_RT_OBJS_$
 		$$< $$(GUEST_RT_OBJS_$(1)) -lgcc
 endef
 $(foreach arch,$(GUEST_ARCHES),$(eval $(call guest_arch_rules,$(arch))))
+
+# launcher_test recomputes direct-write's checksum with this header.
+$(BUILD)/tests/kselftest/launcher_test: guests/test/direct-write.h

@@ -679,6 +679,25 @@ LAUNCHER_TEST(beyond_max_gpa_exits_70)
 		EXPECT_CONTAINS(self->r.err, gpa, "stderr", &self->r);
 }
 
+LAUNCHER_TEST(exception_is_reported_by_the_runtime)
+{
+	char rip[64];
+	unsigned long long addr = 0;
+	const char *at;
+
+	REQUIRE_BACKEND();
+	RUN(&self->r, "run", self->memory_flag, guest(self, "invalid-opcode"));
+	EXPECT_STATUS(&self->r, SNAPVM_STATUS_GUEST_FAULT);
+	at = strstr(self->r.out, "ud2 at 0x");
+	ASSERT_NE(NULL, at) TH_LOG("stdout:\n%s", self->r.out);
+	sscanf(at, "ud2 at 0x%llx", &addr);
+	EXPECT_EQ(NULL, strstr(self->r.out, "returned"));
+	/* The guest's IDT turned #UD into an ABORT naming vector and IP. */
+	EXPECT_CONTAINS(self->r.err, "#UD", "stderr", &self->r);
+	snprintf(rip, sizeof(rip), "%s=0x%llx", is_amd64(variant) ? "RIP" : "EIP", addr);
+	EXPECT_CONTAINS(self->r.err, rip, "stderr", &self->r);
+}
+
 /* --- bad ELF files -------------------------------------------------------- */
 
 /* Run the crafted file; expect 65 and a message naming it. */
