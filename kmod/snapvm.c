@@ -68,7 +68,7 @@ struct snapvm_region {
 	/* Charged with npages of RLIMIT_MEMLOCK; mmgrab()bed, see region_free. */
 	struct mm_struct *mm;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* guards the three fields below */
 	u32 prot;			/* SNAPVM_PROT_*, WRITE dropped by SEAL */
 	bool sealed;
 	unsigned long shared_maywrite;	/* VM_SHARED + VM_MAYWRITE mappings */
@@ -77,6 +77,30 @@ struct snapvm_region {
 };
 
 static const struct file_operations snapvm_region_fops;
+
+/*
+ * RLIMIT_MEMLOCK as for mlock(): CAP_IPC_LOCK lifts the limit, not the count,
+ * and capable() is asked only past the limit (it may log a denial).
+ */
+static int snapvm_charge_locked_vm(struct mm_struct *mm, unsigned long npages)
+{
+	int ret;
+
+	mmap_write_lock(mm);
+	ret = __account_locked_vm(mm, npages, true, current, false);
+	if (ret && capable(CAP_IPC_LOCK))
+		ret = __account_locked_vm(mm, npages, true, current, true);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+static void snapvm_uncharge_locked_vm(struct mm_struct *mm,
+				      unsigned long npages)
+{
+	mmap_write_lock(mm);
+	__account_locked_vm(mm, npages, false, current, false);
+	mmap_write_unlock(mm);
+}
 
 /* Frees a region whose file is gone (or was never made). */
 static void snapvm_region_free(struct snapvm_region *region,
@@ -96,7 +120,7 @@ static void snapvm_region_free(struct snapvm_region *region,
 	 * locked_vm is gone with it and there is nothing to uncharge.
 	 */
 	if (mmget_not_zero(region->mm)) {
-		account_locked_vm(region->mm, region->npages, false);
+		snapvm_uncharge_locked_vm(region->mm, region->npages);
 		mmput(region->mm);
 	}
 	mmdrop(region->mm);
@@ -537,8 +561,7 @@ static long snapvm_dev_ioctl_create(void __user *uarg)
 	ret = snapvm_commit_pages(npages);
 	if (ret)
 		return ret;
-	/* Same rule as mlock(): CAP_IPC_LOCK lifts the limit, not the count. */
-	ret = account_locked_vm(current->mm, npages, true);
+	ret = snapvm_charge_locked_vm(current->mm, npages);
 	if (ret)
 		goto err_uncommit;
 
@@ -546,8 +569,9 @@ static long snapvm_dev_ioctl_create(void __user *uarg)
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
 		goto err_unlock_vm;
+	/* NOWARN: a huge max_region_mb must give ENOMEM, not a splat. */
 	region->pages = kvmalloc_array(npages, sizeof(*region->pages),
-				       GFP_KERNEL_ACCOUNT);
+				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!region->pages)
 		goto err_free_region;
 	region->npages = npages;
@@ -595,7 +619,7 @@ err_free_pages:
 err_free_region:
 	kfree(region);
 err_unlock_vm:
-	account_locked_vm(current->mm, npages, false);
+	snapvm_uncharge_locked_vm(current->mm, npages);
 err_uncommit:
 	atomic_long_sub(npages, &snapvm_committed_pages);
 	return ret;

@@ -580,6 +580,33 @@ TEST_F(snapvm, shared_mappings_share_the_pages)
 	close(fd);
 }
 
+/* Debugger-style writes (FOLL_FORCE via /proc/self/mem) get no wider rights either. */
+TEST_F(snapvm, proc_self_mem_cannot_write_through_a_read_only_mapping)
+{
+	int fd = region_create(self->dev, PAGE, RW);
+	int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	char *shared, *priv;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(mem, 0);
+	ASSERT_EQ(1, pwrite(fd, "a", 1, 0));
+	ASSERT_EQ(0, region_seal(fd));
+	shared = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	priv = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	ASSERT_NE(MAP_FAILED, priv);
+	EXPECT_EQ(EIO, err_of(pwrite(mem, "b", 1, (off_t)(uintptr_t)shared)));
+	/* A private mapping gets a private copy, as for any file. */
+	EXPECT_EQ(1, pwrite(mem, "c", 1, (off_t)(uintptr_t)priv));
+	EXPECT_EQ('c', priv[0]);
+	EXPECT_EQ('a', shared[0]);
+	EXPECT_EQ('a', byte_at(fd, 0));
+	munmap(priv, PAGE);
+	munmap(shared, PAGE);
+	close(mem);
+	close(fd);
+}
+
 /* ---- seal ---- */
 
 TEST_F(snapvm, seal_drops_write_for_good)
