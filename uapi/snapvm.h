@@ -73,7 +73,7 @@ struct snapvm_region_restore {
 
 /* On a region fd. */
 #define SNAPVM_REGION_INFO _IOR(SNAPVM_IOCTL_MAGIC, 0x10, struct snapvm_region_info)
-/* Drops WRITE for good; EBUSY while a shared writable mapping exists. */
+/* Drops WRITE for good; EBUSY while a shared writable mapping (or a pin) exists. */
 #define SNAPVM_REGION_SEAL _IO(SNAPVM_IOCTL_MAGIC, 0x11)
 /* Returns the number of pages copied or zeroed. */
 #define SNAPVM_REGION_RESTORE _IOW(SNAPVM_IOCTL_MAGIC, 0x12, struct snapvm_region_restore)
