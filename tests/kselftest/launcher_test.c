@@ -9,18 +9,19 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <linux/kvm.h>
-#include <stddef.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -105,9 +106,39 @@ static void drain(int *fd, char *buf, size_t *len)
 	}
 }
 
+/* Which of the host's devices a run sees. */
+enum devices {
+	DEVICES_ALL,
+	DEVICES_NO_KVM,	   /* no /dev/kvm (nor /dev/snapvm) */
+	DEVICES_NO_SNAPVM, /* /dev/kvm only */
+};
+
+/* Exit status of a child that could not hide the devices. */
+#define STATUS_NO_NAMESPACE 125
+
+/* In the child: a private mount namespace whose /dev is an empty tmpfs
+ * with only the device nodes `devices` allows, recreated from the host's. */
+static void hide_devices(enum devices devices)
+{
+	struct stat kvm;
+	bool have_kvm = stat("/dev/kvm", &kvm) == 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, "mode=755")) {
+		dprintf(STDERR_FILENO, "cannot hide devices in a mount namespace: %s\n",
+			strerror(errno));
+		_exit(STATUS_NO_NAMESPACE);
+	}
+	if (devices == DEVICES_NO_SNAPVM && have_kvm &&
+	    mknod("/dev/kvm", S_IFCHR | 0666, kvm.st_rdev)) {
+		dprintf(STDERR_FILENO, "mknod /dev/kvm: %s\n", strerror(errno));
+		_exit(STATUS_NO_NAMESPACE);
+	}
+}
+
 /* Run build/snapvm with args (NULL-terminated), stdout and stderr captured
  * separately. Returns 0, or -errno when it could not be started. */
-static int run_snapvm(struct run *r, const char *const *args)
+static int run_snapvm_with(struct run *r, const char *const *args, enum devices devices)
 {
 	const char *argv[32];
 	char path[PATH_MAX];
@@ -134,6 +165,8 @@ static int run_snapvm(struct run *r, const char *const *args)
 	if (pid == 0) {
 		dup2(out[1], STDOUT_FILENO);
 		dup2(err[1], STDERR_FILENO);
+		if (devices != DEVICES_ALL)
+			hide_devices(devices);
 		execv(path, (char *const *)argv);
 		dprintf(STDERR_FILENO, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);
@@ -166,6 +199,11 @@ static int run_snapvm(struct run *r, const char *const *args)
 	r->seconds = now_s() - r->seconds;
 	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	return 0;
+}
+
+static int run_snapvm(struct run *r, const char *const *args)
+{
+	return run_snapvm_with(r, args, DEVICES_ALL);
 }
 
 #define RUN(r, ...)                                                                                \
@@ -952,6 +990,46 @@ TEST(missing_guest_file_is_named)
 	RUN(r, "run", "/nonexistent/guest.elf");
 	EXPECT_NE(0, r->status);
 	EXPECT_CONTAINS(r->err, "/nonexistent/guest.elf", "stderr", r);
+	free(r);
+}
+
+/* Run hello (amd64) seeing only some devices; SKIP when no namespace. */
+#define RUN_HIDING(r, devices, ...)                                                                \
+	do {                                                                                       \
+		const char *const args_[] = {__VA_ARGS__, NULL};                                   \
+		ASSERT_EQ(0, run_snapvm_with((r), args_, (devices)));                              \
+		if ((r)->status == STATUS_NO_NAMESPACE)                                            \
+			SKIP(return, "%.200s", (r)->err);                                          \
+	} while (0)
+
+TEST(no_kvm_is_unavailable_69)
+{
+	struct run *r = malloc(sizeof(*r));
+	char hello[PATH_MAX + 64];
+
+	ASSERT_NE(NULL, r);
+	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", build_dir());
+	RUN_HIDING(r, DEVICES_NO_KVM, "run", "--memory=memfd", hello);
+	EXPECT_STATUS(r, EX_UNAVAILABLE);
+	EXPECT_CONTAINS(r->err, "/dev/kvm", "stderr", r);
+	EXPECT_EQ(0UL, r->out_len);
+	free(r);
+}
+
+TEST(kmod_memory_without_the_module_is_unavailable_69)
+{
+	struct run *r = malloc(sizeof(*r));
+	char hello[PATH_MAX + 64];
+
+	ASSERT_NE(NULL, r);
+	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", build_dir());
+	RUN_HIDING(r, DEVICES_NO_SNAPVM, "run", "--memory=kmod", hello);
+	EXPECT_STATUS(r, EX_UNAVAILABLE);
+	EXPECT_CONTAINS(r->err, "/dev/snapvm", "stderr", r);
+	/* Without --memory, the launcher falls back to memfd. */
+	RUN_HIDING(r, DEVICES_NO_SNAPVM, "run", hello);
+	EXPECT_STATUS(r, 0);
+	EXPECT_CONTAINS(r->out, "(WRITE hypercall)", "stdout", r);
 	free(r);
 }
 
