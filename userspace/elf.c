@@ -86,9 +86,13 @@ static int check_header(struct snapvm_elf_image *image, Elf *elf, uint32_t wante
 		arch = &snapvm_arch_amd64;
 	else
 		return snapvm_fail(err, EX_DATAERR,
-				   "%s: not an x86 guest: ELF%d for machine %u (%s); snapvm runs "
-				   "ELF32 i386 (i686 layout) and ELF64 x86-64 (amd64 layout)",
-				   image->path, cls == ELFCLASS32 ? 32 : 64, eh->e_machine,
+				   "%s: %s: ELF%d for machine %u (%s); snapvm runs ELF32 i386 "
+				   "(i686 layout) and ELF64 x86-64 (amd64 layout)",
+				   image->path,
+				   eh->e_machine == EM_386 || eh->e_machine == EM_X86_64
+				       ? "ELF class and machine disagree"
+				       : "not an x86 guest",
+				   cls == ELFCLASS32 ? 32 : 64, eh->e_machine,
 				   machine_name(eh->e_machine));
 	if (wanted != SNAPVM_LAYOUT_AUTO && wanted != arch->layout)
 		return snapvm_fail(
@@ -184,7 +188,10 @@ static int check_segments(struct snapvm_elf_image *image, Elf *elf, const struct
 	uint64_t ph_end;
 	bool entry_ok = false;
 
-	if (elf_getphdrnum(elf, &phnum) != 0)
+	/* libelf quietly shortens a count that overruns the file; only
+	 * PN_XNUM files need its help (the real count is elsewhere). */
+	phnum = eh->e_phnum;
+	if (phnum == PN_XNUM && elf_getphdrnum(elf, &phnum) != 0)
 		return bad_file(image, err, "unreadable program header count");
 	if (__builtin_mul_overflow((uint64_t)phnum, (uint64_t)eh->e_phentsize, &ph_end) ||
 	    __builtin_add_overflow(ph_end, eh->e_phoff, &ph_end) || ph_end > image->file_size)
@@ -254,6 +261,13 @@ static int check_segments(struct snapvm_elf_image *image, Elf *elf, const struct
 	return 0;
 }
 
+static bool starts_like_elf(int fd)
+{
+	char magic[SELFMAG];
+
+	return pread(fd, magic, sizeof(magic), 0) == SELFMAG && !memcmp(magic, ELFMAG, SELFMAG);
+}
+
 int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *image,
 		    struct snapvm_error *err)
 {
@@ -274,8 +288,11 @@ int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *
 		return snapvm_fail_errno(err, EX_NOINPUT, errno, "%s", path);
 	elf = elf_begin(image->fd, ELF_C_READ_MMAP, NULL);
 	if (!elf) {
-		ret =
-		    snapvm_fail(err, EX_DATAERR, "%s: not an ELF file (%s)", path, elf_errmsg(-1));
+		/* libelf refuses a file cut inside its header outright. */
+		ret = snapvm_fail(err, EX_DATAERR, "%s: %s (libelf: %s)", path,
+				  starts_like_elf(image->fd) ? "truncated or corrupt ELF header"
+							     : "not an ELF file",
+				  elf_errmsg(-1));
 		goto fail;
 	}
 	image->elf = elf;
