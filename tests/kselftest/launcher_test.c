@@ -715,6 +715,7 @@ LAUNCHER_TEST(beyond_max_gpa_exits_70)
 	 * guest's #PF handler reports that. */
 	if (!is_amd64(variant) || !strstr(self->r.err, "reserved bit"))
 		EXPECT_CONTAINS(self->r.err, gpa, "stderr", &self->r);
+	EXPECT_CONTAINS(self->r.err, "RIP", "stderr", &self->r);
 }
 
 LAUNCHER_TEST(exception_is_reported_by_the_runtime)
