@@ -223,7 +223,6 @@ TEST_F(elf, good_amd64_guest_loads)
 	size = self->image.end - AMD64_SNAPSHOT_BASE_GPA;
 	buf = malloc(size);
 	ASSERT_NE(NULL, buf);
-	memset(buf, 0xee, size);
 	memset(buf, 0, size); /* what the arch builders hand in: zeroed */
 	snapvm_elf_copy(&self->image, buf, AMD64_SNAPSHOT_BASE_GPA, size);
 	EXPECT_EQ(0, buf[0x100000 - 0x1000 - 1]);
