@@ -111,7 +111,7 @@ static int cmd_run(int argc, char **argv)
 	int opt, ret;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
 		ret = 0;
 		switch (opt) {
 		case 'l':
