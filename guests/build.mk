@@ -2,7 +2,7 @@
 # the arch-neutral guests/lib/) and the test guests in guests/test/, each
 # built for both layouts as build/guests/<arch>/<name>.elf (write-to-text is
 # amd64 only: i686 text is writable by design, see layout/i686.h).
-GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop \
+GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop hypercall-args \
 	unknown-hypercall beyond-max-gpa invalid-opcode
 GUEST_NAMES_i686 := $(GUEST_NAMES)
 GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text

@@ -677,6 +677,19 @@ LAUNCHER_TEST(unknown_hypercall_exits_70)
 	EXPECT_CONTAINS(self->r.err, "RIP", "stderr", &self->r);
 }
 
+/* Bad WRITE arguments return -EFAULT and print nothing; ABORT's message
+ * reaches stderr and the launcher exits 70. */
+LAUNCHER_TEST(bad_hypercall_arguments_are_refused)
+{
+	REQUIRE_BACKEND();
+	RUN(&self->r, "run", self->memory_flag, guest(self, "hypercall-args"));
+	EXPECT_STATUS(&self->r, SNAPVM_STATUS_GUEST_FAULT);
+	EXPECT_STREQ("hypercall-args: bad WRITEs refused\n", self->r.out)
+	TH_LOG("stderr:\n%s", self->r.err);
+	EXPECT_CONTAINS(self->r.err, "deliberate abort, message for stderr", "stderr", &self->r);
+	EXPECT_CONTAINS(self->r.err, "code 7", "stderr", &self->r);
+}
+
 LAUNCHER_TEST(write_to_text_exits_70)
 {
 	char cr2[64];
