@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * bench.h - the benchmark harness shared by the bench/ sources: clocks, samples and
+ * their statistics, how long to repeat, and the figures that become the
+ * table, results.json and the plot.
+ *
+ * Every figure compares "ours" with a baseline measured in the same run
+ * (ratio = ours / baseline, so lower is better for times and bytes alike).
+ * A figure that cannot be measured here stays in the results, marked not
+ * measured with the reason: numbers are never invented.
+ */
+#ifndef SNAPVM_BENCH_BENCH_H
+#define SNAPVM_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "userspace/snapvm.h"
+
+/* ---- clocks ---- */
+
+uint64_t bench_now_ns(void);
+
+/* ---- samples and statistics ---- */
+
+struct bench_samples {
+	double *values;
+	size_t n, cap;
+};
+
+void bench_samples_add(struct bench_samples *s, double value);
+void bench_samples_free(struct bench_samples *s);
+
+/* Median and spread (10th and 90th percentile, linear interpolation). */
+struct bench_stats {
+	double median, p10, p90;
+	size_t n;
+};
+
+struct bench_stats bench_stats_of(const struct bench_samples *s);
+
+/*
+ * How long to repeat one measurement: at least min_samples, then until
+ * seconds have passed or max_samples were taken. Inside the test VM every
+ * KVM exit costs ~50 us, natively ~1 us: the time budget keeps `make bench`
+ * short there while native runs collect many more samples.
+ */
+struct bench_budget {
+	unsigned int min_samples, max_samples;
+	double seconds;
+};
+
+bool bench_budget_more(const struct bench_budget *budget, size_t samples, uint64_t start_ns);
+
+/* ---- figures ---- */
+
+enum bench_target_result {
+	BENCH_TARGET_NONE = 0, /* the issue sets no target for this figure */
+	BENCH_TARGET_MET,
+	BENCH_TARGET_MISSED,
+	BENCH_TARGET_UNKNOWN, /* not measured */
+};
+
+struct bench_figure {
+	char name[96];	    /* e.g. "restore.i686.kmod.k16" */
+	char benchmark[32]; /* "hypercall", "restore", "start", "direct_write", "density" */
+	char title[160];    /* what ours is, for the table */
+	const char *unit;   /* "ns", "ns/page", "bytes", ... */
+	bool measured;
+	char reason[320]; /* when not measured: why and what it needs */
+	struct bench_stats ours;
+	char baseline_name[96];
+	char baseline_title[160];
+	bool baseline_computed; /* a bound from the issue, not a measurement */
+	struct bench_stats baseline;
+	double ratio;		 /* ours.median / baseline.median */
+	double target_max_ratio; /* 0 = no target */
+	char target_text[96];
+	enum bench_target_result target;
+};
+
+/* A new figure, measured = false until bench_figure_set() fills it. */
+struct bench_figure *bench_figure_add(const char *benchmark, const char *name, const char *unit,
+				      const char *title);
+void bench_figure_baseline(struct bench_figure *f, const char *name, const char *title);
+/* The issue's target as a bound on the ratio, e.g. 1.15 for "<= 1.15 x floor". */
+void bench_figure_target(struct bench_figure *f, double max_ratio, const char *text);
+void bench_figure_set(struct bench_figure *f, struct bench_stats ours, struct bench_stats baseline);
+__attribute__((format(printf, 2, 3))) void bench_figure_skip(struct bench_figure *f,
+							     const char *fmt, ...);
+
+/* Extra facts about the run for results.json ("notes"). */
+__attribute__((format(printf, 1, 2))) void bench_note(const char *fmt, ...);
+
+/* ---- the run's configuration ---- */
+
+struct bench_config {
+	const char *guests_dir; /* build/guests: <arch>/bench-*.elf */
+	const char *only;	/* e.g. "restore,start": run only these benchmarks */
+	double scale;		/* multiplies every time budget (SNAPVM_BENCH_SCALE) */
+	bool kvm_usable;
+	bool kmod_usable;	   /* /dev/snapvm answers with our API version */
+	bool snapshot_api;	   /* libsnapvm has the issue-5 snapshot API */
+	uint64_t exit_ns_estimate; /* one bare KVM exit, measured first */
+};
+
+extern struct bench_config bench_config;
+
+/* A budget scaled by bench_config.scale. */
+struct bench_budget bench_budget(unsigned int min_samples, unsigned int max_samples,
+				 double seconds);
+/* build/guests/<layout>/<name>.elf into buf. */
+const char *bench_guest_path(char *buf, size_t len, uint32_t layout, const char *name);
+/* Pages pinned by snapvm.ko now, or 0 without the module. */
+uint64_t bench_pinned_pages(void);
+
+/* Whether a benchmark was selected with --only. */
+bool bench_selected(const char *benchmark);
+
+/* Progress for the person waiting, on stderr. */
+__attribute__((format(printf, 1, 2))) void bench_progress(const char *fmt, ...);
+
+/* ---- the floors: bare KVM, no libsnapvm (kvm_floor.c) ---- */
+
+/* A VM with one page and one vCPU that loops on `out %eax, %dx`. */
+struct kvm_floor_vm;
+
+int kvm_floor_create(struct kvm_floor_vm **vm, char *why, size_t why_len);
+/* KVM_RUN n times (each returns at the `out`); the time of all of them. */
+int kvm_floor_run(struct kvm_floor_vm *vm, unsigned int n, uint64_t *ns);
+void kvm_floor_destroy(struct kvm_floor_vm *vm);
+/* create + first KVM_RUN to the `out`, timed; destroy is not. */
+int kvm_floor_start_ns(uint64_t *ns);
+/* Is /dev/kvm usable for running a guest? why says what failed. */
+bool kvm_floor_usable(char *why, size_t why_len);
+
+/* ---- the benchmarks (one file each) ---- */
+
+void bench_floor_exit(void); /* measures bench_config.exit_ns_estimate */
+void bench_hypercall(void);
+void bench_start(void);
+void bench_restore(void);
+void bench_direct_write(void);
+void bench_density(void);
+
+#endif /* SNAPVM_BENCH_BENCH_H */

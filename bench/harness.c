@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * harness.c - the benchmark harness: clocks, statistics, repetition budgets
+ * and the list of figures (see bench.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+
+struct bench_config bench_config = {.scale = 1.0};
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void bench_samples_add(struct bench_samples *s, double value)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		double *values = realloc(s->values, cap * sizeof(*values));
+
+		if (!values) {
+			perror("snapvm-bench: samples");
+			exit(71);
+		}
+		s->values = values;
+		s->cap = cap;
+	}
+	s->values[s->n++] = value;
+}
+
+void bench_samples_free(struct bench_samples *s)
+{
+	free(s->values);
+	*s = (struct bench_samples){0};
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Percentile p (0..1) of sorted values, interpolating between neighbours. */
+static double percentile(const double *sorted, size_t n, double p)
+{
+	double pos = p * (double)(n - 1);
+	size_t lo = (size_t)floor(pos), hi = (size_t)ceil(pos);
+
+	return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - (double)lo);
+}
+
+struct bench_stats bench_stats_of(const struct bench_samples *s)
+{
+	struct bench_stats st = {.n = s->n};
+	double *sorted;
+
+	if (!s->n)
+		return st;
+	sorted = malloc(s->n * sizeof(*sorted));
+	if (!sorted) {
+		perror("snapvm-bench: statistics");
+		exit(71);
+	}
+	memcpy(sorted, s->values, s->n * sizeof(*sorted));
+	qsort(sorted, s->n, sizeof(*sorted), compare_doubles);
+	st.median = percentile(sorted, s->n, 0.5);
+	st.p10 = percentile(sorted, s->n, 0.1);
+	st.p90 = percentile(sorted, s->n, 0.9);
+	free(sorted);
+	return st;
+}
+
+bool bench_budget_more(const struct bench_budget *budget, size_t samples, uint64_t start_ns)
+{
+	if (samples < budget->min_samples)
+		return true;
+	if (samples >= budget->max_samples)
+		return false;
+	return (double)(bench_now_ns() - start_ns) < budget->seconds * 1e9;
+}
+
+struct bench_budget bench_budget(unsigned int min_samples, unsigned int max_samples, double seconds)
+{
+	return (struct bench_budget){
+	    .min_samples = min_samples,
+	    .max_samples = max_samples,
+	    .seconds = seconds * bench_config.scale,
+	};
+}
+
+/* ---- figures ---- */
+
+struct bench_figure *bench_figures;
+size_t bench_nfigures;
+static size_t figures_cap;
+
+struct bench_figure *bench_figure_add(const char *benchmark, const char *name, const char *unit,
+				      const char *title)
+{
+	struct bench_figure *f;
+
+	if (bench_nfigures == figures_cap) {
+		size_t cap = figures_cap ? 2 * figures_cap : 64;
+		struct bench_figure *figures = realloc(bench_figures, cap * sizeof(*figures));
+
+		if (!figures) {
+			perror("snapvm-bench: figures");
+			exit(71);
+		}
+		bench_figures = figures;
+		figures_cap = cap;
+	}
+	f = &bench_figures[bench_nfigures++];
+	*f = (struct bench_figure){.unit = unit, .target = BENCH_TARGET_NONE};
+	snprintf(f->benchmark, sizeof(f->benchmark), "%s", benchmark);
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->title, sizeof(f->title), "%s", title);
+	return f;
+}
+
+void bench_figure_baseline(struct bench_figure *f, const char *name, const char *title)
+{
+	snprintf(f->baseline_name, sizeof(f->baseline_name), "%s", name);
+	snprintf(f->baseline_title, sizeof(f->baseline_title), "%s", title);
+}
+
+void bench_figure_target(struct bench_figure *f, double max_ratio, const char *text)
+{
+	f->target_max_ratio = max_ratio;
+	snprintf(f->target_text, sizeof(f->target_text), "%s", text);
+	f->target = f->measured ? f->target : BENCH_TARGET_UNKNOWN;
+}
+
+void bench_figure_set(struct bench_figure *f, struct bench_stats ours, struct bench_stats baseline)
+{
+	f->measured = true;
+	f->reason[0] = '\0';
+	f->ours = ours;
+	f->baseline = baseline;
+	f->ratio = baseline.median > 0 ? ours.median / baseline.median : NAN;
+	if (f->target_max_ratio > 0)
+		f->target = isfinite(f->ratio) && f->ratio <= f->target_max_ratio
+				? BENCH_TARGET_MET
+				: BENCH_TARGET_MISSED;
+}
+
+void bench_figure_skip(struct bench_figure *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
+	va_end(ap);
+	f->measured = false;
+	if (f->target_max_ratio > 0)
+		f->target = BENCH_TARGET_UNKNOWN;
+	bench_progress("  %s: not measured: %s", f->name, f->reason);
+}
+
+char bench_notes[32][320];
+size_t bench_nnotes;
+
+void bench_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (bench_nnotes == sizeof(bench_notes) / sizeof(bench_notes[0]))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(bench_notes[bench_nnotes++], sizeof(bench_notes[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- small helpers ---- */
+
+const char *bench_guest_path(char *buf, size_t len, uint32_t layout, const char *name)
+{
+	snprintf(buf, len, "%s/%s/%s.elf", bench_config.guests_dir, snapvm_layout_name(layout),
+		 name);
+	return buf;
+}
+
+uint64_t bench_pinned_pages(void)
+{
+	FILE *f = fopen("/sys/class/misc/snapvm/pinned_pages", "r");
+	unsigned long long pages = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &pages) != 1)
+		pages = 0;
+	fclose(f);
+	return pages;
+}
+
+bool bench_selected(const char *benchmark)
+{
+	return !bench_config.only || strstr(bench_config.only, benchmark);
+}
+
+void bench_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
