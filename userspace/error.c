@@ -138,6 +138,8 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome)
 		return SNAPVM_STATUS_TIMEOUT;
 	case SNAPVM_STOP_ABORT:
 	case SNAPVM_STOP_FAULT:
+	case SNAPVM_STOP_SNAPSHOT:  /* not an end: the caller had to continue */
+	case SNAPVM_STOP_CALL_WAIT: /* a call loop with nobody to call it */
 		break;
 	}
 	return SNAPVM_STATUS_GUEST_FAULT;

@@ -122,11 +122,30 @@ void snapvm_elf_close(struct snapvm_elf_image *image);
 
 /* ---- vCPU state ---- */
 
-/* What a snapshot starts the vCPU with (the snapshot issue adds FPU, MSRs,
- * events). KVM's own structures: they are the backend's native format. */
+/* Room for the MSRs a guest can change (kvm.c's list, as far as KVM
+ * offers them). */
+#define SNAPVM_MAX_MSRS 24
+
+/* Which parts of a struct snapvm_vcpu_state hold a captured value. */
+#define SNAPVM_STATE_FULL  (1U << 0) /* everything but xsave/fpu/xcrs */
+#define SNAPVM_STATE_XSAVE (1U << 1) /* xsave, else fpu */
+#define SNAPVM_STATE_XCRS  (1U << 2)
+
+/* A vCPU's state: regs and sregs are all an ELF entry state sets (KVM's
+ * reset values for the rest); a captured state (SNAPSHOT) has everything.
+ * KVM's own structures: they are the backend's native format. The struct
+ * is saved as it is in snapshot files (fixed-size uapi structures). */
 struct snapvm_vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
+	uint32_t parts; /* SNAPVM_STATE_* */
+	uint32_t nmsrs;
+	struct kvm_vcpu_events events;
+	struct kvm_debugregs debugregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_fpu fpu;
+	struct kvm_msr_entry msrs[SNAPVM_MAX_MSRS];
+	struct kvm_xsave xsave;
 };
 
 /* ---- layouts (arch_amd64.c, arch_i686.c, layout.c) ---- */
@@ -219,6 +238,7 @@ unsigned int amd64_image_mappings(const struct snapvm_elf_image *image, uint64_t
 
 struct snapvm_kvm_vm {
 	int fd;
+	bool manual_protect; /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled */
 };
 
 struct snapvm_kvm_vcpu {
@@ -228,6 +248,7 @@ struct snapvm_kvm_vcpu {
 	bool sync_regs;	      /* kvm_run.s.regs.regs is valid after each exit */
 	struct kvm_regs regs; /* fallback copy when sync_regs is false */
 	bool regs_fetched, regs_dirty;
+	bool io_pending; /* the last exit was I/O: KVM finishes it on the next run */
 	volatile sig_atomic_t kicked;
 };
 
@@ -264,12 +285,25 @@ int snapvm_kvm_check(struct snapvm_error *err);
 bool snapvm_kvm_cpu_is_amd(void);
 int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapvm_error *err);
 int snapvm_kvm_vm_map(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-		      void *host, bool readonly, struct snapvm_error *err);
+		      void *host, bool readonly, bool log_dirty, struct snapvm_error *err);
 void snapvm_kvm_vm_destroy(struct snapvm_kvm_vm *vm);
 int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcpu,
 			   struct snapvm_error *err);
+/* Sets what state->parts says; a pending I/O completion is finished first
+ * so that it cannot act on the new state. */
 int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
 			      struct snapvm_error *err);
+/* Everything: regs, sregs, FPU/XSAVE, XCRs, MSRs, events, debug registers. */
+int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_state *state,
+			      struct snapvm_error *err);
+/* At an I/O exit the instruction is not finished (RIP still points at the
+ * `out`): KVM_RUN with immediate_exit completes it and returns at once. */
+int snapvm_kvm_vcpu_complete_io(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err);
+/* Dirty logging: slots mapped with log_dirty record the pages the guest
+ * writes. Fills bitmap (KVM's format, one bit per page of the slot) with
+ * the pages written since the last call, and starts a new round. */
+int snapvm_kvm_vm_dirty_log(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
+			    uint64_t *bitmap, struct snapvm_error *err);
 /* KVM_RUN until an exit (EINTR from foreign signals is retried). */
 int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 			struct snapvm_error *err);
@@ -289,6 +323,12 @@ void snapvm_kvm_host_info(struct snapvm_host_info *info);
 
 /* ---- the objects ---- */
 
+/*
+ * Where a sandbox's scratch comes from, at creation and at each restore:
+ * either a template (an ELF snapshot: the VMM's structures, zeros after
+ * them) or a sealed scratch image of full size (a SNAPSHOT the guest took,
+ * or a snapshot file).
+ */
 struct snapvm_snapshot {
 	int refs;
 	const struct snapvm_arch *arch;
@@ -296,8 +336,11 @@ struct snapvm_snapshot {
 	const unsigned char *memory; /* shared read-only mapping of region */
 	uint64_t gpa, size;
 	uint64_t scratch_size;
-	unsigned char *scratch_init;
+	unsigned char *scratch_init; /* template, or NULL with a scratch image */
 	uint64_t scratch_init_size;
+	struct snapvm_region scratch_image; /* sealed; fd -1 without one */
+	const unsigned char *scratch_image_memory;
+	uint64_t *scratch_nonzero; /* image pages that are not all zero */
 	struct snapvm_vcpu_state entry;
 };
 
@@ -313,6 +356,33 @@ struct snapvm_sandbox {
 	int output_fd;
 	char console[256];
 	size_t console_len;
+	/* Restore: the vCPU state to go back to (the snapshot's, or the one
+	 * read from the fresh vCPU for an ELF snapshot's partial state), the
+	 * dirty-log bitmaps and what the last restore touched. */
+	const struct snapvm_vcpu_state *origin;
+	struct snapvm_vcpu_state *own_origin;
+	uint64_t *scratch_dirty, *view_dirty;
+	uint64_t last_restore_pages;
+	uint64_t random_seed, generation;
+	/* Stopped at SNAPSHOT: the state a resume starts from (RAX = 1). */
+	struct snapvm_vcpu_state *taken;
+	bool at_snapshot, at_call_wait;
 };
+
+/* Bitmap words for npages pages (KVM's dirty-log format). */
+static inline uint64_t snapvm_bitmap_words(uint64_t npages)
+{
+	return (npages + 63) / 64;
+}
+
+/* Fill scratch (snapshot->scratch_size bytes, mapped at host) with the
+ * pages of the snapshot's scratch that bitmap flags, or, with bitmap NULL,
+ * with all of it (a fresh sandbox). Returns pages written, or -status. */
+int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
+				     struct snapvm_region *scratch, unsigned char *host,
+				     uint64_t *bitmap, struct snapvm_error *err);
+/* A new snapshot from a sandbox stopped at SNAPSHOT (snapshot.c). */
+int snapvm_snapshot_from_sandbox(struct snapvm_sandbox *sb, const struct snapvm_vcpu_state *state,
+				 struct snapvm_snapshot **out, struct snapvm_error *err);
 
 #endif /* SNAPVM_USERSPACE_INTERNAL_H */

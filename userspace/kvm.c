@@ -28,7 +28,12 @@ static struct {
 	int vcpu_mmap_size;
 	int sync_regs; /* KVM_CAP_SYNC_REGS: the register sets it syncs */
 	bool readonly_mem, immediate_exit;
+	bool xsave, xcrs, manual_protect;
 	struct kvm_cpuid2 *cpuid;
+	/* The MSRs a snapshot saves: the ones a guest can change, as far as
+	 * KVM lets us read and write them. */
+	uint32_t msrs[SNAPVM_MAX_MSRS];
+	unsigned int nmsrs;
 	char vendor[13];
 } host = {.fd = -1};
 
@@ -52,6 +57,47 @@ static struct kvm_cpuid2 *supported_cpuid(int fd)
 	return NULL;
 }
 
+/* MSRs a guest can write that no other state set covers (EFER and the
+ * FS/GS bases are in kvm_sregs). The TSC is left out on purpose: restoring
+ * it would make time run backwards in the guest. */
+static const uint32_t guest_msrs[] = {
+    0x174,	/* IA32_SYSENTER_CS */
+    0x175,	/* IA32_SYSENTER_ESP */
+    0x176,	/* IA32_SYSENTER_EIP */
+    0x1a0,	/* IA32_MISC_ENABLE */
+    0x277,	/* IA32_PAT */
+    0x2ff,	/* IA32_MTRR_DEF_TYPE */
+    0xc0000081, /* STAR */
+    0xc0000082, /* LSTAR */
+    0xc0000083, /* CSTAR */
+    0xc0000084, /* SFMASK */
+    0xc0000102, /* KERNEL_GS_BASE */
+    0xc0000103, /* TSC_AUX */
+};
+_Static_assert(sizeof(guest_msrs) / sizeof(guest_msrs[0]) <= SNAPVM_MAX_MSRS, "room for MSRs");
+
+static void find_msrs(int fd)
+{
+	struct kvm_msr_list probe = {.nmsrs = 0};
+	struct kvm_msr_list *list;
+
+	if (ioctl(fd, KVM_GET_MSR_INDEX_LIST, &probe) == 0 || errno != E2BIG)
+		return;
+	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(list->indices[0]));
+	if (!list)
+		return;
+	list->nmsrs = probe.nmsrs;
+	if (ioctl(fd, KVM_GET_MSR_INDEX_LIST, list) == 0) {
+		for (unsigned int i = 0; i < sizeof(guest_msrs) / sizeof(guest_msrs[0]); i++)
+			for (unsigned int j = 0; j < list->nmsrs; j++)
+				if (list->indices[j] == guest_msrs[i]) {
+					host.msrs[host.nmsrs++] = guest_msrs[i];
+					break;
+				}
+	}
+	free(list);
+}
+
 static void host_init(void)
 {
 	host.fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
@@ -64,6 +110,11 @@ static void host_init(void)
 	host.sync_regs = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
 	host.readonly_mem = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
 	host.immediate_exit = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+	host.xsave = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+	host.xcrs = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	host.manual_protect =
+	    ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0;
+	find_msrs(host.fd);
 	host.cpuid = supported_cpuid(host.fd);
 	for (unsigned int i = 0; host.cpuid && i < host.cpuid->nent; i++) {
 		const struct kvm_cpuid_entry2 *e = &host.cpuid->entries[i];
@@ -113,17 +164,46 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 		return snapvm_fail(err, EX_UNAVAILABLE,
 				   "KVM lacks KVM_CAP_READONLY_MEM, which the amd64 layout needs");
 	vm->fd = ioctl(host.fd, KVM_CREATE_VM, 0);
+	vm->manual_protect = false;
 	if (vm->fd < 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CREATE_VM");
+	/* Manual protection: KVM_GET_DIRTY_LOG only reads the log, and
+	 * KVM_CLEAR_DIRTY_LOG write-protects just the pages that were dirty,
+	 * instead of the whole slot at every read. */
+	if (host.manual_protect) {
+		struct kvm_enable_cap cap = {
+		    .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		    .args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
+		};
+
+		vm->manual_protect = ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == 0;
+	}
+	return 0;
+}
+
+int snapvm_kvm_vm_dirty_log(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
+			    uint64_t *bitmap, struct snapvm_error *err)
+{
+	struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap};
+	struct kvm_clear_dirty_log clear = {
+	    .slot = slot,
+	    .num_pages = (uint32_t)npages,
+	    .dirty_bitmap = bitmap,
+	};
+
+	if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_DIRTY_LOG slot %u", slot);
+	if (vm->manual_protect && ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &clear) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CLEAR_DIRTY_LOG slot %u", slot);
 	return 0;
 }
 
 int snapvm_kvm_vm_map(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-		      void *host_memory, bool readonly, struct snapvm_error *err)
+		      void *host_memory, bool readonly, bool log_dirty, struct snapvm_error *err)
 {
 	struct kvm_userspace_memory_region region = {
 	    .slot = slot,
-	    .flags = readonly ? KVM_MEM_READONLY : 0,
+	    .flags = (readonly ? KVM_MEM_READONLY : 0) | (log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0),
 	    .guest_phys_addr = gpa,
 	    .memory_size = size,
 	    .userspace_addr = (uintptr_t)host_memory,
@@ -181,13 +261,118 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 	return 0;
 }
 
+int snapvm_kvm_vcpu_complete_io(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err)
+{
+	struct kvm_run *run = vcpu->run;
+	int ret;
+
+	if (vcpu->regs_dirty) {
+		if (vcpu->sync_regs)
+			run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		else if (ioctl(vcpu->fd, KVM_SET_REGS, &vcpu->regs) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_REGS");
+		vcpu->regs_dirty = false;
+	}
+	run->immediate_exit = 1;
+	ret = ioctl(vcpu->fd, KVM_RUN, 0);
+	run->immediate_exit = vcpu->kicked ? 1 : 0;
+	vcpu->regs_fetched = false;
+	if (ret == 0 || (errno != EINTR && errno != EAGAIN))
+		return snapvm_fail_errno(err, EX_SOFTWARE, ret == 0 ? EPROTO : errno,
+					 "KVM_RUN with immediate_exit, to complete an I/O exit");
+	vcpu->io_pending = false;
+	return 0;
+}
+
+int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_state *state,
+			      struct snapvm_error *err)
+{
+	struct {
+		struct kvm_msrs head;
+		struct kvm_msr_entry entries[SNAPVM_MAX_MSRS];
+	} msrs = {.head.nmsrs = host.nmsrs};
+	int n;
+
+	memset(state, 0, sizeof(*state));
+	state->parts = SNAPVM_STATE_FULL;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &state->regs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_REGS");
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &state->sregs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_SREGS");
+	if (host.xsave) {
+		if (ioctl(vcpu->fd, KVM_GET_XSAVE, &state->xsave) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_XSAVE");
+		state->parts |= SNAPVM_STATE_XSAVE;
+	} else if (ioctl(vcpu->fd, KVM_GET_FPU, &state->fpu) != 0) {
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_FPU");
+	}
+	if (host.xcrs) {
+		if (ioctl(vcpu->fd, KVM_GET_XCRS, &state->xcrs) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_XCRS");
+		state->parts |= SNAPVM_STATE_XCRS;
+	}
+	for (unsigned int i = 0; i < host.nmsrs; i++)
+		msrs.entries[i].index = host.msrs[i];
+	n = ioctl(vcpu->fd, KVM_GET_MSRS, &msrs);
+	if (n != (int)host.nmsrs)
+		return snapvm_fail_errno(err, EX_OSERR, n < 0 ? errno : EIO,
+					 "KVM_GET_MSRS (%d of %u MSRs)", n, host.nmsrs);
+	memcpy(state->msrs, msrs.entries, sizeof(msrs.entries));
+	state->nmsrs = host.nmsrs;
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &state->events) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_VCPU_EVENTS");
+	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &state->debugregs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_DEBUGREGS");
+	return 0;
+}
+
+/* The order QEMU uses: XSAVE before XCRs and sregs, events after MSRs. */
 int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
 			      struct snapvm_error *err)
 {
-	if (ioctl(vcpu->fd, KVM_SET_SREGS, &state->sregs) != 0)
-		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SREGS");
+	int ret;
+
+	/* A half-done `out` would otherwise complete on the next KVM_RUN,
+	 * against the new state. */
+	if (vcpu->io_pending) {
+		ret = snapvm_kvm_vcpu_complete_io(vcpu, err);
+		if (ret)
+			return ret;
+	}
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &state->regs) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_REGS");
+	if (state->parts & SNAPVM_STATE_XSAVE) {
+		if (ioctl(vcpu->fd, KVM_SET_XSAVE, &state->xsave) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_XSAVE");
+	} else if ((state->parts & SNAPVM_STATE_FULL) &&
+		   ioctl(vcpu->fd, KVM_SET_FPU, &state->fpu) != 0) {
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_FPU");
+	}
+	if ((state->parts & SNAPVM_STATE_XCRS) && ioctl(vcpu->fd, KVM_SET_XCRS, &state->xcrs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_XCRS");
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &state->sregs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SREGS");
+	if (state->parts & SNAPVM_STATE_FULL) {
+		struct {
+			struct kvm_msrs head;
+			struct kvm_msr_entry entries[SNAPVM_MAX_MSRS];
+		} msrs = {.head.nmsrs = state->nmsrs};
+
+		if (state->nmsrs > SNAPVM_MAX_MSRS)
+			return snapvm_fail(err, EX_DATAERR, "vCPU state with %u MSRs",
+					   state->nmsrs);
+		memcpy(msrs.entries, state->msrs, sizeof(msrs.entries));
+		ret = ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+		if (ret != (int)state->nmsrs)
+			return snapvm_fail_errno(
+			    err, EX_OSERR, ret < 0 ? errno : EIO,
+			    "KVM_SET_MSRS (%d of %u MSRs; MSR 0x%x refused?)", ret, state->nmsrs,
+			    ret >= 0 && ret < (int)state->nmsrs ? state->msrs[ret].index : 0);
+		if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &state->events) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_VCPU_EVENTS");
+		if (ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &state->debugregs) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_DEBUGREGS");
+	}
 	/* Whatever kvm_run or our copy held is stale now. */
 	vcpu->run->kvm_dirty_regs = 0;
 	vcpu->regs_fetched = false;
@@ -325,6 +510,7 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		int ret = ioctl(vcpu->fd, KVM_RUN, 0);
 
 		vcpu->regs_fetched = false;
+		vcpu->io_pending = false;
 		if (ret < 0) {
 			if (errno != EINTR && errno != EAGAIN)
 				return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_RUN");
@@ -346,6 +532,7 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		    bytes > vcpu->run_size - run->io.data_offset)
 			return snapvm_fail(err, EX_SOFTWARE, "KVM_EXIT_IO data outside kvm_run");
 		exit->kind = SNAPVM_EXIT_IO;
+		vcpu->io_pending = true;
 		exit->io.port = run->io.port;
 		exit->io.size = run->io.size;
 		exit->io.out = run->io.direction == KVM_EXIT_IO_OUT;
@@ -355,6 +542,7 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 	}
 	case KVM_EXIT_MMIO:
 		exit->kind = SNAPVM_EXIT_MMIO;
+		vcpu->io_pending = true;
 		exit->mmio.gpa = run->mmio.phys_addr;
 		exit->mmio.len = run->mmio.len;
 		exit->mmio.write = run->mmio.is_write;

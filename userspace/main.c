@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * main.c - the snapvm launcher: `snapvm run GUEST.elf` runs a guest in a
- * fresh sandbox and exits with its status; `snapvm info` shows what the
- * host offers. The guest's output goes to stdout, ours to stderr.
+ * fresh sandbox and exits with its status (`--snapshot-out` saves the
+ * guest's SNAPSHOT instead, `--from` starts from a saved one, `--repeat`
+ * restores and runs again); `snapvm info` shows what the host offers. The
+ * guest's output goes to stdout, ours to stderr.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,10 @@
 
 static const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
-    "                  [--scratch-size=SIZE] [--timeout=SECONDS] GUEST.elf\n"
+    "                  [--scratch-size=SIZE] [--timeout=SECONDS] [--repeat=N]\n"
+    "                  [--snapshot-out=FILE] GUEST.elf\n"
+    "       snapvm run --from=FILE [--memory=kmod|memfd] [--timeout=SECONDS]\n"
+    "                  [--repeat=N] [--snapshot-out=FILE]\n"
     "       snapvm info\n"
     "       snapvm --help | --version\n"
     "\n"
@@ -32,11 +38,17 @@ static const char usage_text[] =
     "  --scratch-size=S  scratch memory, bytes with an optional K, M or G suffix\n"
     "                    (powers of 1024; default 16M)\n"
     "  --timeout=SECS    stop the guest after SECS seconds (may be fractional)\n"
+    "  --snapshot-out=F  stop at the guest's SNAPSHOT hypercall, save that\n"
+    "                    snapshot to F (atomically) and exit 0\n"
+    "  --from=F          start from snapshot file F instead of an ELF file\n"
+    "  --repeat=N        run N times (default 1), restoring the sandbox to its\n"
+    "                    snapshot between runs; exit with the last run's status\n"
     "info     KVM and snapvm.ko API versions and capabilities\n"
     "\n"
     "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
-    "timeout; 64 bad usage; 65 bad ELF or contradicting --layout; 69 no usable\n"
-    "/dev/kvm or a module API mismatch.\n";
+    "timeout; 64 bad usage; 65 bad ELF, contradicting --layout, or a corrupt,\n"
+    "truncated or foreign snapshot file; 66 no such snapshot file; 69 no usable\n"
+    "/dev/kvm or a module API mismatch; 73/74 the snapshot could not be saved.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -90,6 +102,73 @@ static int parse_timeout(const char *text, uint64_t *ms)
 	return 0;
 }
 
+static int parse_repeat(const char *text, uint64_t *repeat)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || n == 0)
+		return usage_error("malformed --repeat '%s': want a positive number of runs", text);
+	*repeat = n;
+	return 0;
+}
+
+/* Say why a run ended, on stderr (EXIT says nothing: its status does). */
+static void report(const char *what, const struct snapvm_outcome *outcome, const char *timeout_text)
+{
+	switch (outcome->stop) {
+	case SNAPVM_STOP_EXIT:
+		break;
+	case SNAPVM_STOP_ABORT:
+		fprintf(stderr, "snapvm: %s aborted with code %lld: %s\n", what,
+			(long long)outcome->code, outcome->message);
+		break;
+	case SNAPVM_STOP_FAULT:
+		fprintf(stderr, "snapvm: %s: %s\n", what, outcome->message);
+		break;
+	case SNAPVM_STOP_TIMEOUT:
+		fprintf(stderr, "snapvm: %s: timeout: stopped after %s seconds at RIP 0x%llx\n",
+			what, timeout_text, (unsigned long long)outcome->rip);
+		break;
+	case SNAPVM_STOP_SNAPSHOT:
+		fprintf(stderr, "snapvm: %s: stopped at SNAPSHOT (RIP 0x%llx)\n", what,
+			(unsigned long long)outcome->rip);
+		break;
+	case SNAPVM_STOP_CALL_WAIT:
+		fprintf(stderr,
+			"snapvm: %s waits for a call (CALL_WAIT at RIP 0x%llx); the launcher "
+			"makes none\n",
+			what, (unsigned long long)outcome->rip);
+		break;
+	}
+}
+
+/* One run; a SNAPSHOT on the way is taken and saved when snapshot_out is
+ * set (and ends the run), else the guest goes on with SNAPSHOT = 0. */
+static int run_once(struct snapvm_sandbox *sandbox, uint64_t timeout_ms, const char *snapshot_out,
+		    struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	int ret;
+
+	for (;;) {
+		struct snapvm_snapshot *taken;
+
+		ret = snapvm_sandbox_run(sandbox, timeout_ms, outcome, err);
+		if (ret || outcome->stop != SNAPVM_STOP_SNAPSHOT)
+			return ret;
+		if (!snapshot_out)
+			continue;
+		ret = snapvm_sandbox_take_snapshot(sandbox, &taken, err);
+		if (ret)
+			return ret;
+		ret = snapvm_snapshot_save(taken, snapshot_out, err);
+		snapvm_snapshot_put(taken);
+		return ret;
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -97,6 +176,9 @@ static int cmd_run(int argc, char **argv)
 	    {"memory", required_argument, NULL, 'm'},
 	    {"scratch-size", required_argument, NULL, 's'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"snapshot-out", required_argument, NULL, 'o'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"repeat", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -105,8 +187,9 @@ static int cmd_run(int argc, char **argv)
 	struct snapvm_sandbox *sandbox;
 	struct snapvm_outcome outcome;
 	struct snapvm_error err;
-	const char *timeout_text = NULL;
-	uint64_t timeout_ms = 0;
+	const char *timeout_text = NULL, *snapshot_out = NULL, *from = NULL;
+	uint64_t timeout_ms = 0, repeat = 1;
+	bool repeat_given = false;
 	const char *path;
 	int opt, ret;
 
@@ -131,6 +214,16 @@ static int cmd_run(int argc, char **argv)
 			timeout_text = optarg;
 			ret = parse_timeout(optarg, &timeout_ms);
 			break;
+		case 'o':
+			snapshot_out = optarg;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'r':
+			repeat_given = true;
+			ret = parse_repeat(optarg, &repeat);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -142,13 +235,25 @@ static int cmd_run(int argc, char **argv)
 		if (ret)
 			return ret;
 	}
-	if (optind == argc)
-		return usage_error("%s", "run: which GUEST.elf?");
-	if (optind + 1 != argc)
-		return usage_error("run: one GUEST.elf only, not also '%s'", argv[optind + 1]);
-	path = argv[optind];
-
-	ret = snapvm_snapshot_from_elf(path, &options, &snapshot, &err);
+	if (snapshot_out && repeat_given)
+		return usage_error("%s", "--snapshot-out stops at the first SNAPSHOT: no --repeat");
+	if (snapshot_out && !*snapshot_out)
+		return usage_error("%s", "--snapshot-out needs a file name");
+	if (from) {
+		if (optind != argc)
+			return usage_error("run --from=FILE takes no GUEST.elf, not '%s'",
+					   argv[optind]);
+		path = from;
+		ret = snapvm_snapshot_load(from, &options, &snapshot, &err);
+	} else {
+		if (optind == argc)
+			return usage_error("%s", "run: which GUEST.elf?");
+		if (optind + 1 != argc)
+			return usage_error("run: one GUEST.elf only, not also '%s'",
+					   argv[optind + 1]);
+		path = argv[optind];
+		ret = snapvm_snapshot_from_elf(path, &options, &snapshot, &err);
+	}
 	if (ret) {
 		fprintf(stderr, "snapvm: %s\n", err.message);
 		return ret;
@@ -159,26 +264,26 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "snapvm: %s\n", err.message);
 		return ret;
 	}
-	ret = snapvm_sandbox_run(sandbox, timeout_ms, &outcome, &err);
+	for (uint64_t i = 0; i < repeat && !ret; i++) {
+		if (i)
+			ret = snapvm_sandbox_restore(sandbox, &err);
+		if (!ret)
+			ret = run_once(sandbox, timeout_ms, snapshot_out, &outcome, &err);
+		if (!ret && (!snapshot_out || outcome.stop != SNAPVM_STOP_SNAPSHOT))
+			report(path, &outcome, timeout_text);
+	}
 	snapvm_sandbox_destroy(sandbox);
 	if (ret) {
 		fprintf(stderr, "snapvm: %s\n", err.message);
 		return ret;
 	}
-	switch (outcome.stop) {
-	case SNAPVM_STOP_EXIT:
-		break;
-	case SNAPVM_STOP_ABORT:
-		fprintf(stderr, "snapvm: %s aborted with code %lld: %s\n", path,
-			(long long)outcome.code, outcome.message);
-		break;
-	case SNAPVM_STOP_FAULT:
-		fprintf(stderr, "snapvm: %s: %s\n", path, outcome.message);
-		break;
-	case SNAPVM_STOP_TIMEOUT:
-		fprintf(stderr, "snapvm: %s: timeout: stopped after %s seconds at RIP 0x%llx\n",
-			path, timeout_text, (unsigned long long)outcome.rip);
-		break;
+	if (snapshot_out) {
+		if (outcome.stop == SNAPVM_STOP_SNAPSHOT)
+			return 0;
+		fprintf(stderr, "snapvm: %s ended without a SNAPSHOT hypercall: %s not written\n",
+			path, snapshot_out);
+		return outcome.stop == SNAPVM_STOP_EXIT ? EX_SOFTWARE
+							: snapvm_outcome_exit_status(&outcome);
 	}
 	return snapvm_outcome_exit_status(&outcome);
 }

@@ -194,18 +194,71 @@ static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	return HC_STOP;
 }
 
+/* The vCPU stops at the `out` with the I/O pending; the state a restore
+ * resumes from is the one after it, with RAX = 1, while this sandbox goes
+ * on with RAX = 0 when it runs again. */
+static int hc_snapshot(struct snapvm_sandbox *sb, struct hypercall *hc,
+		       struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	struct kvm_regs *regs;
+	int ret;
+
+	if (!sb->taken) {
+		sb->taken = malloc(sizeof(*sb->taken));
+		if (!sb->taken)
+			return -snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
+	}
+	ret = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
+	if (ret)
+		return -ret;
+	regs->rax = 1;
+	snapvm_kvm_vcpu_regs_changed(&sb->vcpu);
+	ret = snapvm_kvm_vcpu_complete_io(&sb->vcpu, err);
+	if (!ret)
+		ret = snapvm_kvm_vcpu_get_state(&sb->vcpu, sb->taken, err);
+	if (!ret)
+		ret = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
+	if (ret)
+		return -ret;
+	regs->rax = 0;
+	snapvm_kvm_vcpu_regs_changed(&sb->vcpu);
+	outcome->stop = SNAPVM_STOP_SNAPSHOT;
+	outcome->rip = sb->taken->regs.rip;
+	sb->at_snapshot = true;
+	return HC_STOP;
+}
+
+static int hc_call_wait(struct snapvm_sandbox *sb, struct hypercall *hc,
+			struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	struct kvm_regs *regs;
+	int ret = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
+
+	if (ret)
+		return -ret;
+	regs->rax = 0;
+	snapvm_kvm_vcpu_regs_changed(&sb->vcpu);
+	outcome->stop = SNAPVM_STOP_CALL_WAIT;
+	outcome->code = (int64_t)hc->arg[0];
+	outcome->rip = hc->rip;
+	sb->at_call_wait = true;
+	return HC_STOP;
+}
+
 typedef int hypercall_fn(struct snapvm_sandbox *sb, struct hypercall *hc,
 			 struct snapvm_outcome *outcome, struct snapvm_error *err);
 
 /* Indexed by number (layout/abi.h). A NULL handler is a known hypercall
- * this sandbox does not offer yet (snapshots and calls have their issue). */
+ * this sandbox does not offer. */
 static const struct {
 	const char *name;
 	hypercall_fn *fn;
 } hypercalls[] = {
-    [SNAPVM_HC_EXIT] = {"EXIT", hc_exit},	 [SNAPVM_HC_WRITE] = {"WRITE", hc_write},
-    [SNAPVM_HC_SNAPSHOT] = {"SNAPSHOT", NULL},	 [SNAPVM_HC_ABORT] = {"ABORT", hc_abort},
-    [SNAPVM_HC_CALL_WAIT] = {"CALL_WAIT", NULL},
+    [SNAPVM_HC_EXIT] = {"EXIT", hc_exit},
+    [SNAPVM_HC_WRITE] = {"WRITE", hc_write},
+    [SNAPVM_HC_SNAPSHOT] = {"SNAPSHOT", hc_snapshot},
+    [SNAPVM_HC_ABORT] = {"ABORT", hc_abort},
+    [SNAPVM_HC_CALL_WAIT] = {"CALL_WAIT", hc_call_wait},
 };
 
 static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
@@ -400,6 +453,7 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 	int ret = 0;
 
 	memset(outcome, 0, sizeof(*outcome));
+	sb->at_snapshot = sb->at_call_wait = false;
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
 	if (timeout_ms) {
 		ret = arm_timeout(sb, timeout_ms, &timer, err);
@@ -447,6 +501,7 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	struct snapvm_sandbox *sb;
 	struct snapvm_boot_info *info;
 	uint64_t scratch_gpa = arch->scratch_base_gpa(snap->scratch_size);
+	int64_t fill;
 	int ret;
 
 	*out = NULL;
@@ -470,12 +525,24 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 		ret = err ? err->status : EX_OSERR;
 		goto fail;
 	}
-	memcpy(sb->scratch_memory, snap->scratch_init, snap->scratch_init_size);
-	/* Clones must not share secrets: a seed of their own. */
+	fill = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory, NULL, err);
+	if (fill < 0) {
+		ret = (int)-fill;
+		goto fail;
+	}
+	/* Clones must not share secrets: a seed of their own. The generation
+	 * goes on from the snapshot's (see snapvm_sandbox_restore). */
 	info = (struct snapvm_boot_info *)sb->scratch_memory;
-	if (getrandom(&info->random_seed, sizeof(info->random_seed), 0) !=
-	    sizeof(info->random_seed)) {
+	if (getrandom(&sb->random_seed, sizeof(sb->random_seed), 0) != sizeof(sb->random_seed)) {
 		ret = snapvm_fail_errno(err, EX_OSERR, errno, "getrandom");
+		goto fail;
+	}
+	info->random_seed = sb->random_seed;
+	sb->generation = info->generation;
+	sb->scratch_dirty = calloc(snapvm_bitmap_words(snap->scratch_size / SNAPVM_PAGE), 8);
+	sb->view_dirty = calloc(snapvm_bitmap_words(snap->size / SNAPVM_PAGE), 8);
+	if (!sb->scratch_dirty || !sb->view_dirty) {
+		ret = snapvm_fail(err, EX_OSERR, "out of memory for dirty-page bitmaps");
 		goto fail;
 	}
 
@@ -497,19 +564,35 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	    .gpa = scratch_gpa, .size = snap->scratch_size, .host = sb->scratch_memory};
 	sb->memory.nslots = 2;
 
+	/* Dirty logging on every slot the guest can write: a restore puts
+	 * back exactly the pages it reports. */
 	ret = snapvm_kvm_vm_create(&sb->vm, arch->layout, err);
 	if (!ret)
 		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SNAPSHOT, snap->gpa, snap->size, sb->view,
-					!sb->view_private, err);
+					!sb->view_private, sb->view_private, err);
 	if (!ret)
 		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SCRATCH, scratch_gpa, snap->scratch_size,
-					sb->scratch_memory, false, err);
+					sb->scratch_memory, false, true, err);
 	if (!ret)
 		ret = snapvm_kvm_vcpu_create(&sb->vm, &sb->vcpu, err);
 	if (!ret)
 		ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, &snap->entry, err);
 	if (ret)
 		goto fail;
+	sb->origin = &snap->entry;
+	if (!(snap->entry.parts & SNAPVM_STATE_FULL)) {
+		/* An ELF entry state sets regs and sregs only: a restore must
+		 * also put back the FPU, MSRs, ... of the fresh vCPU. */
+		sb->own_origin = malloc(sizeof(*sb->own_origin));
+		if (!sb->own_origin) {
+			ret = snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
+			goto fail;
+		}
+		ret = snapvm_kvm_vcpu_get_state(&sb->vcpu, sb->own_origin, err);
+		if (ret)
+			goto fail;
+		sb->origin = sb->own_origin;
+	}
 	*out = sb;
 	return 0;
 fail:
@@ -530,7 +613,180 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sb)
 		munmap(sb->scratch_memory, sb->scratch.size);
 	snapvm_region_close(&sb->scratch);
 	snapvm_snapshot_put(sb->snapshot);
+	free(sb->scratch_dirty);
+	free(sb->view_dirty);
+	free(sb->own_origin);
+	free(sb->taken);
 	free(sb);
+}
+
+/* Drop the i686 view's private copies of the dirty pages: the mapping
+ * falls back to the sealed snapshot's pages. Returns pages dropped. */
+static int64_t drop_view_copies(struct snapvm_sandbox *sb, const uint64_t *bitmap,
+				struct snapvm_error *err)
+{
+	uint64_t npages = sb->snapshot->size / SNAPVM_PAGE, dropped = 0;
+
+	for (uint64_t page = 0; page < npages;) {
+		uint64_t run = 0;
+
+		if (!bitmap[page / 64]) {
+			page = (page / 64 + 1) * 64;
+			continue;
+		}
+		while (page + run < npages &&
+		       (bitmap[(page + run) / 64] >> ((page + run) % 64) & 1))
+			run++;
+		if (run &&
+		    madvise(sb->view + page * SNAPVM_PAGE, run * SNAPVM_PAGE, MADV_DONTNEED) != 0)
+			return -snapvm_fail_errno(err, EX_OSERR, errno,
+						  "madvise(MADV_DONTNEED) of the snapshot view");
+		dropped += run;
+		page += run ? run : 1;
+	}
+	return (int64_t)dropped;
+}
+
+int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
+{
+	struct snapvm_snapshot *snap = sb->snapshot;
+	uint64_t scratch_pages = snap->scratch_size / SNAPVM_PAGE;
+	struct snapvm_boot_info *info = (struct snapvm_boot_info *)sb->scratch_memory;
+	int64_t scratch_done, view_done = 0;
+	int ret;
+
+	sb->at_snapshot = sb->at_call_wait = false;
+	sb->console_len = 0;
+	/* The vCPU first: it finishes a pending I/O, which could write memory
+	 * (an `ins`), before the memory goes back. */
+	ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, sb->origin, err);
+	if (!ret)
+		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SCRATCH, scratch_pages,
+					      sb->scratch_dirty, err);
+	if (ret)
+		return ret;
+	/* The VMM itself writes the boot info (seed, generation, calls),
+	 * which the dirty log does not see. */
+	sb->scratch_dirty[0] |= 1;
+	scratch_done = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory,
+						    sb->scratch_dirty, err);
+	if (scratch_done < 0)
+		return (int)-scratch_done;
+	if (sb->view_private) {
+		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SNAPSHOT, snap->size / SNAPVM_PAGE,
+					      sb->view_dirty, err);
+		if (ret)
+			return ret;
+		view_done = drop_view_copies(sb, sb->view_dirty, err);
+		if (view_done < 0)
+			return (int)-view_done;
+	}
+	info->random_seed = sb->random_seed;
+	info->generation = ++sb->generation;
+	sb->last_restore_pages = (uint64_t)scratch_done + (uint64_t)view_done;
+	return 0;
+}
+
+uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sb)
+{
+	return sb->last_restore_pages;
+}
+
+int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sb, struct snapvm_snapshot **snap,
+				 struct snapvm_error *err)
+{
+	*snap = NULL;
+	if (!sb->at_snapshot)
+		return snapvm_fail(err, EX_USAGE,
+				   "the sandbox is not stopped at the guest's SNAPSHOT hypercall");
+	return snapvm_snapshot_from_sandbox(sb, sb->taken, snap, err);
+}
+
+static uint64_t ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - start->tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
+int snapvm_sandbox_call(struct snapvm_sandbox *sb, uint64_t function, uint64_t arg,
+			uint64_t timeout_ms, uint64_t *result, struct snapvm_outcome *outcome,
+			struct snapvm_error *err)
+{
+	struct snapvm_boot_info *info = (struct snapvm_boot_info *)sb->scratch_memory;
+	struct timespec start;
+	uint64_t left = timeout_ms;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (!sb->at_call_wait) {
+		ret = snapvm_sandbox_run(sb, timeout_ms, outcome, err);
+		if (ret || outcome->stop != SNAPVM_STOP_CALL_WAIT)
+			return ret;
+		if (timeout_ms) {
+			uint64_t spent = ms_since(&start);
+
+			/* At least 1 ms: 0 would mean no limit at all. */
+			left = spent < timeout_ms ? timeout_ms - spent : 1;
+		}
+	}
+	info->call.function = function;
+	info->call.arg = arg;
+	ret = snapvm_sandbox_run(sb, left, outcome, err);
+	if (!ret && outcome->stop == SNAPVM_STOP_CALL_WAIT)
+		*result = (uint64_t)outcome->code;
+	return ret;
+}
+
+int snapvm_sandbox_registers(struct snapvm_sandbox *sb, struct snapvm_registers *out,
+			     struct snapvm_error *err)
+{
+	struct snapvm_vcpu_state *state = malloc(sizeof(*state));
+	const struct kvm_regs *r;
+	const struct kvm_sregs *s;
+	int ret;
+
+	if (!state)
+		return snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
+	/* Not at a pending I/O: KVM would finish it first anyway. */
+	ret = snapvm_kvm_vcpu_get_state(&sb->vcpu, state, err);
+	if (ret) {
+		free(state);
+		return ret;
+	}
+	r = &state->regs;
+	s = &state->sregs;
+	*out = (struct snapvm_registers){
+	    .gpr = {r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp, r->r8, r->r9,
+		    r->r10, r->r11, r->r12, r->r13, r->r14, r->r15},
+	    .rip = r->rip,
+	    .rflags = r->rflags,
+	    .cr0 = s->cr0,
+	    .cr2 = s->cr2,
+	    .cr3 = s->cr3,
+	    .cr4 = s->cr4,
+	    .efer = s->efer,
+	    .segment = {s->cs.selector, s->ds.selector, s->es.selector, s->fs.selector,
+			s->gs.selector, s->ss.selector, s->tr.selector, s->ldt.selector},
+	    .fs_base = s->fs.base,
+	    .gs_base = s->gs.base,
+	    .gdt_base = s->gdt.base,
+	    .idt_base = s->idt.base,
+	    .gdt_limit = s->gdt.limit,
+	    .idt_limit = s->idt.limit,
+	};
+	out->fpu_hash = snapvm_hash64(SNAPVM_HASH64_INIT, &state->xsave, sizeof(state->xsave));
+	out->fpu_hash = snapvm_hash64(out->fpu_hash, &state->fpu, sizeof(state->fpu));
+	out->msr_hash =
+	    snapvm_hash64(SNAPVM_HASH64_INIT, state->msrs, state->nmsrs * sizeof(state->msrs[0]));
+	out->other_hash = snapvm_hash64(SNAPVM_HASH64_INIT, &state->events, sizeof(state->events));
+	out->other_hash =
+	    snapvm_hash64(out->other_hash, &state->debugregs, sizeof(state->debugregs));
+	out->other_hash = snapvm_hash64(out->other_hash, &state->xcrs, sizeof(state->xcrs));
+	free(state);
+	return 0;
 }
 
 int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sb, uint64_t gpa, void *buf, size_t len,

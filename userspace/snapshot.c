@@ -2,14 +2,326 @@
 /*
  * snapshot.c - snapshots: a guest ELF file becomes a sealed memory region
  * (image plus the layout's own structures) with the vCPU state to start
- * from and the scratch template every sandbox begins with.
+ * from and the scratch template every sandbox begins with; a guest's
+ * SNAPSHOT becomes sealed copies of both regions with its vCPU state; and
+ * snapshots go to and come from files.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "uapi/snapvm.h"
 #include "userspace/internal.h"
+#include "userspace/snapfile.h"
+
+uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		hash ^= p[i];
+		hash *= 0x100000001b3ULL;
+	}
+	return hash;
+}
+
+static bool bit_set(const uint64_t *bitmap, uint64_t i)
+{
+	return bitmap[i / 64] >> (i % 64) & 1;
+}
+
+static bool page_is_zero(const unsigned char *page)
+{
+	const uint64_t *w = (const uint64_t *)page;
+
+	for (size_t i = 0; i < SNAPVM_PAGE / sizeof(*w); i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* A sealed region holding bytes (size bytes; page0, when not NULL, replaces
+ * the first page), mapped read-only. Only pages that are not zero are
+ * written: the region starts zeroed, and a sparse memfd stays sparse.
+ * nonzero, when not NULL, receives the bitmap of those pages. */
+static int seal_copy(enum snapvm_memory memory, const unsigned char *bytes, uint64_t size,
+		     const unsigned char *page0, const char *what, struct snapvm_region *region,
+		     const unsigned char **map, uint64_t **nonzero, struct snapvm_error *err)
+{
+	uint64_t npages = size / SNAPVM_PAGE;
+	uint64_t *bitmap = calloc(snapvm_bitmap_words(npages), sizeof(uint64_t));
+	int ret;
+
+	if (!bitmap)
+		return snapvm_fail(err, EX_OSERR, "out of memory");
+	ret = snapvm_region_create(memory, size, what, region, err);
+	for (uint64_t page = 0; !ret && page < npages;) {
+		uint64_t run = 0;
+		const unsigned char *src = page == 0 && page0 ? page0 : bytes + page * SNAPVM_PAGE;
+
+		/* Runs of non-zero pages, one write each; page 0 alone when
+		 * it is replaced. */
+		while (page + run < npages &&
+		       !page_is_zero(
+			   page + run == 0 && page0 ? page0 : bytes + (page + run) * SNAPVM_PAGE)) {
+			bitmap[(page + run) / 64] |= 1ULL << ((page + run) % 64);
+			run++;
+			if (page == 0 && page0)
+				break;
+		}
+		if (run)
+			ret = snapvm_region_write(region, page * SNAPVM_PAGE, src,
+						  run * SNAPVM_PAGE, err);
+		page += run ? run : 1;
+	}
+	if (!ret)
+		ret = snapvm_region_seal(region, err);
+	if (!ret) {
+		*map = snapvm_region_map(region, SNAPVM_MAP_SHARED_RO, err);
+		if (!*map)
+			ret = err ? err->status : EX_OSERR;
+	}
+	if (!ret && nonzero)
+		*nonzero = bitmap;
+	else
+		free(bitmap);
+	return ret;
+}
+
+static struct snapvm_snapshot *snapshot_alloc(const struct snapvm_arch *arch)
+{
+	struct snapvm_snapshot *snap = calloc(1, sizeof(*snap));
+
+	if (!snap)
+		return NULL;
+	snap->refs = 1;
+	snap->arch = arch;
+	snap->region.fd = -1;
+	snap->scratch_image.fd = -1;
+	snap->gpa = arch->snapshot_base_gpa;
+	return snap;
+}
+
+int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
+				     struct snapvm_region *scratch, unsigned char *host,
+				     uint64_t *bitmap, struct snapvm_error *err)
+{
+	uint64_t npages = snap->scratch_size / SNAPVM_PAGE;
+	uint64_t template_pages = snapvm_page_align_up(snap->scratch_init_size) / SNAPVM_PAGE;
+	int src_fd = snap->scratch_image.fd;
+	int64_t done = 0;
+
+	if (!bitmap && !snap->scratch_image_memory) {
+		/* A fresh scratch region is zeroed: the template is all. */
+		memcpy(host, snap->scratch_init, snap->scratch_init_size);
+		return (int64_t)template_pages;
+	}
+	if (!bitmap)
+		bitmap = snap->scratch_nonzero;
+	else if (!snap->scratch_image_memory) {
+		/* Template pages are copied here, the rest is zeroed below. */
+		for (uint64_t page = 0; page < template_pages && page < npages; page++) {
+			uint64_t off = page * SNAPVM_PAGE, len = SNAPVM_PAGE;
+
+			if (!bit_set(bitmap, page))
+				continue;
+			if (off + len > snap->scratch_init_size)
+				len = snap->scratch_init_size - off;
+			memcpy(host + off, snap->scratch_init + off, len);
+			memset(host + off + len, 0, SNAPVM_PAGE - len);
+			bitmap[page / 64] &= ~(1ULL << (page % 64));
+			done++;
+		}
+		src_fd = SNAPVM_RESTORE_ZERO;
+	}
+	if (scratch->memory == SNAPVM_MEMORY_KMOD) {
+		struct snapvm_region_restore restore = {
+		    .src_fd = src_fd,
+		    .bitmap = (uintptr_t)bitmap,
+		    .npages = npages,
+		};
+		long n = ioctl(scratch->fd, SNAPVM_REGION_RESTORE, &restore);
+
+		if (n < 0)
+			return -snapvm_fail_errno(err, EX_OSERR, errno,
+						  "SNAPVM_REGION_RESTORE of the scratch region");
+		return done + n;
+	}
+	for (uint64_t page = 0; page < npages; page++) {
+		if (!bitmap[page / 64]) {
+			page |= 63;
+			continue;
+		}
+		if (!bit_set(bitmap, page))
+			continue;
+		if (snap->scratch_image_memory)
+			memcpy(host + page * SNAPVM_PAGE,
+			       snap->scratch_image_memory + page * SNAPVM_PAGE, SNAPVM_PAGE);
+		else
+			memset(host + page * SNAPVM_PAGE, 0, SNAPVM_PAGE);
+		done++;
+	}
+	return done;
+}
+
+/* The snapshot of a sandbox stopped at SNAPSHOT: its view and scratch as
+ * they are now, sealed, and the state captured at the hypercall. */
+int snapvm_snapshot_from_sandbox(struct snapvm_sandbox *sb, const struct snapvm_vcpu_state *state,
+				 struct snapvm_snapshot **out, struct snapvm_error *err)
+{
+	const struct snapvm_snapshot *parent = sb->snapshot;
+	struct snapvm_snapshot *snap = snapshot_alloc(parent->arch);
+	unsigned char page0[SNAPVM_PAGE];
+	struct snapvm_boot_info *info = (struct snapvm_boot_info *)page0;
+	int ret;
+
+	*out = NULL;
+	if (!snap)
+		return snapvm_fail(err, EX_OSERR, "out of memory");
+	snap->size = parent->size;
+	snap->scratch_size = parent->scratch_size;
+	snap->entry = *state;
+	/* The seed is the taker's secret; a resume sees a new generation. */
+	memcpy(page0, sb->scratch_memory, sizeof(page0));
+	info->random_seed = 0;
+	info->generation = sb->generation + 1;
+	ret = seal_copy(parent->region.memory, sb->view, snap->size, NULL, "snapshot",
+			&snap->region, &snap->memory, NULL, err);
+	if (!ret)
+		ret = seal_copy(parent->region.memory, sb->scratch_memory, snap->scratch_size,
+				page0, "scratch image", &snap->scratch_image,
+				&snap->scratch_image_memory, &snap->scratch_nonzero, err);
+	if (ret) {
+		snapvm_snapshot_put(snap);
+		return ret;
+	}
+	*out = snap;
+	return 0;
+}
+
+int snapvm_snapshot_save(struct snapvm_snapshot *snap, const char *path, struct snapvm_error *err)
+{
+	struct snapfile_contents contents = {
+	    .layout = snap->arch->layout,
+	    .vcpu_state = &snap->entry,
+	    .vcpu_state_size = sizeof(snap->entry),
+	    .snapshot_gpa = snap->gpa,
+	    .snapshot = snap->memory,
+	    .snapshot_size = snap->size,
+	    .scratch = snap->scratch_image_memory,
+	    .scratch_size = snap->scratch_size,
+	};
+	unsigned char *scratch = NULL;
+	int ret;
+
+	if (!contents.scratch) {
+		/* An ELF snapshot: the template, then zeros. */
+		scratch = calloc(1, snap->scratch_size);
+		if (!scratch)
+			return snapvm_fail(err, EX_OSERR, "out of memory");
+		memcpy(scratch, snap->scratch_init, snap->scratch_init_size);
+		contents.scratch = scratch;
+	}
+	ret = snapfile_save(path, &contents, err);
+	free(scratch);
+	return ret;
+}
+
+/* What the file's sections must say beyond its own checks: a vCPU state of
+ * this build's format, a boot info that matches the header. */
+static int check_contents(const char *path, const struct snapfile_contents *c,
+			  const struct snapvm_arch *arch, struct snapvm_error *err)
+{
+	const struct snapvm_vcpu_state *state = c->vcpu_state;
+	const struct snapvm_boot_info *info = c->scratch;
+
+	if (c->vcpu_state_size != sizeof(struct snapvm_vcpu_state))
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: a %llu-byte vCPU state, this snapvm's has %zu bytes (a "
+				   "file of another snapvm build?)",
+				   path, (unsigned long long)c->vcpu_state_size,
+				   sizeof(struct snapvm_vcpu_state));
+	if (state->parts & ~(SNAPVM_STATE_FULL | SNAPVM_STATE_XSAVE | SNAPVM_STATE_XCRS) ||
+	    state->nmsrs > SNAPVM_MAX_MSRS)
+		return snapvm_fail(err, EX_DATAERR, "%s: the vCPU state is malformed", path);
+	if (c->scratch_size < arch->min_scratch_size)
+		return snapvm_fail(err, EX_DATAERR, "%s: a %llu-byte scratch is below the minimum",
+				   path, (unsigned long long)c->scratch_size);
+	if (info->magic != SNAPVM_BOOT_MAGIC || info->version != SNAPVM_BOOT_VERSION ||
+	    info->layout != c->layout || info->scratch_size != c->scratch_size ||
+	    info->snapshot_size != c->snapshot_size || info->snapshot_gpa != c->snapshot_gpa ||
+	    info->scratch_gpa != arch->scratch_base_gpa(c->scratch_size))
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: the boot info in its scratch does not match its header",
+				   path);
+	return 0;
+}
+
+int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options *options,
+			 struct snapvm_snapshot **out, struct snapvm_error *err)
+{
+	struct snapvm_snapshot_options opts = {0};
+	const struct snapfile_contents *c;
+	struct snapvm_snapshot *snap = NULL;
+	const struct snapvm_arch *arch;
+	enum snapvm_memory memory;
+	struct snapfile file;
+	int ret;
+
+	*out = NULL;
+	if (options)
+		opts = *options;
+	ret = snapfile_open(path, &file, err);
+	if (ret)
+		return ret;
+	c = &file.contents;
+	arch = snapvm_arch_get(c->layout);
+	if (!arch) {
+		ret = snapvm_fail(err, EX_DATAERR, "%s: unknown layout %u", path, c->layout);
+		goto out;
+	}
+	if (opts.layout != SNAPVM_LAYOUT_AUTO && opts.layout != c->layout) {
+		ret = snapvm_fail(err, EX_DATAERR, "%s: a %s snapshot, not %s", path, arch->name,
+				  snapvm_layout_name(opts.layout));
+		goto out;
+	}
+	if (opts.scratch_size && opts.scratch_size != c->scratch_size) {
+		ret = snapvm_fail(
+		    err, EX_USAGE, "%s: the snapshot has a %llu-byte scratch, not %llu bytes", path,
+		    (unsigned long long)c->scratch_size, (unsigned long long)opts.scratch_size);
+		goto out;
+	}
+	ret = check_contents(path, c, arch, err);
+	if (!ret)
+		ret = snapvm_memory_resolve(opts.memory, &memory, err);
+	if (ret)
+		goto out;
+	snap = snapshot_alloc(arch);
+	if (!snap) {
+		ret = snapvm_fail(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	snap->size = c->snapshot_size;
+	snap->scratch_size = c->scratch_size;
+	memcpy(&snap->entry, c->vcpu_state, sizeof(snap->entry));
+	ret = seal_copy(memory, c->snapshot, snap->size, NULL, "snapshot", &snap->region,
+			&snap->memory, NULL, err);
+	if (!ret)
+		ret = seal_copy(memory, c->scratch, snap->scratch_size, NULL, "scratch image",
+				&snap->scratch_image, &snap->scratch_image_memory,
+				&snap->scratch_nonzero, err);
+	if (ret)
+		goto out;
+	*out = snap;
+	snap = NULL;
+out:
+	snapvm_snapshot_put(snap);
+	snapfile_close(&file);
+	return ret;
+}
 
 static int seal_into_region(struct snapvm_snapshot *snap, enum snapvm_memory memory,
 			    const struct snapvm_snapshot_image *image, struct snapvm_error *err)
@@ -60,15 +372,11 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	if (ret)
 		goto out;
 
-	snap = calloc(1, sizeof(*snap));
+	snap = snapshot_alloc(arch);
 	if (!snap) {
 		ret = snapvm_fail(err, EX_OSERR, "out of memory");
 		goto out;
 	}
-	snap->refs = 1;
-	snap->arch = arch;
-	snap->region.fd = -1;
-	snap->gpa = arch->snapshot_base_gpa;
 	snap->size = image.snapshot_size;
 	snap->scratch_size = opts.scratch_size;
 	snap->entry = image.entry;
@@ -95,6 +403,10 @@ void snapvm_snapshot_put(struct snapvm_snapshot *snap)
 	if (snap->memory)
 		munmap((void *)snap->memory, snap->region.size);
 	snapvm_region_close(&snap->region);
+	if (snap->scratch_image_memory)
+		munmap((void *)snap->scratch_image_memory, snap->scratch_image.size);
+	snapvm_region_close(&snap->scratch_image);
+	free(snap->scratch_nonzero);
 	free(snap->scratch_init);
 	free(snap);
 }
@@ -107,6 +419,11 @@ uint32_t snapvm_snapshot_layout(const struct snapvm_snapshot *snap)
 uint64_t snapvm_snapshot_scratch_size(const struct snapvm_snapshot *snap)
 {
 	return snap->scratch_size;
+}
+
+uint64_t snapvm_snapshot_scratch_gpa(const struct snapvm_snapshot *snap)
+{
+	return snap->arch->scratch_base_gpa(snap->scratch_size);
 }
 
 const void *snapvm_snapshot_memory(const struct snapvm_snapshot *snap, uint64_t *gpa,

@@ -19,6 +19,15 @@
  *		errx(err.status, "%s", err.message);
  *	status = snapvm_outcome_exit_status(&outcome);
  *
+ * Snapshots the guest takes, restores and calls (a request = restore +
+ * call):
+ *
+ *	snapvm_sandbox_run(sandbox, 0, &outcome, &err);	// SNAPVM_STOP_SNAPSHOT
+ *	snapvm_sandbox_take_snapshot(sandbox, &taken, &err);
+ *	snapvm_sandbox_create(taken, NULL, &clone, &err);	// resumes with SNAPSHOT = 1
+ *	snapvm_sandbox_call(clone, FN, arg, 0, &result, &outcome, &err);
+ *	snapvm_sandbox_restore(clone, &err);			// back to `taken`
+ *
  * Every function that can fail returns 0 or a sysexits.h status (EX_USAGE,
  * EX_DATAERR, EX_UNAVAILABLE, EX_OSERR, ...) and, when err is not NULL,
  * fills it with that status and a message naming what failed.
@@ -72,11 +81,28 @@ struct snapvm_sandbox;
 int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_options *options,
 			     struct snapvm_snapshot **snapshot, struct snapvm_error *err);
 
+/*
+ * A snapshot file (snapvm_snapshot_save) becomes a sealed snapshot again.
+ * Options may be NULL; their layout and scratch_size, when not 0, must match
+ * the file's; memory picks the backend. A corrupt, truncated or foreign file
+ * fails with EX_DATAERR (nothing stays allocated), a missing or unreadable
+ * one with EX_NOINPUT.
+ */
+int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options *options,
+			 struct snapvm_snapshot **snapshot, struct snapvm_error *err);
+
+/* Save a snapshot (memory, vCPU state, layout, format version, checksum)
+ * atomically: an earlier file at path survives any failure. EX_CANTCREAT /
+ * EX_IOERR on failure. */
+int snapvm_snapshot_save(struct snapvm_snapshot *snapshot, const char *path,
+			 struct snapvm_error *err);
+
 /* Drops the caller's reference; the snapshot lives on while sandboxes use it. */
 void snapvm_snapshot_put(struct snapvm_snapshot *snapshot);
 
 uint32_t snapvm_snapshot_layout(const struct snapvm_snapshot *snapshot); /* enum snapvm_layout_id */
 uint64_t snapvm_snapshot_scratch_size(const struct snapvm_snapshot *snapshot);
+uint64_t snapvm_snapshot_scratch_gpa(const struct snapvm_snapshot *snapshot);
 
 /* The sealed snapshot bytes, read-only, starting at guest-physical *gpa. */
 const void *snapvm_snapshot_memory(const struct snapvm_snapshot *snapshot, uint64_t *gpa,
@@ -90,8 +116,13 @@ struct snapvm_sandbox_options {
 		.output_fd = 1                                                                     \
 	}
 
-/* A VM + vCPU + scratch region + view of the snapshot, at its entry state.
- * Options may be NULL. Fails with EX_UNAVAILABLE without a usable /dev/kvm. */
+/*
+ * A VM + vCPU + scratch region + view of the snapshot, at its entry state.
+ * Options may be NULL. Fails with EX_UNAVAILABLE without a usable /dev/kvm.
+ * The boot info gets a random seed of the sandbox's own (getrandom) and the
+ * snapshot's generation: 0 for an ELF snapshot, one more than the sandbox
+ * that took it had for a SNAPSHOT, so a resumed guest always sees a new one.
+ */
 int snapvm_sandbox_create(struct snapvm_snapshot *snapshot,
 			  const struct snapvm_sandbox_options *options,
 			  struct snapvm_sandbox **sandbox, struct snapvm_error *err);
@@ -99,15 +130,18 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sandbox);
 
 /* Why snapvm_sandbox_run returned. */
 enum snapvm_stop {
-	SNAPVM_STOP_EXIT = 1, /* hypercall EXIT(code) */
-	SNAPVM_STOP_ABORT,    /* hypercall ABORT(code, message) */
-	SNAPVM_STOP_FAULT,    /* triple fault, stray MMIO, unknown hypercall, ... */
-	SNAPVM_STOP_TIMEOUT,  /* the timeout ran out; the sandbox is intact */
+	SNAPVM_STOP_EXIT = 1,  /* hypercall EXIT(code) */
+	SNAPVM_STOP_ABORT,     /* hypercall ABORT(code, message) */
+	SNAPVM_STOP_FAULT,     /* triple fault, stray MMIO, unknown hypercall, ... */
+	SNAPVM_STOP_TIMEOUT,   /* the timeout ran out; the sandbox is intact */
+	SNAPVM_STOP_SNAPSHOT,  /* hypercall SNAPSHOT: snapvm_sandbox_take_snapshot
+				* may take it now; running on returns 0 to it */
+	SNAPVM_STOP_CALL_WAIT, /* hypercall CALL_WAIT(result): code = result */
 };
 
 struct snapvm_outcome {
 	enum snapvm_stop stop;
-	int64_t code;	    /* EXIT or ABORT code */
+	int64_t code;	    /* EXIT or ABORT code; CALL_WAIT result (i686: 32 bits) */
 	uint64_t rip;	    /* where the vCPU stopped, when known */
 	char message[1280]; /* ABORT: the guest's message; FAULT: what happened */
 };
@@ -121,6 +155,56 @@ struct snapvm_outcome {
  */
 int snapvm_sandbox_run(struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
 		       struct snapvm_outcome *outcome, struct snapvm_error *err);
+
+/*
+ * After a SNAPVM_STOP_SNAPSHOT (and before the sandbox runs again): a new
+ * sealed snapshot of both memory regions and the complete vCPU state,
+ * resuming after the hypercall with its result 1. The caller owns one
+ * reference. EX_USAGE when the sandbox is not stopped at SNAPSHOT.
+ */
+int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox, struct snapvm_snapshot **snapshot,
+				 struct snapvm_error *err);
+
+/*
+ * Back to the snapshot the sandbox was created from: vCPU state, snapshot
+ * view and scratch. Costs what the guest wrote since the last restore (the
+ * pages KVM's dirty log reports, plus the boot-info page the VMM writes).
+ * Bumps boot_info.generation; the seed stays the sandbox's own.
+ */
+int snapvm_sandbox_restore(struct snapvm_sandbox *sandbox, struct snapvm_error *err);
+
+/* Pages the last restore copied, zeroed or dropped (for tests, benches). */
+uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox);
+
+/*
+ * Run a guest function: run to the guest's CALL_WAIT unless it is there,
+ * put (function, arg) into boot_info.call, run to the next CALL_WAIT and
+ * store its result in *result. Returns like snapvm_sandbox_run; *result is
+ * set only when outcome->stop is SNAPVM_STOP_CALL_WAIT. timeout_ms (0 = none)
+ * bounds the whole call.
+ */
+int snapvm_sandbox_call(struct snapvm_sandbox *sandbox, uint64_t function, uint64_t arg,
+			uint64_t timeout_ms, uint64_t *result, struct snapvm_outcome *outcome,
+			struct snapvm_error *err);
+
+/* The vCPU state, for tests that compare sandboxes and restores. */
+struct snapvm_registers {
+	uint64_t gpr[16]; /* RAX RBX RCX RDX RSI RDI RSP RBP R8..R15 */
+	uint64_t rip, rflags;
+	uint64_t cr0, cr2, cr3, cr4, efer;
+	uint16_t segment[8]; /* CS DS ES FS GS SS TR LDTR selectors */
+	uint64_t fs_base, gs_base, gdt_base, idt_base;
+	uint16_t gdt_limit, idt_limit;
+	/* snapvm_hash64 of the FPU/XSAVE area, of the saved MSRs, and of the
+	 * rest (pending events, debug registers, XCRs). */
+	uint64_t fpu_hash, msr_hash, other_hash;
+};
+int snapvm_sandbox_registers(struct snapvm_sandbox *sandbox, struct snapvm_registers *regs,
+			     struct snapvm_error *err);
+
+/* FNV-1a, 64 bit (the guests' rt_fnv1a64): start with SNAPVM_HASH64_INIT. */
+#define SNAPVM_HASH64_INIT 0xcbf29ce484222325ULL
+uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len);
 
 /* The signal libsnapvm's timeouts use (a real-time signal, SIGRTMIN + 2). */
 int snapvm_kick_signal(void);
