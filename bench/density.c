@@ -11,17 +11,14 @@
  * the kernel spends besides (KVM's VM and vCPU structures, nested page
  * tables) is in MemAvailable, reported separately against N bare KVM VMs.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bench/bench.h"
 #include "guests/bench/bench_guest.h"
 
-#define DENSITY_MAX	100
-#define DENSITY_SCRATCH (1ULL << 20)
+#define DENSITY_MAX 100
 /* The allowance per sandbox besides its scratch and dirty pages. */
 #define DENSITY_SLACK (64ULL << 10)
 
@@ -62,32 +59,74 @@ static struct memory_reading read_memory(void)
 	return r;
 }
 
-/* The pages a sandbox writes outside its scratch: on i686 the guest's .bss
- * pages plus the GDT page whose Accessed bits the CPU sets, all private
- * copies of the view; on amd64 the copies land in scratch. */
+/*
+ * The pages a sandbox writes outside its scratch: on i686 the guest's data
+ * pages plus one more, all private copies of the view (with the snapshot
+ * API: the page holding the service guest's write counter; without: the
+ * GDT page whose Accessed bits the CPU sets); on amd64 the copies land in
+ * scratch.
+ */
 static uint64_t view_dirty_pages(uint32_t layout)
 {
 	return layout == SNAPVM_LAYOUT_I686 ? BENCH_TOUCH_PAGES + 1 : 0;
 }
 
-/* Bring one sandbox to the state we count: created and run to its EXIT. */
-static int bring_up(struct snapvm_snapshot *snap, int devnull, struct snapvm_sandbox **sb,
-		    struct snapvm_error *err)
+#if BENCH_HAVE_SNAPSHOT_API
+/* One snapshot for all: the one bench-service-small took of itself. */
+static struct snapvm_snapshot *density_snapshot(uint32_t layout, enum snapvm_memory memory,
+						char *why, size_t why_len)
 {
-	struct snapvm_sandbox_options options = {.output_fd = devnull};
-	struct snapvm_outcome outcome;
-	int ret = snapvm_sandbox_create(snap, &options, sb, err);
-
-	if (!ret)
-		ret = snapvm_sandbox_run(*sb, 60000, &outcome, err);
-	if (!ret && (outcome.stop != SNAPVM_STOP_EXIT || outcome.code != 0)) {
-		snprintf(err->message, sizeof(err->message),
-			 "bench-touch stopped with %d (code %lld)", outcome.stop,
-			 (long long)outcome.code);
-		ret = -1;
-	}
-	return ret;
+	return bench_service_snapshot(layout, false, memory, why, why_len);
 }
+/* The service snapshots live for the whole run. */
+#define DENSITY_OWNS_SNAPSHOT false
+
+/* Bring one sandbox to the state we count: created, one call that dirtied
+ * BENCH_TOUCH_PAGES data pages. */
+static int bring_up(struct snapvm_snapshot *snap, struct snapvm_sandbox **sb, char *why,
+		    size_t why_len)
+{
+	return bench_service_create(snap, sb, why, why_len) ||
+	       bench_service_call(*sb, BENCH_CALL_DIRTY, BENCH_TOUCH_PAGES, NULL, why, why_len);
+}
+#else
+static struct snapvm_snapshot *density_snapshot(uint32_t layout, enum snapvm_memory memory,
+						char *why, size_t why_len)
+{
+	struct snapvm_snapshot_options opts = {
+	    .layout = layout, .memory = memory, .scratch_size = 1ULL << 20};
+	struct snapvm_snapshot *snap = NULL;
+	struct snapvm_error err;
+	char path[4096];
+
+	if (snapvm_snapshot_from_elf(bench_guest_path(path, sizeof(path), layout, "bench-touch"),
+				     &opts, &snap, &err))
+		snprintf(why, why_len, "snapvm_snapshot_from_elf: %s", err.message);
+	return snap;
+}
+#define DENSITY_OWNS_SNAPSHOT true
+
+/* Bring one sandbox to the state we count: created and run to its EXIT. */
+static int bring_up(struct snapvm_snapshot *snap, struct snapvm_sandbox **sb, char *why,
+		    size_t why_len)
+{
+	struct snapvm_sandbox_options options = {.output_fd = bench_devnull()};
+	struct snapvm_outcome outcome;
+	struct snapvm_error err;
+
+	if (snapvm_sandbox_create(snap, &options, sb, &err) ||
+	    snapvm_sandbox_run(*sb, 60000, &outcome, &err)) {
+		snprintf(why, why_len, "%s", err.message);
+		return -1;
+	}
+	if (outcome.stop != SNAPVM_STOP_EXIT || outcome.code != 0) {
+		snprintf(why, why_len, "bench-touch stopped with %d (code %lld)", outcome.stop,
+			 (long long)outcome.code);
+		return -1;
+	}
+	return 0;
+}
+#endif
 
 /* Touch every page of the snapshot so its shared pages are in the PSS
  * before the first sandbox exists: it is not any sandbox's cost. */
@@ -145,23 +184,19 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 			   const struct bench_stats *floor)
 {
 	const char *arch = snapvm_layout_name(layout), *mem = snapvm_memory_name(memory);
-	struct snapvm_snapshot_options opts = {
-	    .layout = layout, .memory = memory, .scratch_size = DENSITY_SCRATCH};
 	struct bench_samples totals[NCOUNTS] = {0}, per_extra = {0}, kernel = {0};
 	struct bench_budget budget = bench_budget(2, 5, 15);
 	static struct snapvm_sandbox *sandboxes[DENSITY_MAX];
 	struct snapvm_snapshot *snap = NULL;
 	struct density_figures d;
-	struct snapvm_error err;
-	double bound = (double)(DENSITY_SCRATCH + view_dirty_pages(layout) * 4096 + DENSITY_SLACK);
-	char name[96], title[160], path[4096];
-	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	double bound;
+	char name[96], title[160], why[1400];
 	uint64_t start;
 
 	for (size_t i = 0; i < NCOUNTS; i++) {
 		snprintf(name, sizeof(name), "density.%s.%s.n%u", arch, mem, density_counts[i]);
 		snprintf(title, sizeof(title),
-			 "host memory (PSS anon+shmem + pinned) of %u sandboxes, 1 MiB scratch",
+			 "host memory (PSS anon+shmem + pinned) of %u sandboxes from one snapshot",
 			 density_counts[i]);
 		d.total[i] = bench_figure_add("density", name, "bytes", title);
 		snprintf(title, sizeof(title), "%u x (scratch + dirty pages + 64 KiB)",
@@ -184,18 +219,20 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 
 	if (!floor->n) {
 		skip_all(&d, "%s", "the kvm floor failed (see above)");
-		goto out;
+		return;
 	}
 	if (memory == SNAPVM_MEMORY_KMOD && !bench_config.kmod_usable) {
 		skip_all(&d, "%s", "needs snapvm.ko (/dev/snapvm is not usable here)");
-		goto out;
+		return;
 	}
 	bench_progress("density %s %s ...", arch, mem);
-	if (snapvm_snapshot_from_elf(bench_guest_path(path, sizeof(path), layout, "bench-touch"),
-				     &opts, &snap, &err)) {
-		skip_all(&d, "snapvm_snapshot_from_elf: %s", err.message);
-		goto out;
+	snap = density_snapshot(layout, memory, why, sizeof(why));
+	if (!snap) {
+		skip_all(&d, "%s", why);
+		return;
 	}
+	bound = (double)(snapvm_snapshot_scratch_size(snap) + view_dirty_pages(layout) * 4096 +
+			 DENSITY_SLACK);
 	touch_snapshot(snap);
 	start = bench_now_ns();
 	while (bench_budget_more(&budget, per_extra.n, start)) {
@@ -205,7 +242,7 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 
 		for (size_t i = 0; i < NCOUNTS && !failed; i++) {
 			for (; made < density_counts[i] && !failed; made++)
-				failed = bring_up(snap, devnull, &sandboxes[made], &err);
+				failed = bring_up(snap, &sandboxes[made], why, sizeof(why));
 			at[i] = read_memory();
 		}
 		for (unsigned int i = 0; i < made; i++) {
@@ -213,7 +250,7 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 			sandboxes[i] = NULL;
 		}
 		if (failed) {
-			skip_all(&d, "creating or running a sandbox: %s", err.message);
+			skip_all(&d, "creating a sandbox: %s", why);
 			goto out;
 		}
 		for (size_t i = 0; i < NCOUNTS; i++)
@@ -231,14 +268,15 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 	bench_figure_set(d.per_extra, bench_stats_of(&per_extra),
 			 (struct bench_stats){.median = bound});
 	bench_figure_set(d.kernel, bench_stats_of(&kernel), *floor);
+	bench_note("density.%s.%s: scratch %llu bytes, bound per sandbox %.0f bytes", arch, mem,
+		   (unsigned long long)snapvm_snapshot_scratch_size(snap), bound);
 out:
-	snapvm_snapshot_put(snap);
+	if (DENSITY_OWNS_SNAPSHOT)
+		snapvm_snapshot_put(snap);
 	for (size_t i = 0; i < NCOUNTS; i++)
 		bench_samples_free(&totals[i]);
 	bench_samples_free(&per_extra);
 	bench_samples_free(&kernel);
-	if (devnull >= 0)
-		close(devnull);
 }
 
 void bench_density(void)
@@ -251,8 +289,11 @@ void bench_density(void)
 		;
 	floor = bench_stats_of(&floor_samples);
 	bench_samples_free(&floor_samples);
-	bench_note("density: bench-touch sandboxes (1 MiB scratch, %u dirty .bss pages) run to "
-		   "EXIT; host memory = PSS anon + shmem + snapvm.ko pinned pages",
+	bench_note("density: %s, each dirtying %u data pages; host memory = PSS anon + shmem + "
+		   "snapvm.ko pinned pages",
+		   BENCH_HAVE_SNAPSHOT_API
+		       ? "sandboxes from the snapshot bench-service-small took, one call each"
+		       : "bench-touch sandboxes run to EXIT (no snapshot API)",
 		   BENCH_TOUCH_PAGES);
 	density_config(SNAPVM_LAYOUT_I686, SNAPVM_MEMORY_KMOD, &floor);
 	density_config(SNAPVM_LAYOUT_I686, SNAPVM_MEMORY_MEMFD, &floor);

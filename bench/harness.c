@@ -4,6 +4,7 @@
  * and the list of figures (see bench.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -203,6 +204,16 @@ uint64_t bench_pinned_pages(void)
 		pages = 0;
 	fclose(f);
 	return pages;
+}
+
+int bench_devnull(void)
+{
+	static int fd = -1;
+
+	/* Guest output is not what we measure. */
+	if (fd < 0)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	return fd;
 }
 
 bool bench_selected(const char *benchmark)

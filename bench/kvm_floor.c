@@ -20,15 +20,33 @@
 #include "bench/bench.h"
 #include "layout/abi.h"
 
-/* mov $0x500, %dx; 1: out %eax, %dx; jmp 1b (16-bit code at GPA 0). */
+/*
+ * 16-bit code at GPA 0. Entry 0: mov $0x500, %dx; 1: out %eax, %dx; jmp 1b.
+ * Entry FLOOR_SPIN_ENTRY: a dec/jnz loop of FLOOR_SPIN_COUNT iterations
+ * (patched in), then entry 0: how fast KVM runs guest code at all.
+ */
+#define FLOOR_SPIN_ENTRY 0x10
+#define FLOOR_SPIN_COUNT 0x12
 static const unsigned char floor_code[] = {
-    0xba,
+    [0x00] = 0xba,
     SNAPVM_PORT_HYPERCALL & 0xff,
     SNAPVM_PORT_HYPERCALL >> 8, /* mov $0x500, %dx */
-    0x66,
+    [0x03] = 0x66,
     0xef, /* out %eax, %dx */
-    0xeb,
-    0xfc, /* jmp back to the out */
+    [0x05] = 0xeb,
+    0xfc, /* jmp 0x03 */
+    [0x10] = 0x66,
+    0xb9,
+    0,
+    0,
+    0,
+    0, /* mov $count, %ecx */
+    [0x16] = 0x66,
+    0x49, /* dec %ecx */
+    [0x18] = 0x75,
+    0xfc, /* jnz 0x16 */
+    [0x1a] = 0xeb,
+    0xe4, /* jmp 0x00 */
 };
 
 #define FLOOR_PAGE 4096
@@ -85,7 +103,7 @@ void kvm_floor_destroy(struct kvm_floor_vm *vm)
 		return -1;                                                                         \
 	} while (0)
 
-static int floor_create(struct kvm_floor_vm **out, char *why, size_t why_len)
+static int floor_create(struct kvm_floor_vm **out, uint32_t spin, char *why, size_t why_len)
 {
 	struct kvm_userspace_memory_region slot = {0};
 	struct kvm_floor_vm *vm;
@@ -108,6 +126,7 @@ static int floor_create(struct kvm_floor_vm **out, char *why, size_t why_len)
 	if (vm->page == MAP_FAILED)
 		FAIL("mmap of the guest page: %s", strerror(errno));
 	memcpy(vm->page, floor_code, sizeof(floor_code));
+	memcpy((char *)vm->page + FLOOR_SPIN_COUNT, &spin, sizeof(spin));
 	slot.memory_size = FLOOR_PAGE;
 	slot.userspace_addr = (uintptr_t)vm->page;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
@@ -126,7 +145,7 @@ static int floor_create(struct kvm_floor_vm **out, char *why, size_t why_len)
 	sregs.cs.selector = 0;
 	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs))
 		FAIL("KVM_SET_SREGS: %s", strerror(errno));
-	regs.rip = 0;
+	regs.rip = spin ? FLOOR_SPIN_ENTRY : 0;
 	regs.rflags = 2;
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs))
 		FAIL("KVM_SET_REGS: %s", strerror(errno));
@@ -153,7 +172,7 @@ static int floor_run_once(struct kvm_floor_vm *vm, char *why, size_t why_len)
 
 int kvm_floor_create(struct kvm_floor_vm **vm, char *why, size_t why_len)
 {
-	return floor_create(vm, why, why_len);
+	return floor_create(vm, 0, why, why_len);
 }
 
 int kvm_floor_run(struct kvm_floor_vm *vm, unsigned int n, uint64_t *ns)
@@ -176,7 +195,7 @@ int kvm_floor_start_ns(uint64_t *ns)
 	char why[160];
 	uint64_t start = bench_now_ns();
 
-	if (floor_create(&vm, why, sizeof(why)) || floor_run_once(vm, why, sizeof(why))) {
+	if (floor_create(&vm, 0, why, sizeof(why)) || floor_run_once(vm, why, sizeof(why))) {
 		bench_progress("kvm floor: %s", why);
 		return -1;
 	}
@@ -190,9 +209,29 @@ bool kvm_floor_usable(char *why, size_t why_len)
 	struct kvm_floor_vm *vm;
 	bool ok;
 
-	if (floor_create(&vm, why, why_len))
+	if (floor_create(&vm, 0, why, why_len))
 		return false;
 	ok = !floor_run_once(vm, why, why_len) && !floor_run_once(vm, why, why_len);
 	kvm_floor_destroy(vm);
 	return ok;
+}
+
+int kvm_floor_spin_ns(uint32_t iterations, uint64_t *ns)
+{
+	struct kvm_floor_vm *vm;
+	char why[160];
+	uint64_t start;
+	int ret;
+
+	if (floor_create(&vm, iterations, why, sizeof(why))) {
+		bench_progress("kvm floor: %s", why);
+		return -1;
+	}
+	start = bench_now_ns();
+	ret = floor_run_once(vm, why, sizeof(why));
+	*ns = bench_now_ns() - start;
+	if (ret)
+		bench_progress("kvm floor: %s", why);
+	kvm_floor_destroy(vm);
+	return ret;
 }

@@ -16,6 +16,10 @@
 
 #include "bench/bench.h"
 
+/* The guest-speed probe: 1M iterations of dec/jnz, at most 100 ns each. */
+#define SPIN_ITERATIONS 1000000
+#define SPIN_MAX_NS	100.0
+
 extern struct bench_figure *bench_figures;
 extern size_t bench_nfigures;
 extern char bench_notes[32][320];
@@ -44,7 +48,8 @@ static void usage(FILE *out)
 		"  --only LIST      comma-separated benchmarks: hypercall, start, restore,\n"
 		"                   direct_write, density\n"
 		"  --scale X        multiply every time budget by X (SNAPVM_BENCH_SCALE)\n"
-		"  --probe          exit 0 when /dev/kvm runs a guest here, 69 otherwise\n");
+		"  --probe          exit 0 when /dev/kvm runs guest code at CPU speed here,\n"
+		"                   69 otherwise (no /dev/kvm, or a KVM that emulates)\n");
 }
 
 static void read_host_facts(struct host_facts *h)
@@ -222,6 +227,10 @@ static int write_json(const char *path, const struct host_facts *h)
 	fprintf(out, ", \"snapshot_api\": %s, \"time_scale\": ",
 		bench_config.snapshot_api ? "true" : "false");
 	json_number(out, bench_config.scale);
+	fputs(", \"guest_loop_ns\": ", out);
+	json_number(out, bench_config.guest_loop_ns);
+	fputs(", \"kvm_exit_ns\": ", out);
+	json_number(out, (double)bench_config.exit_ns_estimate);
 	fputs("},\n  \"notes\": [", out);
 	for (size_t i = 0; i < bench_nnotes; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);
@@ -291,11 +300,11 @@ static int write_json(const char *path, const struct host_facts *h)
 
 /* ---- data for bench/plot.gp ---- */
 
-static int write_plot_data(const char *dir)
+static int write_plot_data(const char *dir, const char *where)
 {
 	char path[4096];
-	FILE *ratios, *restore;
-	int row = 0;
+	FILE *ratios, *restore, *vars;
+	int row = 0, restore_rows = 0;
 
 	snprintf(path, sizeof(path), "%s/ratios.dat", dir);
 	ratios = fopen(path, "w");
@@ -326,13 +335,23 @@ static int write_plot_data(const char *dir)
 			char layout[16] = "";
 
 			sscanf(f->name, "restore.%15[^.]", layout);
-			if (k)
-				fprintf(restore, "%s %s %.6g %.6g %.6g %.6g\n", layout, k + 1,
-					f->ours.median, f->ours.p10, f->ours.p90, b);
+			if (k && fprintf(restore, "%s %s %.6g %.6g %.6g %.6g\n", layout, k + 1,
+					 f->ours.median, f->ours.p10, f->ours.p90, b) > 0)
+				restore_rows++;
 		}
 	}
 	fclose(ratios);
 	fclose(restore);
+	/* What there is to draw: gnuplot fails on a plot without points. */
+	snprintf(path, sizeof(path), "%s/plot.vars", dir);
+	vars = fopen(path, "w");
+	if (!vars) {
+		fprintf(stderr, "snapvm-bench: cannot write %s: %s\n", path, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	fprintf(vars, "nratios = %d\nhave_restore = %d\nwhere = \"%s\"\n", row, restore_rows > 0,
+		where);
+	fclose(vars);
 	return 0;
 }
 
@@ -355,6 +374,7 @@ int main(int argc, char **argv)
 	struct host_facts host = {0};
 	bool probe = false;
 	char why[256];
+	uint64_t spin_ns;
 	struct rlimit nofile;
 	int opt, status;
 
@@ -407,15 +427,24 @@ int main(int argc, char **argv)
 	}
 
 	bench_config.kvm_usable = kvm_floor_usable(why, sizeof(why));
-	if (probe) {
-		if (!bench_config.kvm_usable)
-			fprintf(stderr, "snapvm-bench: /dev/kvm cannot run a guest here: %s\n",
-				why);
-		return bench_config.kvm_usable ? 0 : EX_UNAVAILABLE;
-	}
 	if (!bench_config.kvm_usable) {
 		fprintf(stderr, "snapvm-bench: /dev/kvm cannot run a guest here: %s\n", why);
 		return EX_UNAVAILABLE;
+	}
+	if (!kvm_floor_spin_ns(SPIN_ITERATIONS, &spin_ns))
+		bench_config.guest_loop_ns = (double)spin_ns / SPIN_ITERATIONS;
+	if (probe) {
+		/* A KVM that runs guest code a hundred times slower than a CPU
+		 * (it emulates, or traps every instruction) distorts every
+		 * figure with guest work in it: not the place to benchmark. */
+		if (!(bench_config.guest_loop_ns < SPIN_MAX_NS)) {
+			fprintf(stderr,
+				"snapvm-bench: /dev/kvm runs guest code at %.0f ns per loop "
+				"iteration (a CPU: ~0.3 ns): too slow to benchmark here\n",
+				bench_config.guest_loop_ns);
+			return EX_UNAVAILABLE;
+		}
+		return 0;
 	}
 	snapvm_host_info(&info);
 	bench_config.kmod_usable = info.module_api_version == info.module_api_expected;
@@ -447,6 +476,9 @@ int main(int argc, char **argv)
 	if (bench_selected("density"))
 		bench_density();
 
+#if BENCH_HAVE_SNAPSHOT_API
+	bench_service_release();
+#endif
 	print_table(stdout, &host);
 	if (table) {
 		FILE *f = fopen(table, "w");
@@ -461,7 +493,7 @@ int main(int argc, char **argv)
 	}
 	status = write_json(out, &host);
 	if (!status && plot_dir)
-		status = write_plot_data(plot_dir);
+		status = write_plot_data(plot_dir, host.where);
 	if (!status)
 		bench_progress("snapvm-bench: wrote %s", out);
 	return status;

@@ -1,0 +1,46 @@
+# plot.gp - draws build/bench/bench.svg (and bench.png when pngcairo exists)
+# from the data files snapvm-bench writes: ratios.dat (every measured figure:
+# ours / baseline, with the p10..p90 range and the issue's target) and
+# restore.dat (restore time against dirty pages, ours and the full copy).
+#   gnuplot -e "datadir='build/bench'" bench/plot.gp
+if (!exists("datadir")) datadir = "build/bench"
+load datadir."/plot.vars"
+
+set datafile commentschars "#"
+set style fill solid 0.6 border -1
+set grid ytics
+set key top left
+
+draw_ratios(_) = 0
+set macros
+RATIOS = "set logscale y; set ylabel 'ours / baseline (log; lower is better)'; \
+  set xtics rotate by -60 left font ',8' nomirror; set xrange [-1:nratios]; \
+  set title 'snapvm vs. baselines from the same run: '.where; \
+  plot datadir.'/ratios.dat' using 1:3:xtic(2) with boxes lc rgb '#4c72b0' title 'ratio (median)', \
+       '' using 1:3:5:6 with yerrorbars lc rgb 'black' pt -1 title 'p10..p90', \
+       '' using 1:($4 > 0 ? $4 : 1/0) with points pt 9 ps 1.2 lc rgb '#c44e52' title 'target (at most)', \
+       1 with lines dt 2 lc rgb 'gray' notitle"
+RESTORE = "unset xtics; set xtics nomirror; set logscale xy; set xlabel 'pages dirtied since the last restore'; \
+  set ylabel 'time per restore, ns'; set xrange [0.7:6000]; \
+  set title 'restore of a 64 MiB snapshot: dirty pages only vs. full copy (Hyperlight)'; \
+  plot for [L in 'i686 amd64'] datadir.'/restore.dat' using (strcol(1) eq L ? $2 : 1/0):3:4:5 \
+         with yerrorlines lw 2 title 'snapvm restore, '.L, \
+       for [L in 'i686 amd64'] '' using (strcol(1) eq L ? $2 : 1/0):6 with lines dt 2 lw 2 \
+         title 'full copy + zero scratch, '.L"
+
+do for [term in "svg png"] {
+	if (term eq "svg") {
+		set terminal svg size 1200,900 dynamic font "sans,11" background rgb "white"
+		set output datadir."/bench.svg"
+	} else {
+		if (strstrt(GPVAL_TERMINALS, "pngcairo") == 0) { break }
+		set terminal pngcairo size 1200,900 font "sans,9" background rgb "white"
+		set output datadir."/bench.png"
+	}
+	set multiplot layout (have_restore ? 2 : 1),1
+	if (nratios > 0) { @RATIOS } else { set title "no figure was measured"; plot 1/0 notitle }
+	if (have_restore) { unset logscale; set xtics auto; @RESTORE }
+	unset multiplot
+	set output
+	unset logscale; unset xlabel; unset ylabel; set xtics auto; set autoscale
+}
