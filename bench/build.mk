@@ -2,8 +2,9 @@
 # libsnapvm) and its guests (guests/bench/*.c, built with the guest runtime of
 # guests/build.mk for both layouts as build/guests/<arch>/bench-<name>.elf).
 #
-#   make bench                  natively when /dev/kvm runs a guest, else in the test VM
-#   make bench BENCH_WHERE=vm   always in the test VM (where snapvm.ko is loaded)
+#   make bench                  natively when /dev/kvm runs guest code at CPU speed,
+#                               else in the test VM (where snapvm.ko is loaded)
+#   make bench BENCH_WHERE=vm   always in the test VM; BENCH_WHERE=native: never
 #   make bench BENCH_ONLY=restore,start BENCH_SCALE=0.5
 #
 # Results: build/bench/results.json, build/bench/table.txt, build/bench/bench.svg.
@@ -58,14 +59,15 @@ $(call bench_guest,service-small-cold,service,-DBENCH_SERVICE_COLD)
 $(call bench_guest,service,service,-DBENCH_SERVICE_BIG)
 $(call bench_guest,service-cold,service,-DBENCH_SERVICE_BIG -DBENCH_SERVICE_COLD)
 
-# Natively when this machine's KVM runs a guest (snapvm.ko is then usually
-# missing: module-backed figures say so), else in the test VM with the module
-# built for its kernel. gnuplot draws the plot on this machine either way.
+# Natively when this machine's KVM runs guest code at CPU speed (snapvm.ko is
+# then usually missing: module-backed figures say so), else in the test VM
+# with the module built for its kernel. gnuplot draws the plot here either way.
 bench: $(SETUP_STAMP) $(BENCHES)
 	@mkdir -p $(BENCH_DIR)
 	@rm -f $(BENCH_DIR)/results.json $(BENCH_DIR)/*.dat
-	@if [ "$(BENCH_WHERE)" != vm ] && $(BENCH_BIN) --probe 2>/dev/null; then \
-		echo "make bench: running natively (usable /dev/kvm)"; \
+	@if [ "$(BENCH_WHERE)" = native ] || \
+	    { [ "$(BENCH_WHERE)" = auto ] && $(BENCH_BIN) --probe; }; then \
+		echo "make bench: running natively (BENCH_WHERE=$(BENCH_WHERE))"; \
 		$(BENCH_BIN) $(BENCH_ARGS); \
 	else \
 		echo "make bench: running in the test VM (BENCH_WHERE=$(BENCH_WHERE))"; \

@@ -14,7 +14,7 @@ set key top left
 draw_ratios(_) = 0
 set macros
 RATIOS = "set logscale y; set ylabel 'ours / baseline (log; lower is better)'; \
-  set xtics rotate by -60 left font ',8' nomirror; set xrange [-1:nratios]; \
+  set xtics rotate by -45 left font ',9' nomirror noenhanced; set bmargin 11; set xrange [-1:nratios]; \
   set title 'snapvm vs. baselines from the same run: '.where; \
   plot datadir.'/ratios.dat' using 1:3:xtic(2) with boxes lc rgb '#4c72b0' title 'ratio (median)', \
        '' using 1:3:5:6 with yerrorbars lc rgb 'black' pt -1 title 'p10..p90', \
@@ -22,7 +22,7 @@ RATIOS = "set logscale y; set ylabel 'ours / baseline (log; lower is better)'; \
        1 with lines dt 2 lc rgb 'gray' notitle"
 RESTORE = "unset xtics; set xtics nomirror; set logscale xy; set xlabel 'pages dirtied since the last restore'; \
   set ylabel 'time per restore, ns'; set xrange [0.7:6000]; \
-  set title 'restore of a 64 MiB snapshot: dirty pages only vs. full copy (Hyperlight)'; \
+  set key bottom right; set title 'restore of a 64 MiB snapshot: dirty pages only vs. full copy (Hyperlight)'; \
   plot for [L in 'i686 amd64'] datadir.'/restore.dat' using (strcol(1) eq L ? $2 : 1/0):3:4:5 \
          with yerrorlines lw 2 title 'snapvm restore, '.L, \
        for [L in 'i686 amd64'] '' using (strcol(1) eq L ? $2 : 1/0):6 with lines dt 2 lw 2 \
@@ -37,10 +37,15 @@ do for [term in "svg png"] {
 		set terminal pngcairo size 1200,900 font "sans,9" background rgb "white"
 		set output datadir."/bench.png"
 	}
-	set multiplot layout (have_restore ? 2 : 1),1
+	set multiplot
+	set size 1, (have_restore ? 0.58 : 1); set origin 0, (have_restore ? 0.42 : 0)
 	if (nratios > 0) { @RATIOS } else { set title "no figure was measured"; plot 1/0 notitle }
-	if (have_restore) { unset logscale; set xtics auto; @RESTORE }
+	if (have_restore) {
+		unset logscale; set xtics auto; set bmargin 4
+		set size 1, 0.42; set origin 0, 0
+		@RESTORE
+	}
 	unset multiplot
 	set output
-	unset logscale; unset xlabel; unset ylabel; set xtics auto; set autoscale
+	unset logscale; unset xlabel; unset ylabel; set xtics auto; set autoscale; set bmargin
 }
