@@ -129,7 +129,7 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 		fprintf(stderr, "snapvm: %s: %s\n", what, outcome->message);
 		break;
 	case SNAPVM_STOP_TIMEOUT:
-		fprintf(stderr, "snapvm: %s: timeout: stopped after %s seconds at RIP 0x%llx\n",
+		fprintf(stderr, "snapvm: %s: timeout after %s s: stopped at RIP 0x%llx\n",
 			what, timeout_text, (unsigned long long)outcome->rip);
 		break;
 	case SNAPVM_STOP_SNAPSHOT:
@@ -194,7 +194,8 @@ static int cmd_run(int argc, char **argv)
 	int opt, ret;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
+	/* GNU order: options may follow GUEST.elf too; "--" ends them. */
+	while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		ret = 0;
 		switch (opt) {
 		case 'l':

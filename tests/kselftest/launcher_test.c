@@ -664,6 +664,14 @@ LAUNCHER_TEST(endless_loop_times_out_with_124)
 	EXPECT_GT(20.0, self->r.seconds) TH_LOG("--timeout=1 took %.1f s", self->r.seconds);
 }
 
+/* Options may follow GUEST.elf, as with other GNU tools. */
+LAUNCHER_TEST(options_after_the_guest_apply)
+{
+	REQUIRE_BACKEND();
+	RUN(&self->r, "run", guest(self, "endless-loop"), self->memory_flag, "--timeout=1");
+	EXPECT_STATUS(&self->r, SNAPVM_STATUS_TIMEOUT);
+}
+
 LAUNCHER_TEST(unknown_hypercall_exits_70)
 {
 	REQUIRE_BACKEND();
