@@ -326,7 +326,7 @@ static int write_plot_data(const char *dir, const char *where)
 			fclose(restore);
 		return EX_CANTCREAT;
 	}
-	fprintf(ratios, "# row name ratio target_max_ratio(0=none) p10_ratio p90_ratio\n");
+	fprintf(ratios, "# row name ratio target_max_ratio(0=none) p10_ratio p90_ratio rgb\n");
 	fprintf(restore, "# layout k ours_ns ours_p10 ours_p90 full_copy_ns\n");
 	for (size_t i = 0; i < bench_nfigures; i++) {
 		const struct bench_figure *f = &bench_figures[i];
@@ -338,9 +338,13 @@ static int write_plot_data(const char *dir, const char *where)
 		if (!strcmp(f->benchmark, "density") &&
 		    (ends_with(f->name, ".n1") || ends_with(f->name, ".n10")))
 			continue;
-		fprintf(ratios, "%d \"%s\" %.6g %.6g %.6g %.6g\n", row++, f->name, f->ratio,
+		/* Bar colour: met green, missed red, no target blue. */
+		fprintf(ratios, "%d \"%s\" %.6g %.6g %.6g %.6g %d\n", row++, f->name, f->ratio,
 			f->target_max_ratio, b > 0 ? f->ours.p10 / b : f->ratio,
-			b > 0 ? f->ours.p90 / b : f->ratio);
+			b > 0 ? f->ours.p90 / b : f->ratio,
+			f->target == BENCH_TARGET_MET	   ? 0x55a868
+			: f->target == BENCH_TARGET_MISSED ? 0xc44e52
+							   : 0x4c72b0);
 		if (!strcmp(f->benchmark, "restore")) {
 			const char *k = strrchr(f->name, 'k');
 			char layout[16] = "";

@@ -13,12 +13,13 @@ set key top left
 
 draw_ratios(_) = 0
 set macros
-RATIOS = "set logscale y; set ylabel 'ours / baseline (log; lower is better)'; \
+RATIOS = "set key top left; set logscale y; set ylabel 'ours / baseline (log; lower is better)'; \
   set xtics rotate by -45 left font ',9' nomirror noenhanced; set bmargin 11; set xrange [-1:nratios]; \
   set title 'snapvm vs. baselines from the same run: '.where; \
-  plot datadir.'/ratios.dat' using 1:3:xtic(2) with boxes lc rgb '#4c72b0' title 'ratio (median)', \
+  plot datadir.'/ratios.dat' using 1:3:7:xtic(2) with boxes lc rgb variable \
+         title 'ratio (median): target met (green), missed (red), none (blue)', \
        '' using 1:3:5:6 with yerrorbars lc rgb 'black' pt -1 title 'p10..p90', \
-       '' using 1:($4 > 0 ? $4 : 1/0) with points pt 9 ps 1.2 lc rgb '#c44e52' title 'target (at most)', \
+       '' using 1:($4 > 0 ? $4 : 1/0) with points pt 9 ps 1.2 lc rgb 'black' title 'target (at most)', \
        1 with lines dt 2 lc rgb 'gray' notitle"
 RESTORE = "unset xtics; set xtics nomirror; set logscale xy; set xlabel 'pages dirtied since the last restore'; \
   set ylabel 'time per restore, ns'; set xrange [0.7:6000]; \
