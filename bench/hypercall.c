@@ -9,9 +9,7 @@
  * boot and EXIT both runs share cancel out. Each sample sits between floor
  * samples, so both see the same machine.
  */
-#include <fcntl.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "bench/bench.h"
 #include "guests/bench/bench_guest.h"
@@ -94,7 +92,7 @@ static void hypercall_layout(uint32_t layout)
 	struct snapvm_error err;
 	char name[64], path[4096], why[1400];
 	uint64_t start;
-	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int devnull = bench_devnull();
 
 	snprintf(name, sizeof(name), "hypercall.%s", arch);
 	f = bench_figure_add("hypercall", name, "ns",
@@ -142,8 +140,6 @@ out:
 	snapvm_snapshot_put(empty);
 	bench_samples_free(&ours);
 	bench_samples_free(&floor);
-	if (devnull >= 0)
-		close(devnull);
 }
 
 void bench_hypercall(void)
