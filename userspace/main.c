@@ -129,8 +129,8 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 		fprintf(stderr, "snapvm: %s: %s\n", what, outcome->message);
 		break;
 	case SNAPVM_STOP_TIMEOUT:
-		fprintf(stderr, "snapvm: %s: timeout after %s s: stopped at RIP 0x%llx\n",
-			what, timeout_text, (unsigned long long)outcome->rip);
+		fprintf(stderr, "snapvm: %s: timeout after %s s: stopped at RIP 0x%llx\n", what,
+			timeout_text, (unsigned long long)outcome->rip);
 		break;
 	case SNAPVM_STOP_SNAPSHOT:
 		fprintf(stderr, "snapvm: %s: stopped at SNAPSHOT (RIP 0x%llx)\n", what,
