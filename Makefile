@@ -67,11 +67,13 @@ check: $(SETUP_STAMP)
 	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
 
 # The hello guests of both layouts: natively when this machine's KVM runs
-# them, else inside the test VM (with snapvm.ko loaded).
+# them, else inside the test VM (with snapvm.ko loaded). DEMO_WHERE=vm
+# insists on the test VM.
+DEMO_WHERE ?= auto
 DEMO_CMD = for g in $(BUILD)/guests/i686/hello.elf $(BUILD)/guests/amd64/hello.elf; do \
 	echo "$$ snapvm run $$g"; $(BUILD)/snapvm run $$g || exit; done
 demo: $(SETUP_STAMP) programs guests
-	@if [ -c /dev/kvm ] && $(BUILD)/snapvm run $(BUILD)/guests/amd64/hello.elf >/dev/null 2>&1; then \
+	@if [ "$(DEMO_WHERE)" != vm ] && [ -c /dev/kvm ] && $(BUILD)/snapvm run $(BUILD)/guests/amd64/hello.elf >/dev/null 2>&1; then \
 		$(DEMO_CMD); \
 	else \
 		echo "(no usable /dev/kvm here: running the demo in the test VM)"; \
