@@ -101,7 +101,6 @@ struct bench_config {
 	double scale;		/* multiplies every time budget (SNAPVM_BENCH_SCALE) */
 	bool kvm_usable;
 	bool kmod_usable;	   /* /dev/snapvm answers with our API version */
-	bool snapshot_api;	   /* libsnapvm has the issue-5 snapshot API */
 	uint64_t exit_ns_estimate; /* one bare KVM exit, measured first */
 	double guest_loop_ns;	   /* one dec/jnz iteration of guest code */
 };
@@ -141,15 +140,11 @@ int kvm_floor_spin_ns(uint32_t iterations, uint64_t *ns);
 
 /* ---- the service guest (service.c; needs the snapshot API) ---- */
 
-#ifndef BENCH_HAVE_SNAPSHOT_API
-#define BENCH_HAVE_SNAPSHOT_API 0
-#endif
 /* What figures say when libsnapvm lacks the snapshot API. */
 #define BENCH_NEEDS_SNAPSHOT_API                                                                   \
 	"needs snapvm_sandbox_take_snapshot, snapvm_sandbox_call and snapvm_sandbox_restore "      \
 	"(issue 5) in userspace/snapvm.h"
 
-#if BENCH_HAVE_SNAPSHOT_API
 /* The snapshot bench-service (big) or bench-service-small took of itself at
  * its SNAPSHOT, booted once per run and kept; NULL with why on failure. */
 struct snapvm_snapshot *bench_service_snapshot(uint32_t layout, bool big, enum snapvm_memory memory,
@@ -164,7 +159,6 @@ int bench_service_create(struct snapvm_snapshot *snap, struct snapvm_sandbox **s
 int bench_service_call(struct snapvm_sandbox *sb, uint64_t function, uint64_t arg, uint64_t *result,
 		       char *why, size_t why_len);
 int bench_service_restore(struct snapvm_sandbox *sb, char *why, size_t why_len);
-#endif
 int bench_devnull(void);
 
 /* ---- the benchmarks (one file each) ---- */

@@ -71,7 +71,6 @@ static uint64_t view_dirty_pages(uint32_t layout)
 	return layout == SNAPVM_LAYOUT_I686 ? BENCH_TOUCH_PAGES + 1 : 0;
 }
 
-#if BENCH_HAVE_SNAPSHOT_API
 /* One snapshot for all: the one bench-service-small took of itself. */
 static struct snapvm_snapshot *density_snapshot(uint32_t layout, enum snapvm_memory memory,
 						char *why, size_t why_len)
@@ -89,44 +88,6 @@ static int bring_up(struct snapvm_snapshot *snap, struct snapvm_sandbox **sb, ch
 	return bench_service_create(snap, sb, why, why_len) ||
 	       bench_service_call(*sb, BENCH_CALL_DIRTY, BENCH_TOUCH_PAGES, NULL, why, why_len);
 }
-#else
-static struct snapvm_snapshot *density_snapshot(uint32_t layout, enum snapvm_memory memory,
-						char *why, size_t why_len)
-{
-	struct snapvm_snapshot_options opts = {
-	    .layout = layout, .memory = memory, .scratch_size = 1ULL << 20};
-	struct snapvm_snapshot *snap = NULL;
-	struct snapvm_error err;
-	char path[4096];
-
-	if (snapvm_snapshot_from_elf(bench_guest_path(path, sizeof(path), layout, "bench-touch"),
-				     &opts, &snap, &err))
-		snprintf(why, why_len, "snapvm_snapshot_from_elf: %s", err.message);
-	return snap;
-}
-#define DENSITY_OWNS_SNAPSHOT true
-
-/* Bring one sandbox to the state we count: created and run to its EXIT. */
-static int bring_up(struct snapvm_snapshot *snap, struct snapvm_sandbox **sb, char *why,
-		    size_t why_len)
-{
-	struct snapvm_sandbox_options options = {.output_fd = bench_devnull()};
-	struct snapvm_outcome outcome;
-	struct snapvm_error err;
-
-	if (snapvm_sandbox_create(snap, &options, sb, &err) ||
-	    snapvm_sandbox_run(*sb, 60000, &outcome, &err)) {
-		snprintf(why, why_len, "%s", err.message);
-		return -1;
-	}
-	if (outcome.stop != SNAPVM_STOP_EXIT || outcome.code != 0) {
-		snprintf(why, why_len, "bench-touch stopped with %d (code %lld)", outcome.stop,
-			 (long long)outcome.code);
-		return -1;
-	}
-	return 0;
-}
-#endif
 
 /* Touch every page of the snapshot so its shared pages are in the PSS
  * before the first sandbox exists: it is not any sandbox's cost. */
@@ -291,9 +252,7 @@ void bench_density(void)
 	bench_samples_free(&floor_samples);
 	bench_note("density: %s, each dirtying %u data pages; host memory = PSS anon + shmem + "
 		   "snapvm.ko pinned pages",
-		   BENCH_HAVE_SNAPSHOT_API
-		       ? "sandboxes from the snapshot bench-service-small took, one call each"
-		       : "bench-touch sandboxes run to EXIT (no snapshot API)",
+		   "sandboxes from the snapshot bench-service-small took, one call each",
 		   BENCH_TOUCH_PAGES);
 	density_config(SNAPVM_LAYOUT_I686, SNAPVM_MEMORY_KMOD, &floor);
 	density_config(SNAPVM_LAYOUT_I686, SNAPVM_MEMORY_MEMFD, &floor);

@@ -20,7 +20,6 @@
 static const uint32_t layouts[] = {SNAPVM_LAYOUT_I686, SNAPVM_LAYOUT_AMD64};
 static const enum snapvm_memory memories[] = {SNAPVM_MEMORY_KMOD, SNAPVM_MEMORY_MEMFD};
 
-#if BENCH_HAVE_SNAPSHOT_API
 static int request_ns(struct snapvm_sandbox *sb, uint64_t pages, double *ns, char *why,
 		      size_t why_len)
 {
@@ -63,7 +62,6 @@ out:
 	snapvm_sandbox_destroy(sb);
 	return ret;
 }
-#endif
 
 void bench_direct_write(void)
 {
@@ -91,7 +89,6 @@ void bench_direct_write(void)
 		by_memory[l] = bench_figure_add("direct_write", name, "ns/page", title);
 		bench_figure_baseline(by_memory[l], "memfd", "the same with memfd memory");
 	}
-#if BENCH_HAVE_SNAPSHOT_API
 	struct bench_samples s[2][2] = {0};
 	char why[2][2][1400] = {0};
 	bool ok[2][2];
@@ -120,10 +117,4 @@ void bench_direct_write(void)
 	for (size_t l = 0; l < 2; l++)
 		for (size_t m = 0; m < 2; m++)
 			bench_samples_free(&s[l][m]);
-#else
-	for (size_t i = 0; i < 2; i++) {
-		bench_figure_skip(by_layout[i], "%s", BENCH_NEEDS_SNAPSHOT_API);
-		bench_figure_skip(by_memory[i], "%s", BENCH_NEEDS_SNAPSHOT_API);
-	}
-#endif
 }

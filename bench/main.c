@@ -224,8 +224,7 @@ static int write_json(const char *path, const struct host_facts *h)
 	json_string(out, h->memory_backends);
 	fputs(", \"snapvm_version\": ", out);
 	json_string(out, SNAPVM_VERSION);
-	fprintf(out, ", \"snapshot_api\": %s, \"time_scale\": ",
-		bench_config.snapshot_api ? "true" : "false");
+	fputs(", \"time_scale\": ", out);
 	json_number(out, bench_config.scale);
 	fputs(", \"guest_loop_ns\": ", out);
 	json_number(out, bench_config.guest_loop_ns);
@@ -463,7 +462,6 @@ int main(int argc, char **argv)
 	}
 	snapvm_host_info(&info);
 	bench_config.kmod_usable = info.module_api_version == info.module_api_expected;
-	bench_config.snapshot_api = BENCH_HAVE_SNAPSHOT_API;
 	if (!bench_config.kmod_usable)
 		bench_note("snapvm.ko is not usable here (/dev/snapvm: %s): module-backed figures "
 			   "are not measured",
@@ -491,9 +489,7 @@ int main(int argc, char **argv)
 	if (bench_selected("density"))
 		bench_density();
 
-#if BENCH_HAVE_SNAPSHOT_API
 	bench_service_release();
-#endif
 	print_table(stdout, &host);
 	if (table) {
 		FILE *f = fopen(table, "w");

@@ -22,7 +22,6 @@
 static const unsigned int restore_ks[] = {1, 16, 256, 4096};
 #define NKS (sizeof(restore_ks) / sizeof(restore_ks[0]))
 
-#if BENCH_HAVE_SNAPSHOT_API
 struct full_copy {
 	const void *snapshot;
 	uint64_t snapshot_size, scratch_size;
@@ -67,7 +66,6 @@ static void full_copy_free(struct full_copy *fc)
 	if (fc->scratch && fc->scratch != MAP_FAILED)
 		munmap(fc->scratch, fc->scratch_size);
 }
-#endif
 
 static void restore_layout(uint32_t layout)
 {
@@ -88,7 +86,6 @@ static void restore_layout(uint32_t layout)
 		if (restore_ks[i] == 1)
 			bench_figure_target(f[i], 0.01, "<= 0.01 (100x)");
 	}
-#if BENCH_HAVE_SNAPSHOT_API
 	struct bench_samples ours[NKS] = {0}, full = {0}, pages[NKS] = {0};
 	struct full_copy fc = {0};
 	struct snapvm_snapshot *snap;
@@ -154,10 +151,6 @@ out:
 		bench_samples_free(&pages[i]);
 	}
 	bench_samples_free(&full);
-#else
-	for (size_t i = 0; i < NKS; i++)
-		bench_figure_skip(f[i], "%s", BENCH_NEEDS_SNAPSHOT_API);
-#endif
 }
 
 void bench_restore(void)

@@ -10,8 +10,6 @@
 #include "bench/bench.h"
 #include "guests/bench/bench_guest.h"
 
-#if BENCH_HAVE_SNAPSHOT_API
-
 #define CALL_TIMEOUT_MS 600000
 
 /* Taken snapshots, kept for the whole run: [big][layout][memory]. */
@@ -143,5 +141,3 @@ void bench_service_release(void)
 		*snap = NULL;
 	}
 }
-
-#endif /* BENCH_HAVE_SNAPSHOT_API */

@@ -13,7 +13,6 @@
 #include "bench/bench.h"
 #include "guests/bench/bench_guest.h"
 
-#if BENCH_HAVE_SNAPSHOT_API
 /* Create from the snapshot + first call. */
 static int from_snapshot_ns(struct snapvm_snapshot *snap, double *ns, char *why, size_t why_len)
 {
@@ -52,7 +51,6 @@ static int cold_ns(uint32_t layout, double *ns, char *why, size_t why_len)
 	snapvm_snapshot_put(elf);
 	return ret;
 }
-#endif
 
 static void start_layout(uint32_t layout)
 {
@@ -72,7 +70,6 @@ static void start_layout(uint32_t layout)
 	bench_figure_baseline(vs_floor, "kvm_floor.new_vm",
 			      "bare KVM VM, 1 page, 1 vCPU, created and run to its first exit");
 	bench_figure_target(vs_floor, 2.0, "<= 2");
-#if BENCH_HAVE_SNAPSHOT_API
 	struct bench_samples ours = {0}, cold = {0}, floor = {0};
 	struct bench_budget budget = bench_budget(3, 100, 20);
 	struct snapvm_snapshot *snap;
@@ -113,10 +110,6 @@ out:
 	bench_samples_free(&ours);
 	bench_samples_free(&cold);
 	bench_samples_free(&floor);
-#else
-	bench_figure_skip(vs_cold, "%s", BENCH_NEEDS_SNAPSHOT_API);
-	bench_figure_skip(vs_floor, "%s", BENCH_NEEDS_SNAPSHOT_API);
-#endif
 }
 
 void bench_start(void)
