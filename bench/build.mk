@@ -50,7 +50,6 @@ endef
 bench_guest = $(foreach arch,$(GUEST_ARCHES),$(eval $(call bench_guest_rules,$(arch),$(1),$(2),$(3))))
 $(call bench_guest,empty,empty,)
 $(call bench_guest,hypercall,hypercall,)
-$(call bench_guest,touch,touch,)
 $(call bench_guest,service-small,service,)
 $(call bench_guest,service-small-cold,service,-DBENCH_SERVICE_COLD)
 $(call bench_guest,service,service,-DBENCH_SERVICE_BIG)

@@ -13,7 +13,7 @@
  * bench-empty EXITs at once. Their difference / count = one hypercall. */
 #define BENCH_HYPERCALL_COUNT 2000
 
-/* bench-touch writes one word in each of this many .bss pages, then EXITs. */
+/* Density: each sandbox dirties this many data pages (one call). */
 #define BENCH_TOUCH_PAGES 16
 
 /*
