@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "tests/kselftest/vmm_test.h"
 #include "guests/test/direct-write.h"
 #include "layout/abi.h"
 #include "layout/amd64.h"
@@ -54,28 +55,6 @@ struct run {
 	char err[OUTPUT_MAX];
 	size_t err_len;
 };
-
-/* build/ of this checkout: the test binary is build/tests/kselftest/NAME. */
-static const char *build_dir(void)
-{
-	static char dir[PATH_MAX];
-	ssize_t n;
-
-	if (dir[0])
-		return dir;
-	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	if (n <= 0)
-		return NULL;
-	dir[n] = '\0';
-	for (int i = 0; i < 3; i++) {
-		char *slash = strrchr(dir, '/');
-
-		if (!slash)
-			return NULL;
-		*slash = '\0';
-	}
-	return dir;
-}
 
 static double now_s(void)
 {
@@ -151,7 +130,7 @@ static int run_snapvm_with(struct run *r, const char *const *args, enum devices 
 	memset(r, 0, offsetof(struct run, out));
 	r->out[0] = r->err[0] = '\0';
 	r->out_len = r->err_len = 0;
-	snprintf(path, sizeof(path), "%s/snapvm", build_dir());
+	snprintf(path, sizeof(path), "%s/snapvm", vmm_build_dir());
 	argv[argc++] = path;
 	while (*args && argc < 31)
 		argv[argc++] = *args++;
@@ -234,43 +213,11 @@ FIXTURE(launcher)
 	struct run r;
 };
 
-FIXTURE_VARIANT(launcher)
-{
-	const char *layout;
-	uint32_t layout_id;
-	const char *memory;
-	enum snapvm_memory memory_id;
-};
-
-FIXTURE_VARIANT_ADD(launcher, i686_kmod){
-    .layout = "i686",
-    .layout_id = SNAPVM_LAYOUT_I686,
-    .memory = "kmod",
-    .memory_id = SNAPVM_MEMORY_KMOD,
-};
-FIXTURE_VARIANT_ADD(launcher, i686_memfd){
-    .layout = "i686",
-    .layout_id = SNAPVM_LAYOUT_I686,
-    .memory = "memfd",
-    .memory_id = SNAPVM_MEMORY_MEMFD,
-};
-FIXTURE_VARIANT_ADD(launcher, amd64_kmod){
-    .layout = "amd64",
-    .layout_id = SNAPVM_LAYOUT_AMD64,
-    .memory = "kmod",
-    .memory_id = SNAPVM_MEMORY_KMOD,
-};
-FIXTURE_VARIANT_ADD(launcher, amd64_memfd){
-    .layout = "amd64",
-    .layout_id = SNAPVM_LAYOUT_AMD64,
-    .memory = "memfd",
-    .memory_id = SNAPVM_MEMORY_MEMFD,
-};
+VMM_VARIANTS(launcher);
 
 FIXTURE_SETUP(launcher)
 {
-	const char *build = build_dir();
-	struct snapvm_host_info info;
+	const char *build = vmm_build_dir();
 	char path[PATH_MAX + 64];
 	const char *tmpdir = getenv("TMPDIR");
 
@@ -286,14 +233,7 @@ FIXTURE_SETUP(launcher)
 		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	ASSERT_NE(NULL, mkdtemp(self->tmp)) TH_LOG("mkdtemp %s: %s", self->tmp, strerror(errno));
 
-	snapvm_host_info(&info);
-	if (info.kvm_api_version < 0)
-		snprintf(self->skip, sizeof(self->skip), "/dev/kvm unusable: %s",
-			 strerror(-info.kvm_api_version));
-	else if (variant->memory_id == SNAPVM_MEMORY_KMOD && info.module_api_version < 0)
-		snprintf(self->skip, sizeof(self->skip),
-			 "--memory=kmod needs /dev/snapvm (snapvm.ko): %s",
-			 strerror(-info.module_api_version));
+	vmm_skip_reason(variant->memory_id, self->skip, sizeof(self->skip));
 }
 
 FIXTURE_TEARDOWN(launcher)
@@ -961,7 +901,7 @@ TEST(malformed_size_is_usage)
 	struct run *r = malloc(sizeof(*r));
 
 	ASSERT_NE(NULL, r);
-	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", build_dir());
+	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", vmm_build_dir());
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		RUN(r, "run", sizes[i], hello);
 		EXPECT_STATUS(r, EX_USAGE);
@@ -990,7 +930,7 @@ TEST(bad_usage_is_64)
 		char hello[PATH_MAX + 64];
 		unsigned n = 0;
 
-		snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", build_dir());
+		snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", vmm_build_dir());
 		for (unsigned j = 0; j < 3 && bad[i][j]; j++)
 			args[n++] = bad[i][j];
 		/* Flags get a guest, so only the flag is wrong. */
@@ -1030,7 +970,7 @@ TEST(no_kvm_is_unavailable_69)
 	char hello[PATH_MAX + 64];
 
 	ASSERT_NE(NULL, r);
-	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", build_dir());
+	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", vmm_build_dir());
 	RUN_HIDING(r, DEVICES_NO_KVM, "run", "--memory=memfd", hello);
 	EXPECT_STATUS(r, EX_UNAVAILABLE);
 	EXPECT_CONTAINS(r->err, "/dev/kvm", "stderr", r);
@@ -1044,7 +984,7 @@ TEST(kmod_memory_without_the_module_is_unavailable_69)
 	char hello[PATH_MAX + 64];
 
 	ASSERT_NE(NULL, r);
-	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", build_dir());
+	snprintf(hello, sizeof(hello), "%s/guests/amd64/hello.elf", vmm_build_dir());
 	RUN_HIDING(r, DEVICES_NO_SNAPVM, "run", "--memory=kmod", hello);
 	EXPECT_STATUS(r, EX_UNAVAILABLE);
 	EXPECT_CONTAINS(r->err, "/dev/snapvm", "stderr", r);

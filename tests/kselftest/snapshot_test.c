@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "tests/kselftest/vmm_test.h"
 #include "guests/test/call-loop.h"
 #include "layout/abi.h"
 #include "userspace/snapfile.h"
@@ -35,28 +36,6 @@
 #define RESTORES     5
 #define CYCLES	     1000
 #define OUTPUT_MAX   (64 << 10)
-
-/* build/ of this checkout: the test binary is build/tests/kselftest/NAME. */
-static const char *build_dir(void)
-{
-	static char dir[PATH_MAX];
-	ssize_t n;
-
-	if (dir[0])
-		return dir;
-	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	if (n <= 0)
-		return NULL;
-	dir[n] = '\0';
-	for (int i = 0; i < 3; i++) {
-		char *slash = strrchr(dir, '/');
-
-		if (!slash)
-			return NULL;
-		*slash = '\0';
-	}
-	return dir;
-}
 
 static long pinned_pages(void)
 {
@@ -98,38 +77,7 @@ FIXTURE(snapshot)
 	int output_fd; /* a memfd collecting guest output */
 };
 
-FIXTURE_VARIANT(snapshot)
-{
-	const char *layout;
-	uint32_t layout_id;
-	const char *memory;
-	enum snapvm_memory memory_id;
-};
-
-FIXTURE_VARIANT_ADD(snapshot, i686_kmod){
-    .layout = "i686",
-    .layout_id = SNAPVM_LAYOUT_I686,
-    .memory = "kmod",
-    .memory_id = SNAPVM_MEMORY_KMOD,
-};
-FIXTURE_VARIANT_ADD(snapshot, i686_memfd){
-    .layout = "i686",
-    .layout_id = SNAPVM_LAYOUT_I686,
-    .memory = "memfd",
-    .memory_id = SNAPVM_MEMORY_MEMFD,
-};
-FIXTURE_VARIANT_ADD(snapshot, amd64_kmod){
-    .layout = "amd64",
-    .layout_id = SNAPVM_LAYOUT_AMD64,
-    .memory = "kmod",
-    .memory_id = SNAPVM_MEMORY_KMOD,
-};
-FIXTURE_VARIANT_ADD(snapshot, amd64_memfd){
-    .layout = "amd64",
-    .layout_id = SNAPVM_LAYOUT_AMD64,
-    .memory = "memfd",
-    .memory_id = SNAPVM_MEMORY_MEMFD,
-};
+VMM_VARIANTS(snapshot);
 
 static const char *guest_path(FIXTURE_DATA(snapshot) * self, const char *name)
 {
@@ -169,8 +117,7 @@ static int take(FIXTURE_DATA(snapshot) * self, const char *name, struct snapvm_s
 
 FIXTURE_SETUP(snapshot)
 {
-	const char *build = build_dir();
-	struct snapvm_host_info info;
+	const char *build = vmm_build_dir();
 	const char *tmpdir = getenv("TMPDIR");
 
 	ASSERT_NE(NULL, build);
@@ -186,17 +133,9 @@ FIXTURE_SETUP(snapshot)
 		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	ASSERT_NE(NULL, mkdtemp(self->tmp)) TH_LOG("mkdtemp %s: %s", self->tmp, strerror(errno));
 
-	snapvm_host_info(&info);
-	if (info.kvm_api_version < 0) {
-		snprintf(self->skip, sizeof(self->skip), "/dev/kvm unusable: %s",
-			 strerror(-info.kvm_api_version));
+	vmm_skip_reason(variant->memory_id, self->skip, sizeof(self->skip));
+	if (self->skip[0])
 		return;
-	}
-	if (variant->memory_id == SNAPVM_MEMORY_KMOD && info.module_api_version < 0) {
-		snprintf(self->skip, sizeof(self->skip), "the kmod backend needs /dev/snapvm: %s",
-			 strerror(-info.module_api_version));
-		return;
-	}
 	ASSERT_EQ(0, take(self, "call-loop", &self->taker, &self->taken))
 	TH_LOG("call-loop to its SNAPSHOT: %s", self->err.message);
 }
@@ -612,7 +551,7 @@ static int launch(FIXTURE_DATA(snapshot) * self, const char *const *args, char *
 	int argc = 0, ws, fd;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/snapvm", build_dir());
+	snprintf(path, sizeof(path), "%s/snapvm", vmm_build_dir());
 	snprintf(out_path, sizeof(out_path), "%s/stdout", self->tmp);
 	snprintf(err_path, sizeof(err_path), "%s/stderr", self->tmp);
 	argv[argc++] = path;
