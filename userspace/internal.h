@@ -246,6 +246,7 @@ struct snapvm_kvm_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	bool sync_regs;	      /* kvm_run.s.regs.regs is valid after each exit */
+	bool sync_sregs;      /* kvm_run.s.regs.sregs too (read-only for us) */
 	struct kvm_regs regs; /* fallback copy when sync_regs is false */
 	bool regs_fetched, regs_dirty;
 	bool io_pending; /* the last exit was I/O: KVM finishes it on the next run */
@@ -312,6 +313,8 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 int snapvm_kvm_vcpu_regs(struct snapvm_kvm_vcpu *vcpu, struct kvm_regs **regs,
 			 struct snapvm_error *err);
 void snapvm_kvm_vcpu_regs_changed(struct snapvm_kvm_vcpu *vcpu);
+/* CR0, CR3, CR4 and EFER at the last exit (or as the last set_state set
+ * them): no ioctl with KVM_SYNC_X86_SREGS, one KVM_GET_SREGS without. */
 int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *paging,
 			   struct snapvm_error *err);
 /* Async-signal-safe: make the current or next KVM_RUN return at once. */

@@ -252,11 +252,18 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 		snapvm_kvm_vcpu_destroy(vcpu);
 		return snapvm_fail_errno(err, EX_OSERR, errnum, "KVM_SET_CPUID2");
 	}
-	/* Hypercalls are the hot path: read their registers from kvm_run
-	 * instead of a KVM_GET_REGS per exit. */
+	/* Hypercalls are the hot path: read their registers, and the paging
+	 * registers WRITE and ABORT translate with, from kvm_run instead of a
+	 * KVM_GET_REGS / KVM_GET_SREGS per exit (in a nested KVM an ioctl
+	 * costs about as much as the exit). Only REGS is ever marked dirty:
+	 * a dirty SREGS would make KVM write the copy back. */
 	if (host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_REGS)) {
 		vcpu->sync_regs = true;
 		vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	}
+	if (host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_SREGS)) {
+		vcpu->sync_sregs = true;
+		vcpu->run->kvm_valid_regs |= KVM_SYNC_X86_SREGS;
 	}
 	return 0;
 }
@@ -373,8 +380,14 @@ int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_
 		if (ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &state->debugregs) != 0)
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_DEBUGREGS");
 	}
-	/* Whatever kvm_run or our copy held is stale now. */
+	/* Whatever kvm_run or our copy held is stale now: the synced copies
+	 * become the state just set (KVM refreshes them at the next exit), so
+	 * a register change before that run cannot write back old values. */
 	vcpu->run->kvm_dirty_regs = 0;
+	if (vcpu->sync_regs)
+		vcpu->run->s.regs.regs = state->regs;
+	if (vcpu->sync_sregs)
+		vcpu->run->s.regs.sregs = state->sregs;
 	vcpu->regs_fetched = false;
 	vcpu->regs_dirty = false;
 	return 0;
@@ -404,12 +417,16 @@ void snapvm_kvm_vcpu_regs_changed(struct snapvm_kvm_vcpu *vcpu)
 int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *paging,
 			   struct snapvm_error *err)
 {
-	struct kvm_sregs sregs;
+	struct kvm_sregs fetched;
+	const struct kvm_sregs *sregs = &vcpu->run->s.regs.sregs;
 
-	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) != 0)
-		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_SREGS");
+	if (!vcpu->sync_sregs) {
+		if (ioctl(vcpu->fd, KVM_GET_SREGS, &fetched) != 0)
+			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_SREGS");
+		sregs = &fetched;
+	}
 	*paging = (struct snapvm_paging){
-	    .cr0 = sregs.cr0, .cr3 = sregs.cr3, .cr4 = sregs.cr4, .efer = sregs.efer};
+	    .cr0 = sregs->cr0, .cr3 = sregs->cr3, .cr4 = sregs->cr4, .efer = sregs->efer};
 	return 0;
 }
 

@@ -620,12 +620,15 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sb)
 	free(sb);
 }
 
-/* Drop the i686 view's private copies of the dirty pages: the mapping
- * falls back to the sealed snapshot's pages. Returns pages dropped. */
-static int64_t drop_view_copies(struct snapvm_sandbox *sb, const uint64_t *bitmap,
-				struct snapvm_error *err)
+/* Put the snapshot's bytes back into the i686 view's dirty pages. They
+ * stay the view's private pages: dropping them instead (MADV_DONTNEED)
+ * made every next request pay a host copy-on-write fault, a page
+ * allocation and an MMU-notifier round per page again, while a copy into
+ * a page KVM still maps costs a memcpy. Returns pages restored. */
+static int64_t restore_view_pages(struct snapvm_sandbox *sb, const uint64_t *bitmap)
 {
-	uint64_t npages = sb->snapshot->size / SNAPVM_PAGE, dropped = 0;
+	const unsigned char *original = sb->snapshot->memory;
+	uint64_t npages = sb->snapshot->size / SNAPVM_PAGE, restored = 0;
 
 	for (uint64_t page = 0; page < npages;) {
 		uint64_t run = 0;
@@ -637,14 +640,12 @@ static int64_t drop_view_copies(struct snapvm_sandbox *sb, const uint64_t *bitma
 		while (page + run < npages &&
 		       (bitmap[(page + run) / 64] >> ((page + run) % 64) & 1))
 			run++;
-		if (run &&
-		    madvise(sb->view + page * SNAPVM_PAGE, run * SNAPVM_PAGE, MADV_DONTNEED) != 0)
-			return -snapvm_fail_errno(err, EX_OSERR, errno,
-						  "madvise(MADV_DONTNEED) of the snapshot view");
-		dropped += run;
+		memcpy(sb->view + page * SNAPVM_PAGE, original + page * SNAPVM_PAGE,
+		       run * SNAPVM_PAGE);
+		restored += run;
 		page += run ? run : 1;
 	}
-	return (int64_t)dropped;
+	return (int64_t)restored;
 }
 
 int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
@@ -677,9 +678,7 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 					      sb->view_dirty, err);
 		if (ret)
 			return ret;
-		view_done = drop_view_copies(sb, sb->view_dirty, err);
-		if (view_done < 0)
-			return (int)-view_done;
+		view_done = restore_view_pages(sb, sb->view_dirty);
 	}
 	info->random_seed = sb->random_seed;
 	info->generation = ++sb->generation;

@@ -173,7 +173,7 @@ int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox, struct snapvm_s
  */
 int snapvm_sandbox_restore(struct snapvm_sandbox *sandbox, struct snapvm_error *err);
 
-/* Pages the last restore copied, zeroed or dropped (for tests, benches). */
+/* Pages the last restore copied or zeroed (for tests, benches). */
 uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox);
 
 /*
