@@ -105,37 +105,6 @@ static struct snapvm_snapshot *snapshot_alloc(const struct snapvm_arch *arch)
 	return snap;
 }
 
-/* Write the pages of bytes that bitmap flags into region, one pwrite per
- * run of pages. Returns pages written, or -status. */
-static int64_t fill_runs(struct snapvm_region *region, const unsigned char *bytes,
-			 const uint64_t *bitmap, uint64_t npages, struct snapvm_error *err)
-{
-	int64_t done = 0;
-
-	for (uint64_t page = 0; page < npages;) {
-		uint64_t run = 0;
-		int ret;
-
-		if (!bitmap[page / 64]) {
-			page = (page / 64 + 1) * 64;
-			continue;
-		}
-		while (page + run < npages && bit_set(bitmap, page + run))
-			run++;
-		if (!run) {
-			page++;
-			continue;
-		}
-		ret = snapvm_region_write(region, page * SNAPVM_PAGE, bytes + page * SNAPVM_PAGE,
-					  run * SNAPVM_PAGE, err);
-		if (ret)
-			return -ret;
-		done += (int64_t)run;
-		page += run;
-	}
-	return done;
-}
-
 int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
 				     struct snapvm_region *scratch, unsigned char *host,
 				     uint64_t *bitmap, struct snapvm_error *err)
@@ -150,13 +119,6 @@ int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
 		memcpy(host, snap->scratch_init, snap->scratch_init_size);
 		return (int64_t)template_pages;
 	}
-	/* A fresh sandbox gets a scratch image's non-zero pages by pwrite
-	 * (memfd) or the module's RESTORE, in runs: a memcpy through the
-	 * mapping would take a host page fault per page, which the amd64
-	 * scratch image (tens of MiB) pays at every create. */
-	if (!bitmap && scratch->memory == SNAPVM_MEMORY_MEMFD)
-		return fill_runs(scratch, snap->scratch_image_memory, snap->scratch_nonzero, npages,
-				 err);
 	if (!bitmap)
 		bitmap = snap->scratch_nonzero;
 	else if (!snap->scratch_image_memory) {
