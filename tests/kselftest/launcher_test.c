@@ -219,7 +219,6 @@ FIXTURE_SETUP(launcher)
 {
 	const char *build = vmm_build_dir();
 	char path[PATH_MAX + 64];
-	const char *tmpdir = getenv("TMPDIR");
 
 	ASSERT_NE(NULL, build);
 	snprintf(path, sizeof(path), "%s/snapvm", build);
@@ -229,30 +228,17 @@ FIXTURE_SETUP(launcher)
 	snprintf(path, sizeof(path), "%s/hello.elf", self->guests);
 	ASSERT_EQ(0, access(path, R_OK)) TH_LOG("%s: %s (run make guests)", path, strerror(errno));
 	snprintf(self->memory_flag, sizeof(self->memory_flag), "--memory=%s", variant->memory);
-	snprintf(self->tmp, sizeof(self->tmp), "%s/snapvm-launcher.XXXXXX",
-		 tmpdir && *tmpdir ? tmpdir : "/tmp");
-	ASSERT_NE(NULL, mkdtemp(self->tmp)) TH_LOG("mkdtemp %s: %s", self->tmp, strerror(errno));
+	ASSERT_NE(NULL, vmm_make_tmpdir(self->tmp, sizeof(self->tmp), "launcher"))
+	TH_LOG("mkdtemp %s: %s", self->tmp, strerror(errno));
 
 	vmm_skip_reason(variant->memory_id, self->skip, sizeof(self->skip));
 }
 
 FIXTURE_TEARDOWN(launcher)
 {
-	char cmd[PATH_MAX + 16];
-
-	if (self->tmp[0] && strncmp(self->tmp, "/", 1) == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->tmp);
-		if (system(cmd))
-			TH_LOG("could not remove %s", self->tmp);
-	}
+	if (self->tmp[0] && vmm_remove_tmpdir(self->tmp))
+		TH_LOG("could not remove %s", self->tmp);
 }
-
-/* Every test starts here: SKIP in FIXTURE_SETUP would not stop the test. */
-#define REQUIRE_BACKEND()                                                                          \
-	do {                                                                                       \
-		if (self->skip[0])                                                                 \
-			SKIP(return, "%s", self->skip);                                            \
-	} while (0)
 
 static const char *guest(FIXTURE_DATA(launcher) * self, const char *name)
 {

@@ -118,7 +118,6 @@ static int take(FIXTURE_DATA(snapshot) * self, const char *name, struct snapvm_s
 FIXTURE_SETUP(snapshot)
 {
 	const char *build = vmm_build_dir();
-	const char *tmpdir = getenv("TMPDIR");
 
 	ASSERT_NE(NULL, build);
 	snprintf(self->guests, sizeof(self->guests), "%s/guests/%s", build, variant->layout);
@@ -129,9 +128,8 @@ FIXTURE_SETUP(snapshot)
 	};
 	self->output_fd = memfd_create("guest-output", MFD_CLOEXEC);
 	ASSERT_LE(0, self->output_fd);
-	snprintf(self->tmp, sizeof(self->tmp), "%s/snapvm-snapshot.XXXXXX",
-		 tmpdir && *tmpdir ? tmpdir : "/tmp");
-	ASSERT_NE(NULL, mkdtemp(self->tmp)) TH_LOG("mkdtemp %s: %s", self->tmp, strerror(errno));
+	ASSERT_NE(NULL, vmm_make_tmpdir(self->tmp, sizeof(self->tmp), "snapshot"))
+	TH_LOG("mkdtemp %s: %s", self->tmp, strerror(errno));
 
 	vmm_skip_reason(variant->memory_id, self->skip, sizeof(self->skip));
 	if (self->skip[0])
@@ -142,24 +140,13 @@ FIXTURE_SETUP(snapshot)
 
 FIXTURE_TEARDOWN(snapshot)
 {
-	char cmd[PATH_MAX + 16];
-
 	snapvm_sandbox_destroy(self->taker);
 	snapvm_snapshot_put(self->taken);
 	if (self->output_fd >= 0)
 		close(self->output_fd);
-	if (self->tmp[0] == '/') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->tmp);
-		if (system(cmd))
-			TH_LOG("could not remove %s", self->tmp);
-	}
+	if (self->tmp[0] && vmm_remove_tmpdir(self->tmp))
+		TH_LOG("could not remove %s", self->tmp);
 }
-
-#define REQUIRE_BACKEND()                                                                          \
-	do {                                                                                       \
-		if (self->skip[0])                                                                 \
-			SKIP(return, "%s", self->skip);                                            \
-	} while (0)
 
 #define CREATE(snap, sb)                                                                           \
 	do {                                                                                       \

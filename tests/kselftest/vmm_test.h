@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -82,6 +83,33 @@ static inline void vmm_skip_reason(enum snapvm_memory memory, char *skip, size_t
 	else if (memory == SNAPVM_MEMORY_KMOD && info.module_api_version < 0)
 		snprintf(skip, size, "--memory=kmod needs /dev/snapvm (snapvm.ko): %s",
 			 strerror(-info.module_api_version));
+}
+
+/* Every test starts here: SKIP in FIXTURE_SETUP would not stop the test. */
+#define REQUIRE_BACKEND()                                                                          \
+	do {                                                                                       \
+		if (self->skip[0])                                                                 \
+			SKIP(return, "%s", self->skip);                                            \
+	} while (0)
+
+/* A fresh directory $TMPDIR/snapvm-NAME.XXXXXX (or under /tmp) in dir. */
+static inline char *vmm_make_tmpdir(char *dir, size_t size, const char *name)
+{
+	const char *tmpdir = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/snapvm-%s.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", name);
+	return mkdtemp(dir);
+}
+
+/* Remove what vmm_make_tmpdir made; 0 on success. */
+static inline int vmm_remove_tmpdir(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (dir[0] != '/' || strchr(dir, '\''))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
 }
 
 #endif /* SNAPVM_TESTS_VMM_TEST_H */
