@@ -9,8 +9,9 @@
  * changes again, so many sandboxes can map one snapshot.
  *
  * Locking, per region:
- * - lock (spinlock) guards prot, sealed and shared_maywrite. It is taken under
- *   mmap_lock (->mmap, vm_ops open/close), so nothing under it sleeps.
+ * - lock (spinlock) guards prot, sealed, sealing and shared_maywrite. It is
+ *   taken under mmap_lock (->mmap, vm_ops open/close), so nothing under it
+ *   sleeps.
  * - write_sem: pwrite and RESTORE change the content under its read side, SEAL
  *   takes its write side, so no write is in flight once SEAL returns. Holders
  *   copy from user memory (which takes mmap_lock): never take it under
@@ -68,9 +69,10 @@ struct snapvm_region {
 	/* Charged with npages of RLIMIT_MEMLOCK; mmgrab()bed, see region_free. */
 	struct mm_struct *mm;
 
-	spinlock_t lock;		/* guards the three fields below */
+	spinlock_t lock;		/* guards the four fields below */
 	u32 prot;			/* SNAPVM_PROT_*, WRITE dropped by SEAL */
-	bool sealed;
+	bool sealed;			/* for good: never reverts */
+	bool sealing;			/* SEAL in progress, may still fail */
 	unsigned long shared_maywrite;	/* VM_SHARED + VM_MAYWRITE mappings */
 
 	struct rw_semaphore write_sem;
@@ -139,7 +141,8 @@ static int snapvm_region_release(struct inode *inode, struct file *file)
 /* Caller holds region->lock. */
 static bool snapvm_region_writable(const struct snapvm_region *region)
 {
-	return (region->prot & SNAPVM_PROT_WRITE) && !region->sealed;
+	return (region->prot & SNAPVM_PROT_WRITE) && !region->sealed &&
+	       !region->sealing;
 }
 
 static bool snapvm_vma_shared_maywrite(const struct vm_area_struct *vma)
@@ -257,8 +260,12 @@ static long snapvm_region_ioctl_seal(struct snapvm_region *region)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	/* From here on ->mmap refuses new writable shared mappings. */
-	region->sealed = true;
+	/*
+	 * From here on ->mmap refuses new writable shared mappings. Not sealed
+	 * yet: the scan below may fail, and RESTORE and INFO must not take the
+	 * region as sealed meanwhile.
+	 */
+	region->sealing = true;
 	spin_unlock(&region->lock);
 
 	/*
@@ -273,10 +280,11 @@ static long snapvm_region_ioctl_seal(struct snapvm_region *region)
 	}
 
 	spin_lock(&region->lock);
+	region->sealing = false;
 	if (scan == SNAPVM_SEAL_SCANS) {
-		region->sealed = false;
 		ret = -EBUSY;
 	} else {
+		region->sealed = true;
 		region->prot &= ~SNAPVM_PROT_WRITE;
 	}
 out_unlock:

@@ -727,6 +727,57 @@ TEST_F(snapvm, seal_is_busy_while_pages_are_pinned)
 	close(fd);
 }
 
+/*
+ * A SEAL that gives up (EBUSY, a page stays pinned) must never show the region
+ * sealed meanwhile: a RESTORE accepting it as a sealed source would copy pages
+ * that can still change once SEAL has failed.
+ */
+TEST_F(snapvm, a_failing_seal_never_shows_the_region_sealed)
+{
+	int fd = region_create(self->dev, PAGE, RW);
+	int dst = region_create(self->dev, PAGE, RW);
+	uint64_t bitmap = 1;
+	int pipefd[2], done[2];
+	struct iovec iov;
+	char *map;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(dst, 0);
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(0, pipe2(done, O_NONBLOCK));
+	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	iov.iov_base = map;
+	iov.iov_len = PAGE;
+	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0));
+	ASSERT_EQ(0, munmap(map, PAGE));
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char c;
+
+		close(done[1]);
+		while (read(done[0], &c, 1) < 0 && errno == EAGAIN) {
+			CHILD_CHECK(region_restore(dst, fd, &bitmap, 0, 1) < 0 && errno == EINVAL,
+				    "RESTORE took an unsealed region as its source");
+			CHILD_CHECK(region_info(fd).flags == 0, "INFO says sealed");
+		}
+		_exit(0);
+	}
+	close(done[0]);
+	for (int i = 0; i < 20; i++)
+		EXPECT_EQ(EBUSY, err_of(region_seal(fd)));
+	close(done[1]);
+	EXPECT_EQ(0, wait_status(pid));
+	EXPECT_EQ(0u, region_info(fd).flags);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(dst);
+	close(fd);
+}
+
 static int fill_index(size_t i)
 {
 	return (int)i;
