@@ -125,6 +125,11 @@ static void *range_next(struct snapvm_sandbox *sb, struct guest_range *r, uint64
 		return NULL;
 	if (snapvm_gva_to_gpa(&sb->memory, &r->paging, gva, &gpa, &contiguous))
 		return NULL;
+	/* A guest's huge page may reach past the end of a slot; its 4 KiB
+	 * page never does (slots are page-aligned), so a string that ends
+	 * inside guest memory stays readable. */
+	if (contiguous > SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1)))
+		contiguous = SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1));
 	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
 	host = snapvm_gpa_to_host(&sb->memory, gpa, *chunk);
 	if (host)
