@@ -282,7 +282,13 @@ int snapvm_kvm_vcpu_complete_io(struct snapvm_kvm_vcpu *vcpu, struct snapvm_erro
 	}
 	run->immediate_exit = 1;
 	ret = ioctl(vcpu->fd, KVM_RUN, 0);
-	run->immediate_exit = vcpu->kicked ? 1 : 0;
+	/* Clear, then look for a kick: a timer signal between reading kicked
+	 * and clearing would otherwise lose its immediate_exit, and a one-shot
+	 * timeout would never stop the guest. */
+	run->immediate_exit = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (vcpu->kicked)
+		run->immediate_exit = 1;
 	vcpu->regs_fetched = false;
 	if (ret == 0 || (errno != EINTR && errno != EAGAIN))
 		return snapvm_fail_errno(err, EX_SOFTWARE, ret == 0 ? EPROTO : errno,
