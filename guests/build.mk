@@ -1,11 +1,11 @@
 # Freestanding guests: a runtime per arch (guests/i686/, guests/amd64/, plus
 # the arch-neutral guests/lib/) and the test guests in guests/test/, each
 # built for both layouts as build/guests/<arch>/<name>.elf (write-to-text is
-# amd64 only: i686 text is writable by design, see layout/i686.h;
-# abort-huge-page is i686 only: it turns on 32-bit paging).
+# amd64 only: i686 text is writable by design, see layout/i686.h).
 GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop hypercall-args \
-	unknown-hypercall beyond-max-gpa invalid-opcode snapshot-state call-loop
-GUEST_NAMES_i686 := $(GUEST_NAMES) abort-huge-page
+	unknown-hypercall beyond-max-gpa invalid-opcode snapshot-state call-loop \
+	abort-huge-page
+GUEST_NAMES_i686 := $(GUEST_NAMES)
 GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text
 GUEST_ARCHES := i686 amd64
 
