@@ -24,9 +24,14 @@
 
 /* EXIT(code): the sandbox stops; the launcher exits with code & 0xff. */
 #define SNAPVM_HC_EXIT 0
-/* WRITE(gva, len): len bytes to stdout; returns len or -EFAULT when any
- * byte is not mapped readable in the guest. */
+/* WRITE(gva, len): len bytes to stdout; returns len, -EFAULT when any
+ * byte is not mapped readable in the guest (nothing is written then), or
+ * -EINVAL when len exceeds SNAPVM_WRITE_MAX. */
 #define SNAPVM_HC_WRITE 1
+/* One WRITE's limit: the VMM copies outside KVM_RUN, where --timeout cannot
+ * stop it, so a guest whose page tables alias one page many times over must
+ * not make it copy without end. */
+#define SNAPVM_WRITE_MAX (16U << 20)
 /* SNAPSHOT(): returns 0 when the snapshot was just taken, 1 when the guest
  * resumes from a restore of it. */
 #define SNAPVM_HC_SNAPSHOT 2

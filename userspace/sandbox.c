@@ -144,6 +144,10 @@ static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	uint64_t chunk, end;
 	int ret;
 
+	if (range.len > SNAPVM_WRITE_MAX) {
+		hc->result = (uint64_t)-SNAPVM_EINVAL;
+		return HC_CONTINUE;
+	}
 	if (__builtin_add_overflow(range.gva, range.len, &end)) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
 		return HC_CONTINUE;
