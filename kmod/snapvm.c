@@ -261,6 +261,14 @@ static long snapvm_region_ioctl_seal(struct snapvm_region *region)
 		goto out_unlock;
 	}
 	/*
+	 * Without WRITE no shared mapping was ever writable, and a private
+	 * one copies on write: no page reference can write the region.
+	 */
+	if (!(region->prot & SNAPVM_PROT_WRITE)) {
+		region->sealed = true;
+		goto out_unlock;
+	}
+	/*
 	 * From here on ->mmap refuses new writable shared mappings. Not sealed
 	 * yet: the scan below may fail, and RESTORE and INFO must not take the
 	 * region as sealed meanwhile.

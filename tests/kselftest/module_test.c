@@ -727,6 +727,35 @@ TEST_F(snapvm, seal_is_busy_while_pages_are_pinned)
 	close(fd);
 }
 
+/* A region that never had WRITE never had a writable mapping: a page
+ * reference to it (here through a read-only mapping) cannot write, so it
+ * does not stop SEAL. */
+TEST_F(snapvm, seal_ignores_pins_of_a_region_without_write)
+{
+	int fd = region_create(self->dev, PAGE, SNAPVM_PROT_READ);
+	struct iovec iov;
+	char buf[PAGE];
+	int pipefd[2];
+	char *map;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, pipe(pipefd));
+	map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	iov.iov_base = map;
+	iov.iov_len = PAGE;
+	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0))
+	TH_LOG("vmsplice: %s", strerror(errno));
+	ASSERT_EQ(0, munmap(map, PAGE));
+	EXPECT_EQ(0, region_seal(fd)) TH_LOG("a read-only pin blocked SEAL");
+	EXPECT_EQ(SNAPVM_REGION_SEALED, region_info(fd).flags);
+	ASSERT_EQ((ssize_t)PAGE, read(pipefd[0], buf, sizeof(buf)));
+	EXPECT_EQ(0, buf[0]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(fd);
+}
+
 /*
  * A SEAL that gives up (EBUSY, a page stays pinned) must never show the region
  * sealed meanwhile: a RESTORE accepting it as a sealed source would copy pages
