@@ -699,25 +699,39 @@ TEST_F(snapvm, seal_is_busy_while_a_forked_child_holds_a_writable_mapping)
 	close(fd);
 }
 
+/*
+ * Pins the region's first page in a pipe (vmsplice through a shared mapping
+ * of rights prot, unmapped again afterwards): a page reference that outlives
+ * every mapping. Fills the page with fill first when prot has PROT_WRITE.
+ * Returns 0 or an errno.
+ */
+static int pin_first_page(int fd, int prot, char fill, int pipefd[2])
+{
+	struct iovec iov = {.iov_len = PAGE};
+	int ret = 0;
+
+	if (pipe(pipefd))
+		return errno;
+	iov.iov_base = mmap(NULL, PAGE, prot, MAP_SHARED, fd, 0);
+	if (iov.iov_base == MAP_FAILED)
+		return errno;
+	if (prot & PROT_WRITE)
+		memset(iov.iov_base, fill, PAGE);
+	if (vmsplice(pipefd[1], &iov, 1, 0) != (ssize_t)PAGE)
+		ret = errno ? errno : EIO;
+	munmap(iov.iov_base, PAGE);
+	return ret;
+}
+
 /* A page reference held beyond munmap (vmsplice, O_DIRECT) could still write. */
 TEST_F(snapvm, seal_is_busy_while_pages_are_pinned)
 {
 	int fd = region_create(self->dev, PAGE, RW);
-	struct iovec iov;
 	char buf[PAGE];
 	int pipefd[2];
-	char *map;
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, pipe(pipefd));
-	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, map);
-	memset(map, 'v', PAGE);
-	iov.iov_base = map;
-	iov.iov_len = PAGE;
-	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0))
-	TH_LOG("vmsplice: %s", strerror(errno));
-	ASSERT_EQ(0, munmap(map, PAGE));
+	ASSERT_EQ(0, pin_first_page(fd, PROT_READ | PROT_WRITE, 'v', pipefd));
 	EXPECT_EQ(EBUSY, err_of(region_seal(fd))) TH_LOG("the pipe holds a reference");
 	ASSERT_EQ((ssize_t)PAGE, read(pipefd[0], buf, sizeof(buf)));
 	EXPECT_EQ('v', buf[PAGE - 1]);
@@ -733,20 +747,11 @@ TEST_F(snapvm, seal_is_busy_while_pages_are_pinned)
 TEST_F(snapvm, seal_ignores_pins_of_a_region_without_write)
 {
 	int fd = region_create(self->dev, PAGE, SNAPVM_PROT_READ);
-	struct iovec iov;
 	char buf[PAGE];
 	int pipefd[2];
-	char *map;
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, pipe(pipefd));
-	map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, map);
-	iov.iov_base = map;
-	iov.iov_len = PAGE;
-	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0))
-	TH_LOG("vmsplice: %s", strerror(errno));
-	ASSERT_EQ(0, munmap(map, PAGE));
+	ASSERT_EQ(0, pin_first_page(fd, PROT_READ, 0, pipefd));
 	EXPECT_EQ(0, region_seal(fd)) TH_LOG("a read-only pin blocked SEAL");
 	EXPECT_EQ(SNAPVM_REGION_SEALED, region_info(fd).flags);
 	ASSERT_EQ((ssize_t)PAGE, read(pipefd[0], buf, sizeof(buf)));
@@ -767,20 +772,12 @@ TEST_F(snapvm, a_failing_seal_never_shows_the_region_sealed)
 	int dst = region_create(self->dev, PAGE, RW);
 	uint64_t bitmap = 1;
 	int pipefd[2], done[2];
-	struct iovec iov;
-	char *map;
 	pid_t pid;
 
 	ASSERT_GE(fd, 0);
 	ASSERT_GE(dst, 0);
-	ASSERT_EQ(0, pipe(pipefd));
 	ASSERT_EQ(0, pipe2(done, O_NONBLOCK));
-	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, map);
-	iov.iov_base = map;
-	iov.iov_len = PAGE;
-	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0));
-	ASSERT_EQ(0, munmap(map, PAGE));
+	ASSERT_EQ(0, pin_first_page(fd, PROT_READ | PROT_WRITE, 0, pipefd));
 
 	pid = fork();
 	ASSERT_GE(pid, 0);
