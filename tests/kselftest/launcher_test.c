@@ -611,17 +611,24 @@ LAUNCHER_TEST(unknown_hypercall_exits_70)
 	EXPECT_CONTAINS(self->r.err, "RIP", "stderr", &self->r);
 }
 
-/* Bad WRITE arguments return -EFAULT and print nothing; ABORT's message
+/* The guest printed exactly stdout_text, then ABORTed: exit 70, its message
+ * and code on stderr. */
+#define EXPECT_GUEST_ABORT(name, stdout_text, message, code_text)                                  \
+	do {                                                                                       \
+		RUN(&self->r, "run", self->memory_flag, guest(self, (name)));                      \
+		EXPECT_STATUS(&self->r, SNAPVM_STATUS_GUEST_FAULT);                                \
+		EXPECT_STREQ((stdout_text), self->r.out) TH_LOG("stderr:\n%s", self->r.err);       \
+		EXPECT_CONTAINS(self->r.err, (message), "stderr", &self->r);                       \
+		EXPECT_CONTAINS(self->r.err, (code_text), "stderr", &self->r);                     \
+	} while (0)
+
+/* Bad WRITE arguments return -EFAULT (or -EINVAL) and print nothing; ABORT's message
  * reaches stderr and the launcher exits 70. */
 LAUNCHER_TEST(bad_hypercall_arguments_are_refused)
 {
 	REQUIRE_BACKEND();
-	RUN(&self->r, "run", self->memory_flag, guest(self, "hypercall-args"));
-	EXPECT_STATUS(&self->r, SNAPVM_STATUS_GUEST_FAULT);
-	EXPECT_STREQ("hypercall-args: bad WRITEs refused\n", self->r.out)
-	TH_LOG("stderr:\n%s", self->r.err);
-	EXPECT_CONTAINS(self->r.err, "deliberate abort, message for stderr", "stderr", &self->r);
-	EXPECT_CONTAINS(self->r.err, "code 7", "stderr", &self->r);
+	EXPECT_GUEST_ABORT("hypercall-args", "hypercall-args: bad WRITEs refused\n",
+			   "deliberate abort, message for stderr", "code 7");
 }
 
 /* ABORT reads its message through the guest's own page tables: a message
@@ -630,12 +637,8 @@ LAUNCHER_TEST(bad_hypercall_arguments_are_refused)
 LAUNCHER_TEST(abort_message_under_a_huge_page_reaches_stderr)
 {
 	REQUIRE_BACKEND();
-	RUN(&self->r, "run", self->memory_flag, guest(self, "abort-huge-page"));
-	EXPECT_STATUS(&self->r, SNAPVM_STATUS_GUEST_FAULT);
-	EXPECT_STREQ("abort-huge-page: message placed\n", self->r.out)
-	TH_LOG("stderr:\n%s", self->r.err);
-	EXPECT_CONTAINS(self->r.err, "the message at the end of scratch", "stderr", &self->r);
-	EXPECT_CONTAINS(self->r.err, "code 9", "stderr", &self->r);
+	EXPECT_GUEST_ABORT("abort-huge-page", "abort-huge-page: message placed\n",
+			   "the message at the end of scratch", "code 9");
 }
 
 LAUNCHER_TEST(write_to_text_exits_70)
