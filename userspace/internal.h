@@ -122,14 +122,19 @@ void snapvm_elf_close(struct snapvm_elf_image *image);
 
 /* ---- vCPU state ---- */
 
-/* Room for the MSRs a guest can change (kvm.c's list, as far as KVM
- * offers them). */
-#define SNAPVM_MAX_MSRS 24
+/* Room for the MSRs a state saves: every MSR of KVM_GET_MSR_INDEX_LIST and
+ * the MTRRs that a vCPU can read and write back (kvm.c). */
+#define SNAPVM_MAX_MSRS 512
+/* Room for the CPUID entries KVM_GET_SUPPORTED_CPUID gives (about 60 today). */
+#define SNAPVM_MAX_CPUID 160
 
 /* Which parts of a struct snapvm_vcpu_state hold a captured value. */
-#define SNAPVM_STATE_FULL  (1U << 0) /* everything but xsave/fpu/xcrs */
+#define SNAPVM_STATE_FULL  (1U << 0) /* everything but xsave/fpu/xcrs/cpuid */
 #define SNAPVM_STATE_XSAVE (1U << 1) /* xsave, else fpu */
 #define SNAPVM_STATE_XCRS  (1U << 2)
+#define SNAPVM_STATE_CPUID (1U << 3) /* always: the guest's CPUID */
+#define SNAPVM_STATE_PARTS                                                                         \
+	(SNAPVM_STATE_FULL | SNAPVM_STATE_XSAVE | SNAPVM_STATE_XCRS | SNAPVM_STATE_CPUID)
 
 /* A vCPU's state: regs and sregs are all an ELF entry state sets (KVM's
  * reset values for the rest); a captured state (SNAPSHOT) has everything.
@@ -146,6 +151,11 @@ struct snapvm_vcpu_state {
 	struct kvm_fpu fpu;
 	struct kvm_msr_entry msrs[SNAPVM_MAX_MSRS];
 	struct kvm_xsave xsave;
+	/* The guest's CPUID (snapvm_kvm_cpuid): the same for every sandbox
+	 * of a snapshot, and saved with it. */
+	uint32_t ncpuid;
+	uint32_t reserved;
+	struct kvm_cpuid_entry2 cpuid[SNAPVM_MAX_CPUID];
 };
 
 /* ---- layouts (arch_amd64.c, arch_i686.c, layout.c) ---- */
@@ -248,6 +258,14 @@ struct snapvm_kvm_vcpu {
 	bool sync_regs;	      /* kvm_run.s.regs.regs is valid after each exit */
 	bool sync_sregs;      /* kvm_run.s.regs.sregs too (read-only for us) */
 	struct kvm_regs regs; /* fallback copy when sync_regs is false */
+	/* The state whose CPUID the vCPU has (it outlives the vCPU). */
+	const struct snapvm_vcpu_state *cpuid_from;
+	/* The MSRs a state of this vCPU saves and restores. */
+	uint32_t msrs[SNAPVM_MAX_MSRS];
+	unsigned int nmsrs;
+	/* The TSC offset it was created with: restore puts it back. */
+	uint64_t tsc_offset;
+	bool tsc_offset_valid;
 	bool regs_fetched, regs_dirty;
 	bool io_pending; /* the last exit was I/O: KVM finishes it on the next run */
 	volatile sig_atomic_t kicked;
@@ -281,15 +299,27 @@ struct snapvm_exit {
 	char description[160]; /* SNAPVM_EXIT_OTHER */
 };
 
-/* /dev/kvm, opened once per process. EX_UNAVAILABLE when unusable. */
+/* /dev/kvm, opened once per process (retried after a failure).
+ * EX_UNAVAILABLE when unusable. */
 int snapvm_kvm_check(struct snapvm_error *err);
+/* The guest CPUID policy (see snapvm.h): KVM_GET_SUPPORTED_CPUID, normalised,
+ * into state->cpuid; the KVM PV leaves only with kvm_pv. */
+int snapvm_kvm_cpuid(bool kvm_pv, struct snapvm_vcpu_state *state, struct snapvm_error *err);
+/* Can this host give a saved state's CPUID? EX_UNAVAILABLE naming the
+ * difference (vendor, or the leaf, register and bits) when not. */
+int snapvm_kvm_cpuid_check(const char *path, const struct snapvm_vcpu_state *state,
+			   struct snapvm_error *err);
 bool snapvm_kvm_cpu_is_amd(void);
 int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapvm_error *err);
 int snapvm_kvm_vm_map(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 		      void *host, bool readonly, bool log_dirty, struct snapvm_error *err);
 void snapvm_kvm_vm_destroy(struct snapvm_kvm_vm *vm);
+/* With state's CPUID (state must outlive the vCPU), the PV and Hyper-V
+ * MSRs enforced by it, and the MSR list its states save. */
 int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcpu,
-			   struct snapvm_error *err);
+			   const struct snapvm_vcpu_state *state, struct snapvm_error *err);
+/* Put back the TSC offset the vCPU was created with. */
+int snapvm_kvm_vcpu_reset_tsc(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err);
 /* Sets what state->parts says; a pending I/O completion is finished first
  * so that it cannot act on the new state. */
 int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
@@ -301,10 +331,11 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
  * `out`): KVM_RUN with immediate_exit completes it and returns at once. */
 int snapvm_kvm_vcpu_complete_io(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err);
 /* Dirty logging: slots mapped with log_dirty record the pages the guest
- * writes. Fills bitmap (KVM's format, one bit per page of the slot) with
- * the pages written since the last call, and starts a new round. */
+ * writes. Adds the pages written since the last call to pending (KVM's
+ * format, one bit per page of the slot; fetch is room for one such bitmap)
+ * and starts a new round. The bits are in pending before KVM forgets them. */
 int snapvm_kvm_vm_dirty_log(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
-			    uint64_t *bitmap, struct snapvm_error *err);
+			    uint64_t *fetch, uint64_t *pending, struct snapvm_error *err);
 /* KVM_RUN until an exit (EINTR from foreign signals is retried). */
 int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 			struct snapvm_error *err);
@@ -364,12 +395,19 @@ struct snapvm_sandbox {
 	 * dirty-log bitmaps and what the last restore touched. */
 	const struct snapvm_vcpu_state *origin;
 	struct snapvm_vcpu_state *own_origin;
-	uint64_t *scratch_dirty, *view_dirty;
+	uint64_t *scratch_dirty, *view_dirty; /* pages to put back (pending) */
+	uint64_t *dirty_fetch;		      /* what one KVM_GET_DIRTY_LOG returned */
 	uint64_t last_restore_pages;
 	uint64_t random_seed, generation;
 	/* Stopped at SNAPSHOT: the state a resume starts from (RAX = 1). */
 	struct snapvm_vcpu_state *taken;
 	bool at_snapshot, at_call_wait;
+	/* A restore failed half-way: runs, calls and snapshots are refused
+	 * until a restore succeeds. */
+	bool poisoned;
+	char poison_reason[1400];
+	/* Tests: the next restore fails after it fetched the dirty logs. */
+	bool inject_restore_fault;
 };
 
 /* Bitmap words for npages pages (KVM's dirty-log format). */

@@ -20,24 +20,31 @@
 
 #define KVM_DEVICE "/dev/kvm"
 
-/* The process-wide /dev/kvm state, set up once. */
+/* The process-wide /dev/kvm state. A failed open is not remembered: the
+ * next sandbox tries again (the module may have been loaded meanwhile). */
 static struct {
 	int fd;
-	int error; /* errno of the failed open, or 0 */
+	int error; /* errno of the last failed open, or 0 */
 	int api_version;
 	int vcpu_mmap_size;
 	int sync_regs; /* KVM_CAP_SYNC_REGS: the register sets it syncs */
 	bool readonly_mem, immediate_exit;
 	bool xsave, xcrs, manual_protect;
-	struct kvm_cpuid2 *cpuid;
-	/* The MSRs a snapshot saves: the ones a guest can change, as far as
-	 * KVM lets us read and write them. */
-	uint32_t msrs[SNAPVM_MAX_MSRS];
-	unsigned int nmsrs;
+	bool pmu_capability, enforce_pv, enforce_hyperv;
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+	/* The MSR candidates: KVM_GET_MSR_INDEX_LIST plus the MTRRs, minus
+	 * the deliberate exclusions (see msr_excluded). */
+	uint32_t *msr_candidates;
+	unsigned int nmsr_candidates;
+	/* The MSRs one vCPU can really read and write back, probed once per
+	 * CPUID (they depend on it: PV features, RDTSCP, ...). */
+	uint64_t probed_cpuid_hash;
+	uint32_t probed_msrs[SNAPVM_MAX_MSRS];
+	unsigned int nprobed_msrs;
 	char vendor[13];
 } host = {.fd = -1};
 
-static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct kvm_cpuid2 *supported_cpuid(int fd)
 {
@@ -57,65 +64,88 @@ static struct kvm_cpuid2 *supported_cpuid(int fd)
 	return NULL;
 }
 
-/* MSRs a guest can write that no other state set covers (EFER and the
- * FS/GS bases are in kvm_sregs). The TSC is left out on purpose: restoring
- * it would make time run backwards in the guest. */
-static const uint32_t guest_msrs[] = {
-    0x174,	/* IA32_SYSENTER_CS */
-    0x175,	/* IA32_SYSENTER_ESP */
-    0x176,	/* IA32_SYSENTER_EIP */
-    0x1a0,	/* IA32_MISC_ENABLE */
-    0x277,	/* IA32_PAT */
-    0x2ff,	/* IA32_MTRR_DEF_TYPE */
-    0xc0000081, /* STAR */
-    0xc0000082, /* LSTAR */
-    0xc0000083, /* CSTAR */
-    0xc0000084, /* SFMASK */
-    0xc0000102, /* KERNEL_GS_BASE */
-    0xc0000103, /* TSC_AUX */
-};
-_Static_assert(sizeof(guest_msrs) / sizeof(guest_msrs[0]) <= SNAPVM_MAX_MSRS, "room for MSRs");
+/*
+ * MSRs restore leaves alone, each for a reason:
+ * - IA32_TSC (0x10): time only moves forward. Putting the value back would
+ *   make a restored guest's clock run backwards; restore instead puts back
+ *   the vCPU's TSC *offset* (KVM_VCPU_TSC_OFFSET), which undoes whatever a
+ *   guest wrote to the TSC or TSC_ADJUST while time keeps going.
+ */
+static bool msr_excluded(uint32_t index)
+{
+	return index == 0x10;
+}
 
-static void find_msrs(int fd)
+/* MTRRs: the guest can write them, yet KVM_GET_MSR_INDEX_LIST does not
+ * list them (QEMU saves them by name too). */
+static const uint32_t mtrr_msrs[] = {
+    0x2ff,						    /* MTRRdefType */
+    0x250, 0x258, 0x259,				    /* fixed-range 64K, 16K x 2 */
+    0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f, /* fixed 4K x 8 */
+    0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207, /* variable 0..3 */
+    0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f, /* variable 4..7 */
+};
+
+static void add_msr_candidate(uint32_t index)
+{
+	if (msr_excluded(index))
+		return;
+	for (unsigned int i = 0; i < host.nmsr_candidates; i++)
+		if (host.msr_candidates[i] == index)
+			return;
+	host.msr_candidates[host.nmsr_candidates++] = index;
+}
+
+static void find_msr_candidates(int fd)
 {
 	struct kvm_msr_list probe = {.nmsrs = 0};
 	struct kvm_msr_list *list;
+	unsigned int n = 0;
 
-	if (ioctl(fd, KVM_GET_MSR_INDEX_LIST, &probe) == 0 || errno != E2BIG)
+	if (ioctl(fd, KVM_GET_MSR_INDEX_LIST, &probe) != 0 && errno == E2BIG)
+		n = probe.nmsrs;
+	list = calloc(1, sizeof(*list) + n * sizeof(list->indices[0]));
+	host.msr_candidates =
+	    calloc(n + sizeof(mtrr_msrs) / sizeof(mtrr_msrs[0]), sizeof(uint32_t));
+	if (!list || !host.msr_candidates) {
+		free(list);
 		return;
-	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(list->indices[0]));
-	if (!list)
-		return;
-	list->nmsrs = probe.nmsrs;
-	if (ioctl(fd, KVM_GET_MSR_INDEX_LIST, list) == 0) {
-		for (unsigned int i = 0; i < sizeof(guest_msrs) / sizeof(guest_msrs[0]); i++)
-			for (unsigned int j = 0; j < list->nmsrs; j++)
-				if (list->indices[j] == guest_msrs[i]) {
-					host.msrs[host.nmsrs++] = guest_msrs[i];
-					break;
-				}
 	}
+	list->nmsrs = n;
+	if (n && ioctl(fd, KVM_GET_MSR_INDEX_LIST, list) == 0)
+		for (unsigned int i = 0; i < list->nmsrs; i++)
+			add_msr_candidate(list->indices[i]);
+	for (unsigned int i = 0; i < sizeof(mtrr_msrs) / sizeof(mtrr_msrs[0]); i++)
+		add_msr_candidate(mtrr_msrs[i]);
 	free(list);
 }
 
-static void host_init(void)
+/* Called with host_lock held, until an open succeeds. */
+static void host_open(void)
 {
-	host.fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
-	if (host.fd < 0) {
+	int fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
 		host.error = errno;
 		return;
 	}
-	host.api_version = ioctl(host.fd, KVM_GET_API_VERSION, 0);
-	host.vcpu_mmap_size = ioctl(host.fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	host.sync_regs = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
-	host.readonly_mem = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
-	host.immediate_exit = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
-	host.xsave = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
-	host.xcrs = ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
-	host.manual_protect =
-	    ioctl(host.fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0;
-	find_msrs(host.fd);
-	host.cpuid = supported_cpuid(host.fd);
+	host.error = 0;
+	host.api_version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	host.vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	host.sync_regs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+	host.readonly_mem = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+	host.immediate_exit = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+	host.xsave = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+	host.xcrs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	host.manual_protect = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0;
+	host.pmu_capability =
+	    (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_PMU_CAPABILITY) & KVM_PMU_CAP_DISABLE) != 0;
+	host.enforce_pv = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
+	host.enforce_hyperv = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_ENFORCE_CPUID) > 0;
+	if (!host.msr_candidates)
+		find_msr_candidates(fd);
+	if (!host.cpuid)
+		host.cpuid = supported_cpuid(fd);
 	for (unsigned int i = 0; host.cpuid && i < host.cpuid->nent; i++) {
 		const struct kvm_cpuid_entry2 *e = &host.cpuid->entries[i];
 
@@ -125,11 +155,20 @@ static void host_init(void)
 			memcpy(host.vendor + 8, &e->ecx, 4);
 		}
 	}
+	host.fd = fd;
+}
+
+static void host_init(void)
+{
+	pthread_mutex_lock(&host_lock);
+	if (host.fd < 0)
+		host_open();
+	pthread_mutex_unlock(&host_lock);
 }
 
 int snapvm_kvm_check(struct snapvm_error *err)
 {
-	pthread_once(&host_once, host_init);
+	host_init();
 	if (host.fd < 0)
 		return snapvm_fail_errno(err, EX_UNAVAILABLE, host.error,
 					 "cannot use " KVM_DEVICE " (no KVM on this machine?)");
@@ -143,12 +182,179 @@ int snapvm_kvm_check(struct snapvm_error *err)
 				   "KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux 4.11)");
 	if (!host.cpuid)
 		return snapvm_fail(err, EX_UNAVAILABLE, "KVM_GET_SUPPORTED_CPUID failed");
+	if (!host.msr_candidates)
+		return snapvm_fail(err, EX_UNAVAILABLE, "KVM_GET_MSR_INDEX_LIST failed");
+	if (!host.enforce_pv || !host.enforce_hyperv)
+		return snapvm_fail(err, EX_UNAVAILABLE,
+				   "KVM lacks KVM_CAP_ENFORCE_PV_FEATURE_CPUID or "
+				   "KVM_CAP_HYPERV_ENFORCE_CPUID (Linux 5.14), which keep a guest "
+				   "away from paravirtual MSRs it was not offered");
 	return 0;
+}
+
+/* ---- the guest's CPUID ---- */
+
+#define CPUID_HYPERVISOR_FIRST 0x40000000u
+#define CPUID_HYPERVISOR_LAST  0x4fffffffu
+
+enum { EAX, EBX, ECX, EDX };
+
+static uint32_t *cpuid_reg(struct kvm_cpuid_entry2 *e, int reg)
+{
+	uint32_t *regs[] = {&e->eax, &e->ebx, &e->ecx, &e->edx};
+
+	return regs[reg];
+}
+
+/* Leaves the guest never sees: the hypervisor range (KVM's PV signature
+ * and features) unless asked for, SVM's own leaf (no nested
+ * virtualisation) and AMD's PerfMonV2 leaf (no PMU). */
+static bool cpuid_leaf_dropped(uint32_t function, bool kvm_pv)
+{
+	if (function >= CPUID_HYPERVISOR_FIRST && function <= CPUID_HYPERVISOR_LAST)
+		return !kvm_pv;
+	return function == 0x8000000a || function == 0x80000022;
+}
+
+static void cpuid_normalise_entry(struct kvm_cpuid_entry2 *e)
+{
+	static const char brand[48] = "snapvm virtual CPU";
+
+	switch (e->function) {
+	case 1:
+		/* The host's model and stepping stay hidden (family stays:
+		 * vendor code branches on it). */
+		e->eax &= ~0x000f00ffu;
+		e->ecx &= ~(1u << 5 /* VMX */ | 1u << 15 /* PDCM: perf capabilities */);
+		break;
+	case 0xa: /* Intel architectural PMU: none */
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+		break;
+	case 0x80000001:
+		e->ecx &= ~(1u << 2 /* SVM */ | 1u << 23 /* PerfCtrExtCore */ |
+			    1u << 24 /* PerfCtrExtNB */ | 1u << 28 /* PerfCtrExtLLC */);
+		break;
+	case 0x80000002:
+	case 0x80000003:
+	case 0x80000004:
+		memcpy(&e->eax, brand + (e->function - 0x80000002) * 16, 4);
+		memcpy(&e->ebx, brand + (e->function - 0x80000002) * 16 + 4, 4);
+		memcpy(&e->ecx, brand + (e->function - 0x80000002) * 16 + 8, 4);
+		memcpy(&e->edx, brand + (e->function - 0x80000002) * 16 + 12, 4);
+		break;
+	}
+}
+
+int snapvm_kvm_cpuid(bool kvm_pv, struct snapvm_vcpu_state *state, struct snapvm_error *err)
+{
+	int ret = snapvm_kvm_check(err);
+
+	if (ret)
+		return ret;
+	state->ncpuid = 0;
+	for (unsigned int i = 0; i < host.cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 e = host.cpuid->entries[i];
+
+		if (cpuid_leaf_dropped(e.function, kvm_pv))
+			continue;
+		if (state->ncpuid == SNAPVM_MAX_CPUID)
+			return snapvm_fail(err, EX_SOFTWARE,
+					   "KVM offers more than %d CPUID entries",
+					   SNAPVM_MAX_CPUID);
+		cpuid_normalise_entry(&e);
+		state->cpuid[state->ncpuid++] = e;
+	}
+	state->parts |= SNAPVM_STATE_CPUID;
+	return 0;
+}
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *entries, unsigned int n,
+					   uint32_t function, uint32_t index)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (entries[i].function == function &&
+		    (!(entries[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ||
+		     entries[i].index == index))
+			return &entries[i];
+	return NULL;
+}
+
+/* The registers whose bits are features: a snapshot may only use those a
+ * host's KVM offers. */
+static const struct {
+	uint32_t function, index;
+	int reg;
+	const char *name;
+} feature_regs[] = {
+    {1, 0, ECX, "ECX"},		 {1, 0, EDX, "EDX"},	      {7, 0, EBX, "EBX"},
+    {7, 0, ECX, "ECX"},		 {7, 0, EDX, "EDX"},	      {7, 1, EAX, "EAX"},
+    {0xd, 0, EAX, "EAX"},	 {0xd, 0, EDX, "EDX"},	      {0xd, 1, EAX, "EAX"},
+    {0x80000001, 0, ECX, "ECX"}, {0x80000001, 0, EDX, "EDX"}, {0x80000008, 0, EBX, "EBX"},
+    {0x40000001, 0, EAX, "EAX"},
+};
+
+int snapvm_kvm_cpuid_check(const char *path, const struct snapvm_vcpu_state *state,
+			   struct snapvm_error *err)
+{
+	struct snapvm_vcpu_state *here;
+	struct kvm_cpuid_entry2 *mine;
+	char vendor[13] = "";
+	bool kvm_pv;
+	int ret;
+
+	if (!(state->parts & SNAPVM_STATE_CPUID) || state->ncpuid == 0 ||
+	    state->ncpuid > SNAPVM_MAX_CPUID)
+		return snapvm_fail(err, EX_DATAERR, "%s: the snapshot records no valid CPUID",
+				   path);
+	mine = (struct kvm_cpuid_entry2 *)state->cpuid;
+	kvm_pv = cpuid_find(mine, state->ncpuid, CPUID_HYPERVISOR_FIRST, 0) != NULL;
+	here = calloc(1, sizeof(*here));
+	if (!here)
+		return snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
+	ret = snapvm_kvm_cpuid(kvm_pv, here, err);
+	if (ret)
+		goto out;
+	{
+		struct kvm_cpuid_entry2 *leaf0 = cpuid_find(mine, state->ncpuid, 0, 0);
+
+		if (leaf0) {
+			memcpy(vendor, &leaf0->ebx, 4);
+			memcpy(vendor + 4, &leaf0->edx, 4);
+			memcpy(vendor + 8, &leaf0->ecx, 4);
+		}
+	}
+	if (strcmp(vendor, host.vendor)) {
+		ret = snapvm_fail(err, EX_UNAVAILABLE,
+				  "%s: the snapshot's CPU vendor is '%s', this host's is '%s'",
+				  path, vendor, host.vendor);
+		goto out;
+	}
+	for (unsigned int i = 0; i < sizeof(feature_regs) / sizeof(feature_regs[0]); i++) {
+		struct kvm_cpuid_entry2 *want = cpuid_find(
+		    mine, state->ncpuid, feature_regs[i].function, feature_regs[i].index);
+		struct kvm_cpuid_entry2 *have = cpuid_find(
+		    here->cpuid, here->ncpuid, feature_regs[i].function, feature_regs[i].index);
+		uint32_t wanted = want ? *cpuid_reg(want, feature_regs[i].reg) : 0;
+		uint32_t offered = have ? *cpuid_reg(have, feature_regs[i].reg) : 0;
+
+		if (wanted & ~offered) {
+			ret = snapvm_fail(err, EX_UNAVAILABLE,
+					  "%s: this host cannot give the snapshot's CPUID: leaf "
+					  "0x%x subleaf %u %s has bits 0x%08x that KVM here does "
+					  "not offer (it offers 0x%08x)",
+					  path, feature_regs[i].function, feature_regs[i].index,
+					  feature_regs[i].name, wanted & ~offered, offered);
+			goto out;
+		}
+	}
+out:
+	free(here);
+	return ret;
 }
 
 bool snapvm_kvm_cpu_is_amd(void)
 {
-	pthread_once(&host_once, host_init);
+	host_init();
 	return !strcmp(host.vendor, "AuthenticAMD") || !strcmp(host.vendor, "HygonGenuine");
 }
 
@@ -167,6 +373,23 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 	vm->manual_protect = false;
 	if (vm->fd < 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CREATE_VM");
+	/* No PMU: its counters would be guest-writable state that counts on
+	 * its own, and a side channel onto the host. Must precede the vCPU. */
+	if (host.pmu_capability) {
+		struct kvm_enable_cap cap = {
+		    .cap = KVM_CAP_PMU_CAPABILITY,
+		    .args[0] = KVM_PMU_CAP_DISABLE,
+		};
+
+		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) != 0) {
+			int errnum = errno;
+
+			close(vm->fd);
+			vm->fd = -1;
+			return snapvm_fail_errno(err, EX_OSERR, errnum,
+						 "KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY)");
+		}
+	}
 	/* Manual protection: KVM_GET_DIRTY_LOG only reads the log, and
 	 * KVM_CLEAR_DIRTY_LOG write-protects just the pages that were dirty,
 	 * instead of the whole slot at every read. */
@@ -182,17 +405,20 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 }
 
 int snapvm_kvm_vm_dirty_log(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
-			    uint64_t *bitmap, struct snapvm_error *err)
+			    uint64_t *fetch, uint64_t *pending, struct snapvm_error *err)
 {
-	struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap};
+	struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = fetch};
 	struct kvm_clear_dirty_log clear = {
 	    .slot = slot,
 	    .num_pages = (uint32_t)npages,
-	    .dirty_bitmap = bitmap,
+	    .dirty_bitmap = fetch,
 	};
 
+	memset(fetch, 0, snapvm_bitmap_words(npages) * sizeof(uint64_t));
 	if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_DIRTY_LOG slot %u", slot);
+	for (uint64_t i = 0; i < snapvm_bitmap_words(npages); i++)
+		pending[i] |= fetch[i];
 	if (vm->manual_protect && ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &clear) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CLEAR_DIRTY_LOG slot %u", slot);
 	return 0;
@@ -225,12 +451,76 @@ void snapvm_kvm_vm_destroy(struct snapvm_kvm_vm *vm)
 	vm->fd = -1;
 }
 
-int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcpu,
+static int enable_vcpu_cap(struct snapvm_kvm_vcpu *vcpu, uint32_t cap_nr, const char *name,
 			   struct snapvm_error *err)
 {
+	struct kvm_enable_cap cap = {.cap = cap_nr, .args[0] = 1};
+
+	if (ioctl(vcpu->fd, KVM_ENABLE_CAP, &cap) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_ENABLE_CAP(%s)", name);
+	return 0;
+}
+
+static bool msr_round_trips(int vcpu_fd, uint32_t index)
+{
+	struct {
+		struct kvm_msrs head;
+		struct kvm_msr_entry entry;
+	} msr = {.head.nmsrs = 1, .entry.index = index};
+
+	return ioctl(vcpu_fd, KVM_GET_MSRS, &msr) == 1 && ioctl(vcpu_fd, KVM_SET_MSRS, &msr) == 1;
+}
+
+/* The candidates this vCPU (with its CPUID) can read and write back: those
+ * are the MSRs a state saves and a restore puts back. Probed once per
+ * CPUID: the answer depends on the CPUID only. */
+static int find_vcpu_msrs(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
+			  struct snapvm_error *err)
+{
+	uint64_t hash = snapvm_hash64(SNAPVM_HASH64_INIT, state->cpuid,
+				      state->ncpuid * sizeof(state->cpuid[0]));
+	int ret = 0;
+
+	pthread_mutex_lock(&host_lock);
+	if (host.probed_cpuid_hash != hash || !host.nprobed_msrs) {
+		host.nprobed_msrs = 0;
+		host.probed_cpuid_hash = 0;
+		for (unsigned int i = 0; i < host.nmsr_candidates && !ret; i++) {
+			if (!msr_round_trips(vcpu->fd, host.msr_candidates[i]))
+				continue;
+			if (host.nprobed_msrs == SNAPVM_MAX_MSRS)
+				ret = snapvm_fail(err, EX_SOFTWARE,
+						  "KVM offers more than %d saveable MSRs",
+						  SNAPVM_MAX_MSRS);
+			else
+				host.probed_msrs[host.nprobed_msrs++] = host.msr_candidates[i];
+		}
+		if (!ret)
+			host.probed_cpuid_hash = hash;
+	}
+	memcpy(vcpu->msrs, host.probed_msrs, host.nprobed_msrs * sizeof(vcpu->msrs[0]));
+	vcpu->nmsrs = ret ? 0 : host.nprobed_msrs;
+	pthread_mutex_unlock(&host_lock);
+	return ret;
+}
+
+int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcpu,
+			   const struct snapvm_vcpu_state *state, struct snapvm_error *err)
+{
+	struct {
+		struct kvm_cpuid2 head;
+		struct kvm_cpuid_entry2 entries[SNAPVM_MAX_CPUID];
+	} cpuid;
+	struct kvm_device_attr tsc = {
+	    .group = KVM_VCPU_TSC_CTRL,
+	    .attr = KVM_VCPU_TSC_OFFSET,
+	};
 	void *run;
+	int ret;
 
 	memset(vcpu, 0, sizeof(*vcpu));
+	if (!(state->parts & SNAPVM_STATE_CPUID) || state->ncpuid > SNAPVM_MAX_CPUID)
+		return snapvm_fail(err, EX_SOFTWARE, "a vCPU state without its CPUID");
 	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
 	if (vcpu->fd < 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CREATE_VCPU");
@@ -245,13 +535,31 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 	}
 	vcpu->run = run;
 	vcpu->run_size = (size_t)host.vcpu_mmap_size;
-	/* The guest sees the host CPU's features, as far as KVM supports them. */
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, host.cpuid) != 0) {
-		int errnum = errno;
-
-		snapvm_kvm_vcpu_destroy(vcpu);
-		return snapvm_fail_errno(err, EX_OSERR, errnum, "KVM_SET_CPUID2");
+	vcpu->cpuid_from = state;
+	/* The snapshot's normalised CPUID (snapvm_kvm_cpuid), the same in
+	 * every sandbox of the snapshot. */
+	cpuid.head = (struct kvm_cpuid2){.nent = state->ncpuid};
+	memcpy(cpuid.entries, state->cpuid, state->ncpuid * sizeof(cpuid.entries[0]));
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, &cpuid) != 0) {
+		ret = snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_CPUID2");
+		goto fail;
 	}
+	/* A paravirtual MSR the CPUID does not offer raises #GP: without them
+	 * KVM would accept kvmclock, steal time, async PF, PV EOI or Hyper-V's
+	 * TSC page, and go on writing into guest memory behind a restore. */
+	ret = enable_vcpu_cap(vcpu, KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+			      "KVM_CAP_ENFORCE_PV_FEATURE_CPUID", err);
+	if (!ret)
+		ret = enable_vcpu_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID,
+				      "KVM_CAP_HYPERV_ENFORCE_CPUID", err);
+	if (!ret)
+		ret = find_vcpu_msrs(vcpu, state, err);
+	if (ret)
+		goto fail;
+	/* The TSC offset of a new vCPU: every restore puts it back. */
+	tsc.addr = (uintptr_t)&vcpu->tsc_offset;
+	vcpu->tsc_offset_valid = ioctl(vcpu->fd, KVM_HAS_DEVICE_ATTR, &tsc) == 0 &&
+				 ioctl(vcpu->fd, KVM_GET_DEVICE_ATTR, &tsc) == 0;
 	/* Hypercalls are the hot path: read their registers, and the paging
 	 * registers WRITE and ABORT translate with, from kvm_run instead of a
 	 * KVM_GET_REGS / KVM_GET_SREGS per exit (in a nested KVM an ioctl
@@ -265,6 +573,23 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 		vcpu->sync_sregs = true;
 		vcpu->run->kvm_valid_regs |= KVM_SYNC_X86_SREGS;
 	}
+	return 0;
+fail:
+	snapvm_kvm_vcpu_destroy(vcpu);
+	return ret;
+}
+
+int snapvm_kvm_vcpu_reset_tsc(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err)
+{
+	struct kvm_device_attr tsc = {
+	    .group = KVM_VCPU_TSC_CTRL,
+	    .attr = KVM_VCPU_TSC_OFFSET,
+	    .addr = (uintptr_t)&vcpu->tsc_offset,
+	};
+
+	if (vcpu->tsc_offset_valid && ioctl(vcpu->fd, KVM_SET_DEVICE_ATTR, &tsc) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno,
+					 "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)");
 	return 0;
 }
 
@@ -303,11 +628,15 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
 	struct {
 		struct kvm_msrs head;
 		struct kvm_msr_entry entries[SNAPVM_MAX_MSRS];
-	} msrs = {.head.nmsrs = host.nmsrs};
+	} msrs = {.head.nmsrs = vcpu->nmsrs};
 	int n;
 
 	memset(state, 0, sizeof(*state));
-	state->parts = SNAPVM_STATE_FULL;
+	/* The CPUID the vCPU was created with (KVM_GET_CPUID2 would add the
+	 * bits that follow the guest's CR4 and XCR0). */
+	state->parts = SNAPVM_STATE_FULL | SNAPVM_STATE_CPUID;
+	state->ncpuid = vcpu->cpuid_from->ncpuid;
+	memcpy(state->cpuid, vcpu->cpuid_from->cpuid, state->ncpuid * sizeof(state->cpuid[0]));
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &state->regs) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_REGS");
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &state->sregs) != 0)
@@ -324,14 +653,14 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_XCRS");
 		state->parts |= SNAPVM_STATE_XCRS;
 	}
-	for (unsigned int i = 0; i < host.nmsrs; i++)
-		msrs.entries[i].index = host.msrs[i];
+	for (unsigned int i = 0; i < vcpu->nmsrs; i++)
+		msrs.entries[i].index = vcpu->msrs[i];
 	n = ioctl(vcpu->fd, KVM_GET_MSRS, &msrs);
-	if (n != (int)host.nmsrs)
+	if (n != (int)vcpu->nmsrs)
 		return snapvm_fail_errno(err, EX_OSERR, n < 0 ? errno : EIO,
-					 "KVM_GET_MSRS (%d of %u MSRs)", n, host.nmsrs);
+					 "KVM_GET_MSRS (%d of %u MSRs)", n, vcpu->nmsrs);
 	memcpy(state->msrs, msrs.entries, sizeof(msrs.entries));
-	state->nmsrs = host.nmsrs;
+	state->nmsrs = vcpu->nmsrs;
 	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &state->events) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_VCPU_EVENTS");
 	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &state->debugregs) != 0)
@@ -609,7 +938,7 @@ void snapvm_kvm_host_info(struct snapvm_host_info *info)
 	    {"KVM_CAP_VCPU_EVENTS", KVM_CAP_VCPU_EVENTS},
 	};
 
-	pthread_once(&host_once, host_init);
+	host_init();
 	info->kvm_api_version = host.fd < 0 ? -host.error : host.api_version;
 	snprintf(info->cpu_vendor, sizeof(info->cpu_vendor), "%s", host.vendor);
 	info->ncaps = 0;

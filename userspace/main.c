@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,10 @@
 
 static const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
-    "                  [--scratch-size=SIZE] [--timeout=SECONDS] [--repeat=N]\n"
-    "                  [--snapshot-out=FILE] GUEST.elf\n"
-    "       snapvm run --from=FILE [--memory=kmod|memfd] [--timeout=SECONDS]\n"
-    "                  [--repeat=N] [--snapshot-out=FILE]\n"
+    "                  [--scratch-size=SIZE] [--max-memory=SIZE] [--kvm-pv]\n"
+    "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE] GUEST.elf\n"
+    "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
+    "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
     "       snapvm info\n"
     "       snapvm --help | --version\n"
     "\n"
@@ -37,6 +38,10 @@ static const char usage_text[] =
     "                    memfd: sealed memfds (the fallback)\n"
     "  --scratch-size=S  scratch memory, bytes with an optional K, M or G suffix\n"
     "                    (powers of 1024; default 16M)\n"
+    "  --max-memory=S    refuse a guest whose image and scratch together need more\n"
+    "                    than S bytes of memory (default 4G)\n"
+    "  --kvm-pv          offer the guest KVM's paravirtual CPUID leaves (kvmclock,\n"
+    "                    ...); by default it sees a normalised CPUID without them\n"
     "  --timeout=SECS    stop the guest after SECS seconds (may be fractional)\n"
     "  --snapshot-out=F  stop at the guest's SNAPSHOT hypercall, save that\n"
     "                    snapshot to F (atomically) and exit 0\n"
@@ -46,9 +51,12 @@ static const char usage_text[] =
     "info     KVM and snapvm.ko API versions and capabilities\n"
     "\n"
     "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
-    "timeout; 64 bad usage; 65 bad ELF, contradicting --layout, or a corrupt,\n"
-    "truncated or foreign snapshot file; 66 no such snapshot file; 69 no usable\n"
-    "/dev/kvm or a module API mismatch; 73/74 the snapshot could not be saved.\n";
+    "timeout; 64 bad usage; 65 bad ELF, contradicting --layout, a corrupt,\n"
+    "truncated or foreign snapshot file, an input that is not a regular file, or\n"
+    "a guest needing more than --max-memory; 66 no such file; 69 no usable\n"
+    "/dev/kvm, a module API mismatch, or a snapshot whose CPUID this host cannot\n"
+    "give; 73/74 the snapshot could not be saved, or the output failed (a closed\n"
+    "pipe); 75 a restore failed.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -115,6 +123,18 @@ static int parse_repeat(const char *text, uint64_t *repeat)
 	return 0;
 }
 
+/* Guest-supplied text reaches the terminal only as printable ASCII: any
+ * other byte (an escape sequence, say) is shown as \xNN. */
+static void print_escaped(FILE *out, const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f)
+			fputc(*p, out);
+		else
+			fprintf(out, "\\x%02x", *p);
+	}
+}
+
 /* Say why a run ended, on stderr (EXIT says nothing: its status does). */
 static void report(const char *what, const struct snapvm_outcome *outcome, const char *timeout_text)
 {
@@ -122,11 +142,15 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 	case SNAPVM_STOP_EXIT:
 		break;
 	case SNAPVM_STOP_ABORT:
-		fprintf(stderr, "snapvm: %s aborted with code %lld: %s\n", what,
-			(long long)outcome->code, outcome->message);
+		fprintf(stderr, "snapvm: %s aborted with code %lld: ", what,
+			(long long)outcome->code);
+		print_escaped(stderr, outcome->message);
+		fputc('\n', stderr);
 		break;
 	case SNAPVM_STOP_FAULT:
-		fprintf(stderr, "snapvm: %s: %s\n", what, outcome->message);
+		fprintf(stderr, "snapvm: %s: ", what);
+		print_escaped(stderr, outcome->message);
+		fputc('\n', stderr);
 		break;
 	case SNAPVM_STOP_TIMEOUT:
 		fprintf(stderr, "snapvm: %s: timeout after %s s: stopped at RIP 0x%llx\n", what,
@@ -179,6 +203,8 @@ static int cmd_run(int argc, char **argv)
 	    {"snapshot-out", required_argument, NULL, 'o'},
 	    {"from", required_argument, NULL, 'f'},
 	    {"repeat", required_argument, NULL, 'r'},
+	    {"max-memory", required_argument, NULL, 'M'},
+	    {"kvm-pv", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -225,6 +251,15 @@ static int cmd_run(int argc, char **argv)
 			repeat_given = true;
 			ret = parse_repeat(optarg, &repeat);
 			break;
+		case 'M':
+			if (snapvm_parse_size(optarg, &options.max_memory, &err))
+				return usage_error("--max-memory: %s", err.message);
+			if (options.max_memory == 0)
+				return usage_error("--max-memory: %s is no memory at all", optarg);
+			break;
+		case 'P':
+			options.kvm_pv = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -236,6 +271,9 @@ static int cmd_run(int argc, char **argv)
 		if (ret)
 			return ret;
 	}
+	if (from && options.kvm_pv)
+		return usage_error("%s", "--kvm-pv is for ELF guests: a snapshot file brings its "
+					 "own CPUID");
 	if (snapshot_out && repeat_given)
 		return usage_error("%s", "--snapshot-out stops at the first SNAPSHOT: no --repeat");
 	if (snapshot_out && !*snapshot_out)
@@ -324,6 +362,9 @@ static int cmd_info(void)
 
 int main(int argc, char **argv)
 {
+	/* A reader that went away (`snapvm run G | head`) is an output error
+	 * (EPIPE, exit 74), not a reason to die of SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
 		return usage_error("%s", "which command? (run, info)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

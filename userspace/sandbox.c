@@ -23,18 +23,32 @@ enum { SLOT_SNAPSHOT, SLOT_SCRATCH };
 
 /* ---- output ---- */
 
-static int write_all(int fd, const void *buf, size_t len, struct snapvm_error *err)
+/* What output() returns when the run's deadline passed while it waited. */
+#define OUTPUT_TIMED_OUT (-1)
+
+/*
+ * All of buf to the output fd; 0, OUTPUT_TIMED_OUT, or a status. A write
+ * blocked on a full pipe is interrupted by the run's timer signal (installed
+ * without SA_RESTART, and re-sent until the run ends), so output can never
+ * hold a run past its deadline. EPIPE is a host error like any other: the
+ * launcher ignores SIGPIPE, and so must an embedder whose guests write to
+ * pipes.
+ */
+static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct snapvm_error *err)
 {
 	const unsigned char *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n;
 
+		if (sb->vcpu.kicked)
+			return OUTPUT_TIMED_OUT;
+		n = write(sb->output_fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return snapvm_fail_errno(err, EX_IOERR, n < 0 ? errno : EIO,
-						 "writing guest output to fd %d", fd);
+						 "writing guest output to fd %d", sb->output_fd);
 		p += n;
 		len -= (size_t)n;
 	}
@@ -43,7 +57,7 @@ static int write_all(int fd, const void *buf, size_t len, struct snapvm_error *e
 
 static int console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err)
 {
-	int ret = write_all(sb->output_fd, sb->console, sb->console_len, err);
+	int ret = output(sb, sb->console, sb->console_len, err);
 
 	sb->console_len = 0;
 	return ret;
@@ -91,6 +105,26 @@ static int fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(outcome->message, sizeof(outcome->message), fmt, ap);
 	va_end(ap);
+	return HC_STOP;
+}
+
+static uint64_t current_rip(struct snapvm_sandbox *sb);
+
+/* After a failed restore the sandbox holds a mix of two requests' state:
+ * it refuses to run until a restore succeeds. */
+static int poisoned(struct snapvm_sandbox *sb, struct snapvm_error *err)
+{
+	return snapvm_fail(err, SNAPVM_STATUS_POISONED,
+			   "the sandbox is unusable until it is restored: %s", sb->poison_reason);
+}
+
+/* The deadline passed (in KVM_RUN, or while output waited on its fd). */
+static int timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
+{
+	outcome->stop = SNAPVM_STOP_TIMEOUT;
+	outcome->rip = current_rip(sb);
+	snprintf(outcome->message, sizeof(outcome->message), "timed out at RIP 0x%llx",
+		 (unsigned long long)outcome->rip);
 	return HC_STOP;
 }
 
@@ -165,7 +199,9 @@ static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	ret = console_flush(sb, err);
 	range.done = 0;
 	for (void *p; !ret && (p = range_next(sb, &range, &chunk));)
-		ret = write_all(sb->output_fd, p, chunk, err);
+		ret = output(sb, p, chunk, err);
+	if (ret == OUTPUT_TIMED_OUT)
+		return timed_out(sb, outcome);
 	if (ret)
 		return -ret;
 	hc->result = range.len;
@@ -355,6 +391,8 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 		if (exit->io.port == SNAPVM_PORT_CONSOLE && exit->io.out) {
 			int ret = console_put(sb, exit, err);
 
+			if (ret == OUTPUT_TIMED_OUT)
+				return timed_out(sb, outcome);
 			return ret ? -ret : HC_CONTINUE;
 		}
 		if (exit->io.port == SNAPVM_PORT_HYPERCALL)
@@ -379,11 +417,7 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 			     "guest shut down (triple fault, KVM_EXIT_SHUTDOWN) at RIP 0x%llx",
 			     (unsigned long long)rip);
 	case SNAPVM_EXIT_KICKED:
-		outcome->stop = SNAPVM_STOP_TIMEOUT;
-		outcome->rip = current_rip(sb);
-		snprintf(outcome->message, sizeof(outcome->message), "timed out at RIP 0x%llx",
-			 (unsigned long long)outcome->rip);
-		return HC_STOP;
+		return timed_out(sb, outcome);
 	case SNAPVM_EXIT_OTHER:
 		rip = current_rip(sb);
 		return fault(outcome, rip, "%s at RIP 0x%llx", exit->description,
@@ -412,9 +446,11 @@ static void on_kick(int sig, siginfo_t *info, void *context)
 		snapvm_kvm_vcpu_kick(running_vcpu);
 }
 
+/* No SA_RESTART: the signal must interrupt a write blocked on the output
+ * fd, not only KVM_RUN. */
 static void install_kick(void)
 {
-	struct sigaction sa = {.sa_sigaction = on_kick, .sa_flags = SA_SIGINFO | SA_RESTART};
+	struct sigaction sa = {.sa_sigaction = on_kick, .sa_flags = SA_SIGINFO};
 
 	sigemptyset(&sa.sa_mask);
 	kick_installed = sigaction(snapvm_kick_signal(), &sa, NULL) == 0;
@@ -428,9 +464,12 @@ static int arm_timeout(struct snapvm_sandbox *sb, uint64_t timeout_ms, timer_t *
 	    .sigev_notify = SIGEV_THREAD_ID,
 	    .sigev_signo = snapvm_kick_signal(),
 	};
+	/* Re-sent every 100 ms after the deadline: a signal that lands just
+	 * before a blocking write(2) starts would otherwise be lost to it. */
 	struct itimerspec when = {
 	    .it_value.tv_sec = (time_t)(timeout_ms / 1000),
 	    .it_value.tv_nsec = (long)(timeout_ms % 1000) * 1000000,
+	    .it_interval.tv_nsec = 100 * 1000000,
 	};
 	sigset_t kick;
 
@@ -462,6 +501,8 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 	int ret = 0;
 
 	memset(outcome, 0, sizeof(*outcome));
+	if (sb->poisoned)
+		return poisoned(sb, err);
 	sb->at_snapshot = sb->at_call_wait = false;
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
 	if (timeout_ms) {
@@ -485,18 +526,21 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 			break;
 		}
 	}
+	/* The guest's output so far is kept, whatever stopped it; still under
+	 * the timer, so a blocked fd cannot hold the run past its deadline. */
+	if (sb->console_len) {
+		int flushed = console_flush(sb, ret ? NULL : err);
+
+		if (flushed == OUTPUT_TIMED_OUT && !ret && outcome->stop != SNAPVM_STOP_TIMEOUT)
+			timed_out(sb, outcome);
+		else if (flushed > 0 && !ret)
+			ret = flushed;
+	}
 	if (timeout_ms) {
 		timer_delete(timer);
 		running_vcpu = NULL;
 	}
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
-	/* The guest's output so far is kept, whatever stopped it. */
-	if (sb->console_len) {
-		int flushed = console_flush(sb, ret ? NULL : err);
-
-		if (!ret)
-			ret = flushed;
-	}
 	return ret;
 }
 
@@ -550,7 +594,11 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	sb->generation = info->generation;
 	sb->scratch_dirty = calloc(snapvm_bitmap_words(snap->scratch_size / SNAPVM_PAGE), 8);
 	sb->view_dirty = calloc(snapvm_bitmap_words(snap->size / SNAPVM_PAGE), 8);
-	if (!sb->scratch_dirty || !sb->view_dirty) {
+	sb->dirty_fetch = calloc(snapvm_bitmap_words(snap->scratch_size > snap->size
+							 ? snap->scratch_size / SNAPVM_PAGE
+							 : snap->size / SNAPVM_PAGE),
+				 8);
+	if (!sb->scratch_dirty || !sb->view_dirty || !sb->dirty_fetch) {
 		ret = snapvm_fail(err, EX_OSERR, "out of memory for dirty-page bitmaps");
 		goto fail;
 	}
@@ -583,7 +631,7 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SCRATCH, scratch_gpa, snap->scratch_size,
 					sb->scratch_memory, false, true, err);
 	if (!ret)
-		ret = snapvm_kvm_vcpu_create(&sb->vm, &sb->vcpu, err);
+		ret = snapvm_kvm_vcpu_create(&sb->vm, &sb->vcpu, &snap->entry, err);
 	if (!ret)
 		ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, &snap->entry, err);
 	if (ret)
@@ -624,6 +672,7 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sb)
 	snapvm_snapshot_put(sb->snapshot);
 	free(sb->scratch_dirty);
 	free(sb->view_dirty);
+	free(sb->dirty_fetch);
 	free(sb->own_origin);
 	free(sb->taken);
 	free(sb);
@@ -657,41 +706,65 @@ static int64_t restore_view_pages(struct snapvm_sandbox *sb, const uint64_t *bit
 	return (int64_t)restored;
 }
 
+static int restore_failed(struct snapvm_sandbox *sb, int status, struct snapvm_error *err)
+{
+	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore failed (%s)",
+		 err ? err->message : "no message");
+	return status;
+}
+
+/*
+ * The dirty bits a restore fetched stay in sb->*_dirty until their pages
+ * are back: a restore that fails half-way leaves them there (and the
+ * sandbox poisoned), and the next one adds the newer bits to them, so it
+ * puts back every page dirtied since the last restore that succeeded.
+ */
 int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 {
 	struct snapvm_snapshot *snap = sb->snapshot;
 	uint64_t scratch_pages = snap->scratch_size / SNAPVM_PAGE;
+	uint64_t view_pages = snap->size / SNAPVM_PAGE;
 	struct snapvm_boot_info *info = (struct snapvm_boot_info *)sb->scratch_memory;
 	int64_t scratch_done, view_done = 0;
 	int ret;
 
+	sb->poisoned = true;
+	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore is unfinished");
 	sb->at_snapshot = sb->at_call_wait = false;
 	sb->console_len = 0;
 	/* The vCPU first: it finishes a pending I/O, which could write memory
 	 * (an `ins`), before the memory goes back. */
 	ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, sb->origin, err);
 	if (!ret)
-		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SCRATCH, scratch_pages,
+		ret = snapvm_kvm_vcpu_reset_tsc(&sb->vcpu, err);
+	if (!ret)
+		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SCRATCH, scratch_pages, sb->dirty_fetch,
 					      sb->scratch_dirty, err);
+	if (!ret && sb->view_private)
+		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SNAPSHOT, view_pages, sb->dirty_fetch,
+					      sb->view_dirty, err);
+	if (!ret && sb->inject_restore_fault) {
+		sb->inject_restore_fault = false;
+		ret = snapvm_fail(err, EX_OSERR, "fault injected into the restore (a test hook)");
+	}
 	if (ret)
-		return ret;
+		return restore_failed(sb, ret, err);
 	/* The VMM itself writes the boot info (seed, generation, calls),
 	 * which the dirty log does not see. */
 	sb->scratch_dirty[0] |= 1;
 	scratch_done = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory,
 						    sb->scratch_dirty, err);
 	if (scratch_done < 0)
-		return (int)-scratch_done;
+		return restore_failed(sb, (int)-scratch_done, err);
+	memset(sb->scratch_dirty, 0, snapvm_bitmap_words(scratch_pages) * sizeof(uint64_t));
 	if (sb->view_private) {
-		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SNAPSHOT, snap->size / SNAPVM_PAGE,
-					      sb->view_dirty, err);
-		if (ret)
-			return ret;
 		view_done = restore_view_pages(sb, sb->view_dirty);
+		memset(sb->view_dirty, 0, snapvm_bitmap_words(view_pages) * sizeof(uint64_t));
 	}
 	info->random_seed = sb->random_seed;
 	info->generation = ++sb->generation;
 	sb->last_restore_pages = (uint64_t)scratch_done + (uint64_t)view_done;
+	sb->poisoned = false;
 	return 0;
 }
 
@@ -704,6 +777,8 @@ int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sb, struct snapvm_snapsh
 				 struct snapvm_error *err)
 {
 	*snap = NULL;
+	if (sb->poisoned)
+		return poisoned(sb, err);
 	if (!sb->at_snapshot)
 		return snapvm_fail(err, EX_USAGE,
 				   "the sandbox is not stopped at the guest's SNAPSHOT hypercall");

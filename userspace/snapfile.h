@@ -26,7 +26,7 @@
 
 #define SNAPFILE_MAGIC "SNAPVMSN"
 /* Bump on any change of the header or of a section's meaning. */
-#define SNAPFILE_VERSION 1
+#define SNAPFILE_VERSION 2
 
 struct snapfile_header {
 	char magic[8]; /* SNAPFILE_MAGIC, not NUL-terminated */

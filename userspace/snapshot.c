@@ -46,10 +46,13 @@ static bool page_is_zero(const unsigned char *page)
 /* A sealed region holding bytes (size bytes; page0, when not NULL, replaces
  * the first page), mapped read-only. Only pages that are not zero are
  * written: the region starts zeroed, and a sparse memfd stays sparse.
- * nonzero, when not NULL, receives the bitmap of those pages. */
+ * candidates, when not NULL, flags the only pages that may be non-zero
+ * (the others are not even read: a .bss costs nothing until used).
+ * nonzero, when not NULL, receives the bitmap of the pages written. */
 static int seal_copy(enum snapvm_memory memory, const unsigned char *bytes, uint64_t size,
-		     const unsigned char *page0, const char *what, struct snapvm_region *region,
-		     const unsigned char **map, uint64_t **nonzero, struct snapvm_error *err)
+		     const unsigned char *page0, const uint64_t *candidates, const char *what,
+		     struct snapvm_region *region, const unsigned char **map, uint64_t **nonzero,
+		     struct snapvm_error *err)
 {
 	uint64_t npages = size / SNAPVM_PAGE;
 	uint64_t *bitmap = calloc(snapvm_bitmap_words(npages), sizeof(uint64_t));
@@ -62,9 +65,13 @@ static int seal_copy(enum snapvm_memory memory, const unsigned char *bytes, uint
 		uint64_t run = 0;
 		const unsigned char *src = page == 0 && page0 ? page0 : bytes + page * SNAPVM_PAGE;
 
+		if (candidates && !candidates[page / 64]) {
+			page = (page / 64 + 1) * 64;
+			continue;
+		}
 		/* Runs of non-zero pages, one write each; page 0 alone when
 		 * it is replaced. */
-		while (page + run < npages &&
+		while (page + run < npages && (!candidates || bit_set(candidates, page + run)) &&
 		       !page_is_zero(
 			   page + run == 0 && page0 ? page0 : bytes + (page + run) * SNAPVM_PAGE)) {
 			bitmap[(page + run) / 64] |= 1ULL << ((page + run) % 64);
@@ -188,11 +195,11 @@ int snapvm_snapshot_from_sandbox(struct snapvm_sandbox *sb, const struct snapvm_
 	memcpy(page0, sb->scratch_memory, sizeof(page0));
 	info->random_seed = 0;
 	info->generation = sb->generation + 1;
-	ret = seal_copy(parent->region.memory, sb->view, snap->size, NULL, "snapshot",
+	ret = seal_copy(parent->region.memory, sb->view, snap->size, NULL, NULL, "snapshot",
 			&snap->region, &snap->memory, NULL, err);
 	if (!ret)
 		ret = seal_copy(parent->region.memory, sb->scratch_memory, snap->scratch_size,
-				page0, "scratch image", &snap->scratch_image,
+				page0, NULL, "scratch image", &snap->scratch_image,
 				&snap->scratch_image_memory, &snap->scratch_nonzero, err);
 	if (ret) {
 		snapvm_snapshot_put(snap);
@@ -244,8 +251,8 @@ static int check_contents(const char *path, const struct snapfile_contents *c,
 				   "file of another snapvm build?)",
 				   path, (unsigned long long)c->vcpu_state_size,
 				   sizeof(struct snapvm_vcpu_state));
-	if (state->parts & ~(SNAPVM_STATE_FULL | SNAPVM_STATE_XSAVE | SNAPVM_STATE_XCRS) ||
-	    state->nmsrs > SNAPVM_MAX_MSRS)
+	if (state->parts & ~SNAPVM_STATE_PARTS || state->nmsrs > SNAPVM_MAX_MSRS ||
+	    !(state->parts & SNAPVM_STATE_CPUID) || state->ncpuid > SNAPVM_MAX_CPUID)
 		return snapvm_fail(err, EX_DATAERR, "%s: the vCPU state is malformed", path);
 	if (c->scratch_size < arch->min_scratch_size)
 		return snapvm_fail(err, EX_DATAERR, "%s: a %llu-byte scratch is below the minimum",
@@ -296,6 +303,8 @@ int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options 
 	}
 	ret = check_contents(path, c, arch, err);
 	if (!ret)
+		ret = snapvm_kvm_cpuid_check(path, c->vcpu_state, err);
+	if (!ret)
 		ret = snapvm_memory_resolve(opts.memory, &memory, err);
 	if (ret)
 		goto out;
@@ -307,10 +316,10 @@ int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options 
 	snap->size = c->snapshot_size;
 	snap->scratch_size = c->scratch_size;
 	memcpy(&snap->entry, c->vcpu_state, sizeof(snap->entry));
-	ret = seal_copy(memory, c->snapshot, snap->size, NULL, "snapshot", &snap->region,
+	ret = seal_copy(memory, c->snapshot, snap->size, NULL, NULL, "snapshot", &snap->region,
 			&snap->memory, NULL, err);
 	if (!ret)
-		ret = seal_copy(memory, c->scratch, snap->scratch_size, NULL, "scratch image",
+		ret = seal_copy(memory, c->scratch, snap->scratch_size, NULL, NULL, "scratch image",
 				&snap->scratch_image, &snap->scratch_image_memory,
 				&snap->scratch_nonzero, err);
 	if (ret)
@@ -323,23 +332,47 @@ out:
 	return ret;
 }
 
-static int seal_into_region(struct snapvm_snapshot *snap, enum snapvm_memory memory,
-			    const struct snapvm_snapshot_image *image, struct snapvm_error *err)
+/* The cap on guest memory (snapvm_snapshot_options.max_memory): checked
+ * before anything is allocated. */
+static int check_max_memory(const char *path, uint64_t image_size, uint64_t scratch_size,
+			    uint64_t max_memory, struct snapvm_error *err)
 {
-	int ret =
-	    snapvm_region_create(memory, image->snapshot_size, "snapshot", &snap->region, err);
+	uint64_t need;
 
-	if (ret)
-		return ret;
-	ret = snapvm_region_write(&snap->region, 0, image->snapshot, image->snapshot_size, err);
-	if (!ret)
-		ret = snapvm_region_seal(&snap->region, err);
-	if (ret)
-		return ret;
-	snap->memory = snapvm_region_map(&snap->region, SNAPVM_MAP_SHARED_RO, err);
-	if (!snap->memory)
-		return err ? err->status : EX_OSERR;
+	if (__builtin_add_overflow(image_size, scratch_size, &need) || need > max_memory)
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: needs %llu bytes of guest memory (image %llu + scratch "
+				   "%llu), more than --max-memory=%llu",
+				   path, (unsigned long long)(image_size + scratch_size),
+				   (unsigned long long)image_size, (unsigned long long)scratch_size,
+				   (unsigned long long)max_memory);
 	return 0;
+}
+
+/* The pages of an ELF snapshot that may hold something: the segments' file
+ * bytes and the layout's own structures after the image. Their .bss (and
+ * the rest of memsz) is never read or written: it costs nothing until the
+ * guest touches it. */
+static uint64_t *elf_candidate_pages(const struct snapvm_elf_image *elf, uint64_t base_gpa,
+				     uint64_t snapshot_size)
+{
+	uint64_t npages = snapshot_size / SNAPVM_PAGE;
+	uint64_t *bitmap = calloc(snapvm_bitmap_words(npages), sizeof(uint64_t));
+
+	if (!bitmap)
+		return NULL;
+	for (unsigned int i = 0; i < elf->nsegments; i++) {
+		const struct snapvm_elf_segment *seg = &elf->segments[i];
+		uint64_t first = (seg->vaddr - base_gpa) / SNAPVM_PAGE;
+		uint64_t end =
+		    snapvm_page_align_up(seg->vaddr + seg->filesz - base_gpa) / SNAPVM_PAGE;
+
+		for (uint64_t page = first; page < end && page < npages; page++)
+			bitmap[page / 64] |= 1ULL << (page % 64);
+	}
+	for (uint64_t page = (elf->end - base_gpa) / SNAPVM_PAGE; page < npages; page++)
+		bitmap[page / 64] |= 1ULL << (page % 64);
+	return bitmap;
 }
 
 int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_options *options,
@@ -351,6 +384,7 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	const struct snapvm_arch *arch;
 	struct snapvm_snapshot *snap = NULL;
 	enum snapvm_memory memory;
+	uint64_t *candidates;
 	int ret;
 
 	*out = NULL;
@@ -358,17 +392,24 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 		opts = *options;
 	if (!opts.scratch_size)
 		opts.scratch_size = SNAPVM_DEFAULT_SCRATCH_SIZE;
+	if (!opts.max_memory)
+		opts.max_memory = SNAPVM_DEFAULT_MAX_MEMORY;
 	ret = snapvm_elf_open(path, opts.layout, &elf, err);
 	if (ret)
 		return ret;
 	arch = snapvm_arch_get(elf.layout);
 	/* Before any guest memory exists: a size that cannot work is the
 	 * user's mistake, not an allocation failure. */
-	ret = snapvm_scratch_check(arch, &elf, opts.scratch_size, err);
+	ret = check_max_memory(path, arch->snapshot_size(&elf, opts.scratch_size),
+			       opts.scratch_size, opts.max_memory, err);
+	if (!ret)
+		ret = snapvm_scratch_check(arch, &elf, opts.scratch_size, err);
 	if (!ret)
 		ret = snapvm_memory_resolve(opts.memory, &memory, err);
 	if (!ret)
 		ret = arch->build(&elf, opts.scratch_size, &image, err);
+	if (!ret)
+		ret = snapvm_kvm_cpuid(opts.kvm_pv, &image.entry, err);
 	if (ret)
 		goto out;
 
@@ -380,7 +421,14 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	snap->size = image.snapshot_size;
 	snap->scratch_size = opts.scratch_size;
 	snap->entry = image.entry;
-	ret = seal_into_region(snap, memory, &image, err);
+	candidates = elf_candidate_pages(&elf, arch->snapshot_base_gpa, image.snapshot_size);
+	if (!candidates) {
+		ret = snapvm_fail(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	ret = seal_copy(memory, image.snapshot, image.snapshot_size, NULL, candidates, "snapshot",
+			&snap->region, &snap->memory, NULL, err);
+	free(candidates);
 	if (ret)
 		goto out;
 	/* The template moves into the snapshot. */

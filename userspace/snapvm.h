@@ -45,6 +45,9 @@
 /* Launcher exit statuses that sysexits.h does not name. */
 #define SNAPVM_STATUS_GUEST_FAULT 70  /* = EX_SOFTWARE: ABORT or a guest fault */
 #define SNAPVM_STATUS_TIMEOUT	  124 /* as timeout(1) */
+/* A run, call or snapshot refused because a restore failed half-way: the
+ * sandbox works again after a restore that succeeds (= EX_TEMPFAIL). */
+#define SNAPVM_STATUS_POISONED 75
 
 struct snapvm_error {
 	int status; /* sysexits.h value, never 0 once set */
@@ -61,10 +64,19 @@ enum snapvm_memory {
 /* enum snapvm_layout_id (layout/abi.h), or this: decide from the ELF header. */
 #define SNAPVM_LAYOUT_AUTO 0
 
+/* The guest memory a snapshot may ask for when the options say nothing. */
+#define SNAPVM_DEFAULT_MAX_MEMORY (4ULL << 30)
+
 struct snapvm_snapshot_options {
 	uint32_t layout; /* SNAPVM_LAYOUT_AUTO or one that must match the ELF */
 	enum snapvm_memory memory;
 	uint64_t scratch_size; /* bytes; 0 = SNAPVM_DEFAULT_SCRATCH_SIZE */
+	uint64_t max_memory; /* guest memory cap, image + scratch; 0 = SNAPVM_DEFAULT_MAX_MEMORY (4
+				GiB) */
+	/* Offer the guest KVM's paravirtual CPUID leaves (0x40000000: kvmclock,
+	 * steal time, async PF, PV EOI, ...). Off by default. ELF only: a
+	 * snapshot file brings its own CPUID. */
+	bool kvm_pv;
 };
 
 struct snapvm_snapshot;
