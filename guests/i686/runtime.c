@@ -24,6 +24,16 @@ void rt_arch_fill_idt(void *idt)
 
 void rt_exception(struct rt_frame *f)
 {
+	struct rt_state *s = rt_state();
+
+	/* rt_rdmsr_safe and friends: resume where they asked. */
+	if (s->probe_recover) {
+		s->probe_fault = f->vector + 1;
+		s->probe_error = f->error;
+		f->ip = s->probe_recover;
+		s->probe_recover = 0;
+		return;
+	}
 	rt_abortf(128 + (int)f->vector, "guest exception %u (%s): EIP=0x%x error=0x%x",
 		  (unsigned)f->vector, rt_exception_name(f->vector), (unsigned)f->ip,
 		  (unsigned)f->error);

@@ -218,6 +218,11 @@ static inline uint64_t rt_rdmsr(uint32_t msr)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* RDMSR/WRMSR that survive a #GP (an MSR the vCPU does not offer): 0, or
+ * the exception's vector + 1. */
+int rt_rdmsr_safe(uint32_t msr, uint64_t *value);
+int rt_wrmsr_safe(uint32_t msr, uint64_t value);
+
 struct __attribute__((packed)) rt_descriptor_table {
 	uint16_t limit;
 	uintptr_t base;

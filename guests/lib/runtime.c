@@ -395,3 +395,45 @@ const char *rt_exception_name(uintptr_t vector)
 
 	return vector < 32 && names[vector] ? names[vector] : "reserved vector";
 }
+
+/* The exception handler resumes a faulting instruction at 1: and records
+ * the fault (rt_state()->probe_recover, as rt_probe does on amd64). */
+#if defined(__x86_64__)
+#define RT_SET_RECOVER "lea 1f(%%rip), %[tmp]\n\tmov %[tmp], %[rec]\n\t"
+#else
+#define RT_SET_RECOVER "lea 1f, %[tmp]\n\tmov %[tmp], %[rec]\n\t"
+#endif
+
+int rt_rdmsr_safe(uint32_t msr, uint64_t *value)
+{
+	struct rt_state *s = rt_state();
+	uint32_t lo = 0, hi = 0;
+	uintptr_t tmp;
+
+	s->probe_fault = 0;
+	__asm__ volatile(RT_SET_RECOVER "rdmsr\n\t"
+					"1:"
+			 : "+a"(lo), "+d"(hi), [tmp] "=&r"(tmp), [rec] "=m"(s->probe_recover)
+			 : "c"(msr)
+			 : "memory");
+	s->probe_recover = 0;
+	if (s->probe_fault)
+		return (int)s->probe_fault;
+	*value = ((uint64_t)hi << 32) | lo;
+	return 0;
+}
+
+int rt_wrmsr_safe(uint32_t msr, uint64_t value)
+{
+	struct rt_state *s = rt_state();
+	uintptr_t tmp;
+
+	s->probe_fault = 0;
+	__asm__ volatile(RT_SET_RECOVER "wrmsr\n\t"
+					"1:"
+			 : [tmp] "=&r"(tmp), [rec] "=m"(s->probe_recover)
+			 : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
+			 : "memory");
+	s->probe_recover = 0;
+	return (int)s->probe_fault;
+}

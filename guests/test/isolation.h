@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * isolation.h - the calls of the isolation guest (guests/test/isolation.c),
+ * shared with tests/kselftest/isolation_test.c: which MSRs to record, then
+ * a SNAPSHOT, then requests that compare, scramble and probe vCPU state.
+ */
+#ifndef SNAPVM_GUESTS_TEST_ISOLATION_H
+#define SNAPVM_GUESTS_TEST_ISOLATION_H
+
+#define ISOLATION_MAX_MSRS 512
+
+enum isolation_call {
+	ISO_ADD_MSR = 1,   /* arg = MSR index to record; returns the count */
+	ISO_SNAPSHOT,	   /* record every MSR, SNAPSHOT; returns how many it read */
+	ISO_COMPARE,	   /* returns how many recorded MSRs differ from now */
+	ISO_FIRST_DIFF,	   /* the first differing index << 32 | its slot */
+	ISO_SCRAMBLE,	   /* give every MSR another value; returns how many took one */
+	ISO_SCRAMBLED,	   /* arg = index: 1 if the last scramble changed it */
+	ISO_TSC,	   /* returns RDTSC */
+	ISO_WRITE_TSC,	   /* wrmsr(IA32_TSC, arg); returns 0 or vector + 1 */
+	ISO_KVMCLOCK_ON,   /* enable kvmclock in the clock page; 0 or vector + 1 */
+	ISO_KVMCLOCK_PAGE, /* GPA of the (zeroed before SNAPSHOT) clock page */
+	ISO_KVMCLOCK_PEEK, /* the clock page's version field */
+	ISO_CPUID_HASH,	   /* FNV-1a of every CPUID leaf and subleaf it sees */
+	ISO_CPUID_KVM,	   /* 1 if leaf 0x40000000 says "KVMKVMKVM" */
+	ISO_CPUID_PMU,	   /* leaf 0xa EAX | PerfCtrExtCore (0x80000001 ECX bit 23) */
+};
+
+#define MSR_IA32_TSC		0x10
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+
+#endif /* SNAPVM_GUESTS_TEST_ISOLATION_H */
