@@ -70,10 +70,13 @@ static struct kvm_cpuid2 *supported_cpuid(int fd)
  *   make a restored guest's clock run backwards; restore instead puts back
  *   the vCPU's TSC *offset* (KVM_VCPU_TSC_OFFSET), which undoes whatever a
  *   guest wrote to the TSC or TSC_ADJUST while time keeps going.
+ * - Hyper-V's MSRs (0x40000000-0x400000ff): no guest can reach them, as its
+ *   CPUID never has Hyper-V leaves and KVM_CAP_HYPERV_ENFORCE_CPUID is on;
+ *   and two of them (TIME_REF_COUNT, VP_RUNTIME) tick on their own.
  */
 static bool msr_excluded(uint32_t index)
 {
-	return index == 0x10;
+	return index == 0x10 || (index >= 0x40000000 && index <= 0x400000ff);
 }
 
 /* MTRRs: the guest can write them, yet KVM_GET_MSR_INDEX_LIST does not
@@ -358,6 +361,38 @@ bool snapvm_kvm_cpu_is_amd(void)
 	return !strcmp(host.vendor, "AuthenticAMD") || !strcmp(host.vendor, "HygonGenuine");
 }
 
+/*
+ * Guest writes to MSRs a restore cannot put back raise #GP (an MSR filter;
+ * host writes are not filtered):
+ * - HWCR (0xc0010015): up to Linux 6.3 KVM_SET_MSRS cannot clear its
+ *   McStatusWrEn bit once a guest set it (writing 0 is a no-op there).
+ */
+static const uint32_t unrestorable_msrs[] = {0xc0010015};
+
+static int deny_unrestorable_msrs(struct snapvm_kvm_vm *vm, struct snapvm_error *err)
+{
+	static uint8_t deny; /* one bit per MSR, 0 = denied */
+	struct kvm_msr_filter filter = {.flags = KVM_MSR_FILTER_DEFAULT_ALLOW};
+	unsigned int n = sizeof(unrestorable_msrs) / sizeof(unrestorable_msrs[0]);
+
+	for (unsigned int i = 0; i < n; i++)
+		filter.ranges[i] = (struct kvm_msr_filter_range){
+		    .flags = KVM_MSR_FILTER_WRITE,
+		    .nmsrs = 1,
+		    .base = unrestorable_msrs[i],
+		    .bitmap = &deny,
+		};
+	if (ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &filter) != 0) {
+		int errnum = errno;
+
+		close(vm->fd);
+		vm->fd = -1;
+		return snapvm_fail_errno(err, EX_UNAVAILABLE, errnum,
+					 "KVM_X86_SET_MSR_FILTER (Linux 5.10)");
+	}
+	return 0;
+}
+
 int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapvm_error *err)
 {
 	int ret = snapvm_kvm_check(err);
@@ -390,6 +425,9 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 						 "KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY)");
 		}
 	}
+	ret = deny_unrestorable_msrs(vm, err);
+	if (ret)
+		return ret;
 	/* Manual protection: KVM_GET_DIRTY_LOG only reads the log, and
 	 * KVM_CLEAR_DIRTY_LOG write-protects just the pages that were dirty,
 	 * instead of the whole slot at every read. */

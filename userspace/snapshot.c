@@ -400,10 +400,10 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	arch = snapvm_arch_get(elf.layout);
 	/* Before any guest memory exists: a size that cannot work is the
 	 * user's mistake, not an allocation failure. */
-	ret = check_max_memory(path, arch->snapshot_size(&elf, opts.scratch_size),
-			       opts.scratch_size, opts.max_memory, err);
+	ret = snapvm_scratch_check(arch, &elf, opts.scratch_size, err);
 	if (!ret)
-		ret = snapvm_scratch_check(arch, &elf, opts.scratch_size, err);
+		ret = check_max_memory(path, arch->snapshot_size(&elf, opts.scratch_size),
+				       opts.scratch_size, opts.max_memory, err);
 	if (!ret)
 		ret = snapvm_memory_resolve(opts.memory, &memory, err);
 	if (!ret)

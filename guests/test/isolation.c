@@ -96,11 +96,11 @@ static uint64_t serve(uint64_t function, uint64_t arg)
 				continue;
 			if (rt_rdmsr_safe(msr_index[i], &value) || value != msr_value[i]) {
 				if (function == ISO_FIRST_DIFF)
-					return (uint64_t)msr_index[i] << 32 | i;
+					return msr_index[i];
 				count++;
 			}
 		}
-		return function == ISO_FIRST_DIFF ? ~0ULL : count;
+		return function == ISO_FIRST_DIFF ? 0xffffffffu : count;
 	case ISO_SCRAMBLE:
 		for (uint32_t i = 0; i < nmsrs; i++) {
 			msr_changed[i] = msr_readable[i] && scramble(msr_index[i], msr_value[i]);
@@ -112,11 +112,11 @@ static uint64_t serve(uint64_t function, uint64_t arg)
 			if (msr_index[i] == arg)
 				return msr_changed[i];
 		return 0;
-	case ISO_TSC: {
+	case ISO_TSC_HIGH: {
 		uint32_t lo, hi;
 
 		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-		return (uint64_t)hi << 32 | lo;
+		return hi;
 	}
 	case ISO_WRITE_TSC:
 		return (uint64_t)rt_wrmsr_safe(MSR_IA32_TSC, arg);

@@ -13,10 +13,10 @@ enum isolation_call {
 	ISO_ADD_MSR = 1,   /* arg = MSR index to record; returns the count */
 	ISO_SNAPSHOT,	   /* record every MSR, SNAPSHOT; returns how many it read */
 	ISO_COMPARE,	   /* returns how many recorded MSRs differ from now */
-	ISO_FIRST_DIFF,	   /* the first differing index << 32 | its slot */
+	ISO_FIRST_DIFF,	   /* the first differing MSR index, or ~0 (32 bits) */
 	ISO_SCRAMBLE,	   /* give every MSR another value; returns how many took one */
 	ISO_SCRAMBLED,	   /* arg = index: 1 if the last scramble changed it */
-	ISO_TSC,	   /* returns RDTSC */
+	ISO_TSC_HIGH,	   /* RDTSC >> 32 (i686 results have 32 bits) */
 	ISO_WRITE_TSC,	   /* wrmsr(IA32_TSC, arg); returns 0 or vector + 1 */
 	ISO_KVMCLOCK_ON,   /* enable kvmclock in the clock page; 0 or vector + 1 */
 	ISO_KVMCLOCK_PAGE, /* GPA of the (zeroed before SNAPSHOT) clock page */
