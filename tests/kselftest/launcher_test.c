@@ -866,10 +866,11 @@ LAUNCHER_TEST(too_big_scratch_is_usage_with_the_largest_fit)
 	EXPECT_STATUS(&self->r, EX_USAGE);
 	/* ... and the largest itself runs. memfd scratch is allocated as the
 	 * guest touches it; the module pins all of it (4 GiB, 64 GiB): only
-	 * the memfd variant tries. */
+	 * the memfd variant tries, past the default 4 GiB --max-memory. */
 	if (variant->memory_id == SNAPVM_MEMORY_MEMFD) {
 		snprintf(flag, sizeof(flag), "--scratch-size=%llu", largest);
-		RUN(&self->r, "run", self->memory_flag, flag, guest(self, "hello"));
+		RUN(&self->r, "run", self->memory_flag, "--max-memory=128G", flag,
+		    guest(self, "hello"));
 		EXPECT_STATUS(&self->r, 0);
 		EXPECT_CONTAINS(self->r.out, "(WRITE hypercall)", "stdout", &self->r);
 	}
