@@ -31,6 +31,38 @@
  * Every function that can fail returns 0 or a sysexits.h status (EX_USAGE,
  * EX_DATAERR, EX_UNAVAILABLE, EX_OSERR, ...) and, when err is not NULL,
  * fills it with that status and a message naming what failed.
+ *
+ * Isolation: after snapvm_sandbox_restore a sandbox is the snapshot again.
+ * - Memory: every page the guest (or KVM on its behalf) dirtied since the
+ *   last successful restore goes back; a restore that fails half-way keeps
+ *   its dirty bits and poisons the sandbox (SNAPVM_STATUS_POISONED) until a
+ *   restore succeeds.
+ * - MSRs: a state saves, and a restore puts back, every MSR that KVM lists
+ *   in KVM_GET_MSR_INDEX_LIST plus the MTRRs, as far as the vCPU can read
+ *   and write it back. Left out on purpose: IA32_TSC (time moves on; the
+ *   vCPU's TSC offset is put back instead, undoing guest writes to the TSC
+ *   and TSC_ADJUST) and Hyper-V's MSRs (no guest can reach them). Guest
+ *   writes to HWCR (0xc0010015) raise #GP: KVM up to 6.3 cannot undo one.
+ * - CPUID: KVM_GET_SUPPORTED_CPUID normalised, fixed when a snapshot is
+ *   made from an ELF file and recorded in it (and in its file), so every
+ *   sandbox of a snapshot sees the same: no hypervisor leaves (0x4000xxxx:
+ *   KVM's PV signature and features) unless snapvm_snapshot_options.kvm_pv,
+ *   no PMU (leaf 0xa zeroed, AMD's PerfCtrExt* bits and leaf 0x80000022
+ *   gone, PDCM cleared, and KVM_CAP_PMU_CAPABILITY disables the vPMU), no
+ *   nested virtualisation (VMX, SVM and leaf 0x8000000a gone), the model and
+ *   stepping zeroed (family kept) and the brand string "snapvm virtual CPU".
+ *   A paravirtual MSR the CPUID does not offer raises #GP
+ *   (KVM_CAP_ENFORCE_PV_FEATURE_CPUID, KVM_CAP_HYPERV_ENFORCE_CPUID).
+ *   Loading a snapshot file on a host whose KVM cannot give its CPUID (another
+ *   vendor, or a feature bit KVM here lacks) fails with EX_UNAVAILABLE.
+ * - Memory size: a snapshot's image and scratch together may not exceed
+ *   snapvm_snapshot_options.max_memory (default 4 GiB): checked before any
+ *   memory is allocated (EX_DATAERR). An ELF's .bss is never written into
+ *   the image, so it costs nothing until the guest touches it.
+ * - Deadlines: a run's timeout also bounds its writes to the output fd (a
+ *   full pipe nobody reads ends the run with SNAPVM_STOP_TIMEOUT). EPIPE is
+ *   a host error (EX_IOERR): an embedder whose output is a pipe should
+ *   ignore SIGPIPE, as the launcher does.
  */
 #ifndef SNAPVM_USERSPACE_SNAPVM_H
 #define SNAPVM_USERSPACE_SNAPVM_H
@@ -95,6 +127,8 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 
 /*
  * A snapshot file (snapvm_snapshot_save) becomes a sealed snapshot again.
+ * Its CPUID must be one this host's KVM can give (EX_UNAVAILABLE, naming
+ * the difference, when not); it must fit options->max_memory.
  * Options may be NULL; their layout and scratch_size, when not 0, must match
  * the file's; memory picks the backend. A corrupt, truncated or foreign file
  * fails with EX_DATAERR (nothing stays allocated), a missing or unreadable
@@ -178,8 +212,11 @@ int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox, struct snapvm_s
 				 struct snapvm_error *err);
 
 /*
- * Back to the snapshot the sandbox was created from: vCPU state, snapshot
- * view and scratch. Costs what the guest wrote since the last restore (the
+ * Back to the snapshot the sandbox was created from: vCPU state (all of it:
+ * see "Isolation" above), snapshot view and scratch. On failure the sandbox
+ * is poisoned: runs, calls and snapshots fail with SNAPVM_STATUS_POISONED
+ * until a restore succeeds, which then puts back every page dirtied since
+ * the last successful one. Costs what the guest wrote since the last restore (the
  * pages KVM's dirty log reports, plus the boot-info page the VMM writes).
  * Bumps boot_info.generation; the seed stays the sandbox's own.
  */
