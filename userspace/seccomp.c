@@ -25,36 +25,38 @@ static const struct {
 	int nr;
 	const char *name;
 } allowed[] = {
-    /* Output (guest console, WRITE, our messages) and snapshot files. */
+    /* Output: the guest's console and WRITE, our messages; glibc's fatal
+     * messages (writev); stdio's first use of a buffered stream (fstat,
+     * and TCGETS below). close: destroying a sandbox, saving a snapshot. */
     ALLOW(write),
     ALLOW(writev),
-    ALLOW(lseek),
     ALLOW(fstat),
     ALLOW(newfstatat),
     ALLOW(close),
-    /* Memory: malloc, mapping and unmapping regions, a restore dropping the
-     * private copies of the i686 view. mmap and mprotect: see below. */
+    /* Memory: malloc (brk, mremap, madvise; mmap and mprotect below),
+     * unmapping a destroyed sandbox's regions. */
     ALLOW(brk),
     ALLOW(munmap),
     ALLOW(mremap),
     ALLOW(madvise),
-    /* Taking a snapshot: new regions from snapvm.ko (openat of /dev/snapvm)
-     * or memfds, written with pwrite. */
+    /* Taking a snapshot: new regions from snapvm.ko (openat of /dev/snapvm,
+     * its ioctls below) or memfds (and fcntl F_ADD_SEALS below), filled
+     * with pwrite. */
     ALLOW(memfd_create),
     ALLOW(ftruncate),
     ALLOW(pwrite64),
-    ALLOW(pread64),
-    /* Saving it: mkostemp's temporary file (openat, getrandom for its name),
-     * fsync, rename over the target, unlink on failure, the directory
-     * opened for its own fsync. openat stays allowed for this and the
-     * module's regions: the filter cannot tell paths apart. */
+    /* Saving it: mkostemp's temporary file (openat; getrandom for its
+     * name), fsync, rename over the target, unlink on failure, openat of
+     * the directory for its own fsync. openat stays allowed for this and
+     * for the module's regions: the filter cannot tell paths apart. */
     ALLOW(openat),
     ALLOW(getrandom),
     ALLOW(fsync),
     ALLOW(rename),
     ALLOW(unlink),
-    /* Timeouts: a per-thread timer whose signal kicks KVM_RUN; its handler
-     * is installed by the first run with a timeout. */
+    /* Timeouts: a timer per run whose signal kicks KVM_RUN; its handler is
+     * installed by the first run with a timeout; a signal may interrupt a
+     * restartable call. */
     ALLOW(timer_create),
     ALLOW(timer_settime),
     ALLOW(timer_delete),
@@ -63,11 +65,12 @@ static const struct {
     ALLOW(rt_sigreturn),
     ALLOW(restart_syscall),
     ALLOW(gettid),
-    /* Locks (pthread_once, malloc) and the clocks' vDSO fallbacks. */
+    /* Locks (pthread_once, malloc); call deadlines read the clock, a
+     * syscall when the vDSO cannot. */
     ALLOW(futex),
     ALLOW(clock_gettime),
-    ALLOW(clock_nanosleep),
-    /* abort() (getpid, tgkill) and the way out. */
+    /* abort() (getpid, gettid, tgkill), an embedder's thread ending, the
+     * process exiting. */
     ALLOW(getpid),
     ALLOW(tgkill),
     ALLOW(exit),

@@ -234,22 +234,23 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  * (SECCOMP_FILTER_FLAG_TSYNC; it fails if a thread runs under a filter of
  * its own), and to every child; it sets no_new_privs.
  *
- * Allowed (x86-64 only: any other system-call ABI is killed too):
- *   ioctl        requests of KVM's type (KVMIO, 0xAE) or snapvm.ko's
- *                (SNAPVM_IOCTL_MAGIC), and TCGETS (stdio on stdout)
- *   output       write, writev, lseek, fstat, newfstatat, close
+ * Allowed (x86-64 system calls only: any other ABI is killed too):
+ *   ioctl        requests of KVM's type (KVMIO, 0xAE: so KVM ioctls added
+ *                later are covered) or snapvm.ko's (SNAPVM_IOCTL_MAGIC),
+ *                and TCGETS (stdio asks whether stdout is a terminal)
+ *   output       write, writev, fstat, newfstatat, close
  *   memory       brk, mmap and mprotect without PROT_EXEC, munmap, mremap,
  *                madvise
  *   snapshots    memfd_create, ftruncate, fcntl(F_ADD_SEALS), pwrite64,
- *                pread64, openat (the module's new regions and the saved
- *                file: any path, the filter cannot tell them apart),
- *                getrandom, fsync, rename, unlink
+ *                openat (the module's new regions and the saved file: any
+ *                path, the filter cannot tell them apart), getrandom
+ *                (mkostemp), fsync, rename, unlink
  *   timeouts     timer_create, timer_settime, timer_delete, rt_sigaction,
  *                rt_sigprocmask, rt_sigreturn, restart_syscall, gettid
- *   the rest     futex, clock_gettime, clock_nanosleep, getpid, tgkill
- *                (abort), exit, exit_group
+ *   the rest     futex, clock_gettime, getpid and tgkill (abort), exit,
+ *                exit_group
  * Not allowed, among everything else: execve, fork and clone (no new
- * threads either), socket and connect, ptrace, open and read.
+ * threads either), socket and connect, ptrace, open, read, kill.
  *
  * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, or
  * EX_OSERR, with a message naming the libseccomp call that failed.
