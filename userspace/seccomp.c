@@ -137,7 +137,8 @@ int snapvm_seccomp_install(struct snapvm_error *err)
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return snapvm_fail(err, EX_OSERR, "seccomp_init");
-	/* Every thread, and a foreign ABI (i386, x32) dies like a stray call. */
+	/* Every thread; a foreign ABI (i386's int 0x80) dies like a stray call
+	 * (x32 numbers are refused by the x86-64 filter itself). */
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (ret < 0) {
 		ret = snapvm_fail_errno(err, EX_UNAVAILABLE, -ret, "seccomp_attr_set TSYNC");
@@ -152,7 +153,11 @@ int snapvm_seccomp_install(struct snapvm_error *err)
 	if (ret)
 		goto out;
 	ret = seccomp_load(ctx);
-	if (ret < 0)
+	if (ret == -ESRCH)
+		ret = snapvm_fail(err, EX_OSERR,
+				  "seccomp_load: a thread runs under a seccomp filter of its own, "
+				  "so TSYNC cannot apply this one to every thread");
+	else if (ret < 0)
 		ret = snapvm_fail_errno(err, EX_OSERR, -ret, "seccomp_load");
 out:
 	seccomp_release(ctx);

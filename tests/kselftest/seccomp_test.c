@@ -234,6 +234,12 @@ static void call_int80(void)
 	__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
 }
 
+/* The x32 ABI: x86-64 numbers with bit 30 set (getpid there). */
+static void call_x32(void)
+{
+	syscall(0x40000000 | SYS_getpid);
+}
+
 static volatile int thread_go;
 
 static void *thread_socket(void *arg)
@@ -269,6 +275,7 @@ static const struct {
     {"ioctl FIONREAD", call_ioctl_not_kvm},
     {"mmap PROT_EXEC", call_mmap_exec},
     {"int 0x80", call_int80},
+    {"x32 getpid", call_x32},
 };
 
 TEST(a_stray_system_call_kills_the_process_with_sigsys)
