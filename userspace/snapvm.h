@@ -232,7 +232,7 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  * need is created. Creating more may happen to work, but is not promised.
  * It cannot be undone, and applies to every thread of the process
  * (SECCOMP_FILTER_FLAG_TSYNC; it fails if a thread runs under a filter of
- * its own), and to every child; it sets no_new_privs.
+ * its own); it sets no_new_privs.
  *
  * Allowed (x86-64 system calls only: any other ABI is killed too):
  *   ioctl        requests of KVM's type (KVMIO, 0xAE: so KVM ioctls added
