@@ -2,7 +2,7 @@
 LIBSNAPVM := $(BUILD)/libsnapvm.a
 LIBSNAPVM_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c))
 LIBSNAPVM_OBJS := $(LIBSNAPVM_SRCS:%.c=$(BUILD)/%.o)
-LIBSNAPVM_LIBS := -lelf
+LIBSNAPVM_LIBS := -lelf -lseccomp
 
 $(BUILD)/userspace/%.o: userspace/%.c $(wildcard userspace/*.h layout/*.h uapi/*.h)
 	@mkdir -p $(dir $@)

@@ -25,9 +25,11 @@
 static const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
     "                  [--scratch-size=SIZE] [--max-memory=SIZE] [--kvm-pv]\n"
-    "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE] GUEST.elf\n"
+    "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
+    "                  [--no-seccomp] GUEST.elf\n"
     "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
+    "                  [--no-seccomp]\n"
     "       snapvm info\n"
     "       snapvm --help | --version\n"
     "\n"
@@ -48,6 +50,8 @@ static const char usage_text[] =
     "  --from=F          start from snapshot file F instead of an ELF file\n"
     "  --repeat=N        run N times (default 1), restoring the sandbox to its\n"
     "                    snapshot between runs; exit with the last run's status\n"
+    "  --no-seccomp      for debugging: run without the seccomp filter that\n"
+    "                    otherwise confines snapvm once the sandbox exists\n"
     "info     KVM and snapvm.ko API versions and capabilities\n"
     "\n"
     "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
@@ -205,6 +209,7 @@ static int cmd_run(int argc, char **argv)
 	    {"repeat", required_argument, NULL, 'r'},
 	    {"max-memory", required_argument, NULL, 'M'},
 	    {"kvm-pv", no_argument, NULL, 'P'},
+	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -215,7 +220,7 @@ static int cmd_run(int argc, char **argv)
 	struct snapvm_error err;
 	const char *timeout_text = NULL, *snapshot_out = NULL, *from = NULL;
 	uint64_t timeout_ms = 0, repeat = 1;
-	bool repeat_given = false;
+	bool repeat_given = false, seccomp = true;
 	const char *path;
 	int opt, ret;
 
@@ -260,6 +265,9 @@ static int cmd_run(int argc, char **argv)
 		case 'P':
 			options.kvm_pv = true;
 			break;
+		case 'S':
+			seccomp = false;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -303,6 +311,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "snapvm: %s\n", err.message);
 		return ret;
 	}
+	/* Set-up is over: from here on only the run loop's system calls. */
+	if (seccomp)
+		ret = snapvm_seccomp_install(&err);
 	for (uint64_t i = 0; i < repeat && !ret; i++) {
 		if (i)
 			ret = snapvm_sandbox_restore(sandbox, &err);

@@ -267,6 +267,45 @@ int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t gpa, void *
  * FAULT -> 70, TIMEOUT -> 124. */
 int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
 
+/*
+ * Confine the calling process for good: a seccomp filter (libseccomp,
+ * SECCOMP_RET_KILL_PROCESS) that allows only the system calls the library
+ * needs to run, restore and destroy sandboxes, write their output, take
+ * snapshots and save them to files. Any other system call kills the whole
+ * process with SIGSYS. The library never installs it on its own: the
+ * launcher does once its sandbox exists (unless --no-seccomp).
+ *
+ * Call it after set-up: after every snapshot is built or loaded
+ * (snapvm_snapshot_from_elf, snapvm_snapshot_load read ELF and snapshot
+ * files with calls the filter refuses) and every sandbox the process will
+ * need is created. Creating more may happen to work, but is not promised.
+ * It cannot be undone, and applies to every thread of the process
+ * (SECCOMP_FILTER_FLAG_TSYNC; it fails if a thread runs under a filter of
+ * its own); it sets no_new_privs.
+ *
+ * Allowed (x86-64 system calls only: any other ABI is killed too):
+ *   ioctl        requests of KVM's type (KVMIO, 0xAE: so KVM ioctls added
+ *                later are covered) or snapvm.ko's (SNAPVM_IOCTL_MAGIC),
+ *                and TCGETS (stdio asks whether stdout is a terminal)
+ *   output       write, writev, fstat, newfstatat, close
+ *   memory       brk, mmap and mprotect without PROT_EXEC, munmap, mremap,
+ *                madvise
+ *   snapshots    memfd_create, ftruncate, fcntl(F_ADD_SEALS), pwrite64,
+ *                openat (the module's new regions and the saved file: any
+ *                path, the filter cannot tell them apart), getrandom
+ *                (mkostemp), fsync, rename, unlink
+ *   timeouts     timer_create, timer_settime, timer_delete, rt_sigaction,
+ *                rt_sigprocmask, rt_sigreturn, restart_syscall, gettid
+ *   the rest     futex, clock_gettime, getpid and tgkill (abort), exit,
+ *                exit_group
+ * Not allowed, among everything else: execve, fork and clone (no new
+ * threads either), socket and connect, ptrace, open, read, kill.
+ *
+ * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, or
+ * EX_OSERR, with a message naming the libseccomp call that failed.
+ */
+int snapvm_seccomp_install(struct snapvm_error *err);
+
 /* What the host offers: for `snapvm info` and for tests that must SKIP. */
 struct snapvm_host_info {
 	int kvm_api_version;	 /* -errno when /dev/kvm cannot be used */
