@@ -43,6 +43,21 @@
  * whose function number and argument come back in boot_info.call. */
 #define SNAPVM_HC_CALL_WAIT 4
 
+/*
+ * HOST_CALL(function, in_gva, in_len, out_gva) with out_cap in EBP/RBP (the
+ * fifth argument register, as in Linux's i386 system calls): runs the host
+ * function the embedder registered under that number
+ * (snapvm_sandbox_set_host_function) with in_len bytes from in_gva, and
+ * copies what it returns to out_gva. Both buffers are GVAs translated like
+ * WRITE's; the output must be mapped writable (amd64: touch a copy-on-write
+ * page first). Returns the number of bytes written to out_gva, or -errno:
+ * -ENOSYS for a number nobody registered, -EFAULT for a buffer that is not
+ * mapped, -EINVAL for one over SNAPVM_HOST_CALL_MAX, or the host function's
+ * own -errno.
+ */
+#define SNAPVM_HC_HOST_CALL 5
+#define SNAPVM_HOST_CALL_MAX (1U << 20)
+
 /* The hypercall results are Linux errno values, negated. */
 #define SNAPVM_EFAULT 14
 #define SNAPVM_ENOSYS 38
@@ -60,7 +75,11 @@
 #define SNAPVM_ABORT_MSG_MAX 1024
 
 #define SNAPVM_BOOT_MAGIC   0x4d56504e /* "NPVM" */
-#define SNAPVM_BOOT_VERSION 1
+#define SNAPVM_BOOT_VERSION 2
+
+/* Each way of a buffer call's I/O area, unless the snapshot options say
+ * otherwise (smaller when the free scratch area is short of room). */
+#define SNAPVM_DEFAULT_IO_SIZE (64U << 10)
 
 enum snapvm_layout_id {
 	SNAPVM_LAYOUT_I686 = 1,
@@ -101,6 +120,13 @@ struct snapvm_boot_info {
 	uint64_t random_seed;
 	uint64_t generation;
 	struct snapvm_call call;
+	/* Buffer calls (snapvm_sandbox_call_buffer): the VMM puts the input
+	 * at io_in_gva and its length in call.arg; the guest puts its output
+	 * at io_out_gva and reports its length with CALL_WAIT. Each area is
+	 * io_size bytes of scratch, carved from the front of the free area. */
+	uint64_t io_in_gva;
+	uint64_t io_out_gva;
+	uint64_t io_size;
 };
 
 #endif /* SNAPVM_LAYOUT_ABI_H */

@@ -136,6 +136,8 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome)
 		return (int)(outcome->code & 0xff);
 	case SNAPVM_STOP_TIMEOUT:
 		return SNAPVM_STATUS_TIMEOUT;
+	case SNAPVM_STOP_INTERRUPTED:
+		return SNAPVM_STATUS_INTERRUPTED;
 	case SNAPVM_STOP_ABORT:
 	case SNAPVM_STOP_FAULT:
 	case SNAPVM_STOP_SNAPSHOT:  /* not an end: the caller had to continue */

@@ -8,6 +8,7 @@
 #define SNAPVM_USERSPACE_INTERNAL_H
 
 #include <signal.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -376,6 +377,8 @@ struct snapvm_snapshot {
 	const unsigned char *scratch_image_memory;
 	uint64_t *scratch_nonzero; /* image pages that are not all zero */
 	struct snapvm_vcpu_state entry;
+	/* The buffer-call I/O area, as offsets into scratch (boot info). */
+	uint64_t io_in_offset, io_out_offset, io_size;
 };
 
 struct snapvm_sandbox {
@@ -408,6 +411,21 @@ struct snapvm_sandbox {
 	char poison_reason[1400];
 	/* Tests: the next restore fails after it fetched the dirty logs. */
 	bool inject_restore_fault;
+	/* snapvm_sandbox_interrupt: asked for (any thread), and the thread
+	 * of the run in progress (0 between runs). */
+	int interrupt_requested;
+	pid_t running_tid;
+	/* Host functions (HOST_CALL), and whether one is running now. */
+	struct snapvm_host_binding *host_functions;
+	unsigned int nhost_functions;
+	bool in_host_call;
+	unsigned char *host_in, *host_out; /* SNAPVM_HOST_CALL_MAX each, at first use */
+};
+
+struct snapvm_host_binding {
+	uint32_t number;
+	snapvm_host_function fn;
+	void *ctx;
 };
 
 /* Bitmap words for npages pages (KVM's dirty-log format). */

@@ -160,6 +160,10 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 		fprintf(stderr, "snapvm: %s: timeout after %s s: stopped at RIP 0x%llx\n", what,
 			timeout_text, (unsigned long long)outcome->rip);
 		break;
+	case SNAPVM_STOP_INTERRUPTED:
+		fprintf(stderr, "snapvm: %s: interrupted at RIP 0x%llx\n", what,
+			(unsigned long long)outcome->rip);
+		break;
 	case SNAPVM_STOP_SNAPSHOT:
 		fprintf(stderr, "snapvm: %s: stopped at SNAPSHOT (RIP 0x%llx)\n", what,
 			(unsigned long long)outcome->rip);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,13 +119,18 @@ static int poisoned(struct snapvm_sandbox *sb, struct snapvm_error *err)
 			   "the sandbox is unusable until it is restored: %s", sb->poison_reason);
 }
 
-/* The deadline passed (in KVM_RUN, or while output waited on its fd). */
+static bool take_interrupt(struct snapvm_sandbox *sb);
+
+/* The run was kicked (in KVM_RUN, or while output waited on its fd): by
+ * snapvm_sandbox_interrupt, or because the deadline passed. */
 static int timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
 {
-	outcome->stop = SNAPVM_STOP_TIMEOUT;
+	bool interrupted = take_interrupt(sb);
+
+	outcome->stop = interrupted ? SNAPVM_STOP_INTERRUPTED : SNAPVM_STOP_TIMEOUT;
 	outcome->rip = current_rip(sb);
-	snprintf(outcome->message, sizeof(outcome->message), "timed out at RIP 0x%llx",
-		 (unsigned long long)outcome->rip);
+	snprintf(outcome->message, sizeof(outcome->message), "%s at RIP 0x%llx",
+		 interrupted ? "interrupted" : "timed out", (unsigned long long)outcome->rip);
 	return HC_STOP;
 }
 
@@ -290,6 +296,130 @@ static int hc_call_wait(struct snapvm_sandbox *sb, struct hypercall *hc,
 	return HC_STOP;
 }
 
+/* ---- host functions ---- */
+
+static struct snapvm_host_binding *find_host_function(struct snapvm_sandbox *sb, uint32_t number)
+{
+	for (unsigned int i = 0; i < sb->nhost_functions; i++)
+		if (sb->host_functions[i].number == number)
+			return &sb->host_functions[i];
+	return NULL;
+}
+
+int snapvm_sandbox_set_host_function(struct snapvm_sandbox *sb, uint32_t number,
+				     snapvm_host_function fn, void *ctx, struct snapvm_error *err)
+{
+	struct snapvm_host_binding *binding = find_host_function(sb, number), *grown;
+
+	if (binding && !fn) {
+		*binding = sb->host_functions[--sb->nhost_functions];
+		return 0;
+	}
+	if (binding) {
+		binding->fn = fn;
+		binding->ctx = ctx;
+		return 0;
+	}
+	if (!fn)
+		return 0;
+	grown = realloc(sb->host_functions, (sb->nhost_functions + 1) * sizeof(*grown));
+	if (!grown)
+		return snapvm_fail(err, EX_OSERR, "out of memory for host function %u", number);
+	sb->host_functions = grown;
+	sb->host_functions[sb->nhost_functions++] =
+	    (struct snapvm_host_binding){.number = number, .fn = fn, .ctx = ctx};
+	return 0;
+}
+
+/* The next piece of a range the VMM is to write, or NULL where the host
+ * may not (the amd64 snapshot view is read-only, and so is its mapping).
+ * With mark, the page joins the restore's pending set: KVM's dirty log does
+ * not see the VMM's own writes. */
+static void *writable_next(struct snapvm_sandbox *sb, struct guest_range *r, uint64_t *chunk,
+			   bool mark)
+{
+	uint64_t gpa, contiguous, page, *pending;
+	const struct snapvm_guest_slot *slot;
+	void *host;
+
+	if (r->done == r->len ||
+	    snapvm_gva_to_gpa(&sb->memory, &r->paging, r->gva + r->done, &gpa, &contiguous))
+		return NULL;
+	slot = &sb->memory.slots[SLOT_SCRATCH];
+	if (gpa >= slot->gpa && gpa - slot->gpa < slot->size) {
+		pending = sb->scratch_dirty;
+	} else {
+		slot = &sb->memory.slots[SLOT_SNAPSHOT];
+		if (!sb->view_private || gpa < slot->gpa || gpa - slot->gpa >= slot->size)
+			return NULL;
+		pending = sb->view_dirty;
+	}
+	host = range_next(sb, r, chunk);
+	if (host && mark) {
+		page = (gpa - slot->gpa) / SNAPVM_PAGE;
+		pending[page / 64] |= 1ULL << (page % 64);
+	}
+	return host;
+}
+
+/* HOST_CALL(function, in_gva, in_len, out_gva; out_cap in EBP/RBP). */
+static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
+			struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	struct snapvm_host_binding *binding = find_host_function(sb, (uint32_t)hc->arg[0]);
+	struct guest_range in = {.gva = hc->arg[1], .len = hc->arg[2]};
+	struct guest_range out = {.gva = hc->arg[3]};
+	unsigned char *p;
+	struct kvm_regs *regs;
+	uint64_t chunk, copied;
+	int64_t n;
+	int ret;
+
+	ret = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
+	if (ret)
+		return -ret;
+	out.len = regs->rbp & hc->arch->arg_mask;
+	if (!binding || hc->arg[0] > UINT32_MAX) {
+		hc->result = (uint64_t)-SNAPVM_ENOSYS;
+		return HC_CONTINUE;
+	}
+	if (in.len > SNAPVM_HOST_CALL_MAX || out.len > SNAPVM_HOST_CALL_MAX) {
+		hc->result = (uint64_t)-SNAPVM_EINVAL;
+		return HC_CONTINUE;
+	}
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &in.paging, err);
+	if (ret)
+		return -ret;
+	out.paging = in.paging;
+	if (!sb->host_in) {
+		sb->host_in = malloc(SNAPVM_HOST_CALL_MAX);
+		sb->host_out = malloc(SNAPVM_HOST_CALL_MAX);
+		if (!sb->host_in || !sb->host_out)
+			return -snapvm_fail(err, EX_OSERR, "out of memory for host-call buffers");
+	}
+	/* Both buffers whole before the host function runs: the input is
+	 * mapped, the output mapped where the host may write it. */
+	for (copied = 0; (p = range_next(sb, &in, &chunk)); copied += chunk)
+		memcpy(sb->host_in + copied, p, chunk);
+	while (writable_next(sb, &out, &chunk, false))
+		;
+	if (in.done != in.len || out.done != out.len) {
+		hc->result = (uint64_t)-SNAPVM_EFAULT;
+		return HC_CONTINUE;
+	}
+	sb->in_host_call = true;
+	n = binding->fn(binding->ctx, sb, sb->host_in, in.len, sb->host_out, out.len);
+	sb->in_host_call = false;
+	if (n > (int64_t)out.len)
+		n = -SNAPVM_EINVAL; /* the host function claims more than it had room for */
+	out.done = 0;
+	out.len = n > 0 ? (uint64_t)n : 0;
+	for (copied = 0; (p = writable_next(sb, &out, &chunk, true)); copied += chunk)
+		memcpy(p, sb->host_out + copied, chunk);
+	hc->result = (uint64_t)n;
+	return HC_CONTINUE;
+}
+
 typedef int hypercall_fn(struct snapvm_sandbox *sb, struct hypercall *hc,
 			 struct snapvm_outcome *outcome, struct snapvm_error *err);
 
@@ -304,6 +434,7 @@ static const struct {
     [SNAPVM_HC_SNAPSHOT] = {"SNAPSHOT", hc_snapshot},
     [SNAPVM_HC_ABORT] = {"ABORT", hc_abort},
     [SNAPVM_HC_CALL_WAIT] = {"CALL_WAIT", hc_call_wait},
+    [SNAPVM_HC_HOST_CALL] = {"HOST_CALL", hc_host_call},
 };
 
 static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
@@ -426,38 +557,98 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 	return fault(outcome, 0, "unexpected exit kind %d", exit->kind);
 }
 
-/* ---- timeouts: a per-thread timer signal kicks the vCPU out ---- */
+/* ---- stopping a run: the kick signal ---- */
 
-static __thread struct snapvm_kvm_vcpu *running_vcpu;
+/*
+ * A timeout (a per-run POSIX timer aimed at the running thread) and
+ * snapvm_sandbox_interrupt (tgkill of the running thread) both stop a run
+ * the same way: a signal whose handler sets kvm_run.immediate_exit, so that
+ * KVM_RUN, or a write blocked on the output fd, returns EINTR. The signal is
+ * the application's choice (snapvm_set_kick_signal); libsnapvm never takes
+ * one the application already handles unless told to.
+ */
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
+static int kick_signo; /* 0 until a handler is installed */
+static struct sigaction kick_previous;
+
+static __thread struct snapvm_sandbox *running_sandbox;
 static __thread int running_token;
-static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
-static int kick_installed;
+static __thread pid_t thread_tid;
+
+#define DEFAULT_KICK_SIGNAL (SIGRTMIN + 2)
 
 int snapvm_kick_signal(void)
 {
-	return SIGRTMIN + 2;
+	int signo = __atomic_load_n(&kick_signo, __ATOMIC_ACQUIRE);
+
+	return signo ? signo : DEFAULT_KICK_SIGNAL;
 }
 
-/* Only the timer of the run in progress may kick: a signal of an earlier,
- * already finished run carries an older token. */
+/* A timer's signal only kicks the run that armed it (an earlier run's carries
+ * an older token); anything else only when an interrupt was asked for. */
 static void on_kick(int sig, siginfo_t *info, void *context)
 {
-	if (running_vcpu && info->si_value.sival_int == running_token)
-		snapvm_kvm_vcpu_kick(running_vcpu);
+	struct snapvm_sandbox *sb = running_sandbox;
+
+	if (!sb)
+		return;
+	if (info->si_code == SI_TIMER ? info->si_value.sival_int == running_token
+				      : __atomic_load_n(&sb->interrupt_requested, __ATOMIC_SEQ_CST))
+		snapvm_kvm_vcpu_kick(&sb->vcpu);
 }
 
-/* No SA_RESTART: the signal must interrupt a write blocked on the output
- * fd, not only KVM_RUN. */
-static void install_kick(void)
+int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err)
 {
-	struct sigaction sa = {.sa_sigaction = on_kick, .sa_flags = SA_SIGINFO};
+	struct sigaction sa = {.sa_sigaction = on_kick, .sa_flags = SA_SIGINFO}, old;
+	int ret = 0;
 
+	if (flags & ~SNAPVM_KICK_SIGNAL_REPLACE)
+		return snapvm_fail(err, EX_USAGE, "snapvm_set_kick_signal: unknown flags 0x%x",
+				   flags);
+	if (signo <= 0 || signo > SIGRTMAX || signo == SIGKILL || signo == SIGSTOP)
+		return snapvm_fail(err, EX_USAGE, "snapvm_set_kick_signal: %d is no signal to catch",
+				   signo);
+	pthread_mutex_lock(&kick_lock);
+	if (signo == kick_signo)
+		goto out;
+	if (sigaction(signo, NULL, &old) != 0) {
+		ret = snapvm_fail_errno(err, EX_OSERR, errno, "sigaction(%d)", signo);
+		goto out;
+	}
+	if (!(flags & SNAPVM_KICK_SIGNAL_REPLACE) &&
+	    ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)) {
+		ret = snapvm_fail(err, EX_UNAVAILABLE,
+				  "signal %d (%s) already has the application's handler: choose "
+				  "another kick signal with snapvm_set_kick_signal(), or pass "
+				  "SNAPVM_KICK_SIGNAL_REPLACE",
+				  signo, strsignal(signo));
+		goto out;
+	}
+	/* No SA_RESTART: the signal must interrupt a write blocked on the
+	 * output fd, not only KVM_RUN. */
 	sigemptyset(&sa.sa_mask);
-	kick_installed = sigaction(snapvm_kick_signal(), &sa, NULL) == 0;
+	if (sigaction(signo, &sa, NULL) != 0) {
+		ret = snapvm_fail_errno(err, EX_OSERR, errno, "sigaction(%d)", signo);
+		goto out;
+	}
+	/* The signal used so far goes back to what it was. */
+	if (kick_signo)
+		sigaction(kick_signo, &kick_previous, NULL);
+	kick_previous = old;
+	__atomic_store_n(&kick_signo, signo, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&kick_lock);
+	return ret;
 }
 
-static int arm_timeout(struct snapvm_sandbox *sb, uint64_t timeout_ms, timer_t *timer,
-		       struct snapvm_error *err)
+static int ensure_kick_signal(struct snapvm_error *err)
+{
+	if (__atomic_load_n(&kick_signo, __ATOMIC_ACQUIRE))
+		return 0;
+	return snapvm_set_kick_signal(DEFAULT_KICK_SIGNAL, 0, err);
+}
+
+static int arm_timeout(uint64_t timeout_ms, timer_t *timer, struct snapvm_error *err)
 {
 	static int tokens;
 	struct sigevent sev = {
@@ -471,18 +662,10 @@ static int arm_timeout(struct snapvm_sandbox *sb, uint64_t timeout_ms, timer_t *
 	    .it_value.tv_nsec = (long)(timeout_ms % 1000) * 1000000,
 	    .it_interval.tv_nsec = 100 * 1000000,
 	};
-	sigset_t kick;
 
-	pthread_once(&kick_once, install_kick);
-	if (!kick_installed)
-		return snapvm_fail(err, EX_OSERR, "cannot install the timeout signal handler");
 	running_token = __atomic_add_fetch(&tokens, 1, __ATOMIC_RELAXED);
-	running_vcpu = &sb->vcpu;
 	sev.sigev_value.sival_int = running_token;
-	sev._sigev_un._tid = gettid();
-	sigemptyset(&kick);
-	sigaddset(&kick, snapvm_kick_signal());
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	sev._sigev_un._tid = thread_tid;
 	if (timer_create(CLOCK_MONOTONIC, &sev, timer) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "timer_create");
 	if (timer_settime(*timer, 0, &when, NULL) != 0) {
@@ -494,21 +677,78 @@ static int arm_timeout(struct snapvm_sandbox *sb, uint64_t timeout_ms, timer_t *
 	return 0;
 }
 
+void snapvm_sandbox_interrupt(struct snapvm_sandbox *sb)
+{
+	pid_t tid;
+
+	__atomic_store_n(&sb->interrupt_requested, 1, __ATOMIC_SEQ_CST);
+	tid = __atomic_load_n(&sb->running_tid, __ATOMIC_SEQ_CST);
+	if (!tid)
+		return; /* the next run sees the request before it enters the guest */
+	/* In the guest or about to enter it: immediate_exit stops the next
+	 * KVM_RUN, the signal the current one. */
+	snapvm_kvm_vcpu_kick(&sb->vcpu);
+	if (__atomic_load_n(&kick_signo, __ATOMIC_ACQUIRE))
+		syscall(SYS_tgkill, getpid(), tid, kick_signo);
+}
+
+/* Was the run stopped by snapvm_sandbox_interrupt? (Consumes the request.) */
+static bool take_interrupt(struct snapvm_sandbox *sb)
+{
+	return __atomic_exchange_n(&sb->interrupt_requested, 0, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* A handler of a host function may not run, call or restore the sandbox
+ * that is calling it. */
+static int reentered(const char *what, struct snapvm_error *err)
+{
+	return snapvm_fail(err, EX_USAGE,
+			   "%s: called from a host function of the same sandbox, which is in the "
+			   "middle of a run",
+			   what);
+}
+
 int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 		       struct snapvm_outcome *outcome, struct snapvm_error *err)
 {
+	sigset_t kick, blocked;
+	bool have_kick;
 	timer_t timer;
 	int ret = 0;
 
 	memset(outcome, 0, sizeof(*outcome));
+	if (sb->in_host_call)
+		return reentered("snapvm_sandbox_run", err);
 	if (sb->poisoned)
 		return poisoned(sb, err);
+	/* Without a kick signal only a timeout is impossible; an interrupt
+	 * still stops the run at its next exit. */
+	have_kick = ensure_kick_signal(timeout_ms ? err : NULL) == 0;
+	if (!have_kick && timeout_ms)
+		return err ? err->status : EX_UNAVAILABLE;
 	sb->at_snapshot = sb->at_call_wait = false;
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
+	if (!thread_tid)
+		thread_tid = (pid_t)syscall(SYS_gettid);
+	/* The thread's signal mask is its own again when the run returns. */
+	if (have_kick) {
+		sigemptyset(&kick);
+		sigaddset(&kick, snapvm_kick_signal());
+		pthread_sigmask(SIG_UNBLOCK, &kick, &blocked);
+	}
+	running_sandbox = sb;
+	__atomic_store_n(&sb->running_tid, thread_tid, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&sb->interrupt_requested, __ATOMIC_SEQ_CST)) {
+		timed_out(sb, outcome);
+		timeout_ms = 0;
+		goto out;
+	}
 	if (timeout_ms) {
-		ret = arm_timeout(sb, timeout_ms, &timer, err);
-		if (ret)
-			return ret;
+		ret = arm_timeout(timeout_ms, &timer, err);
+		if (ret) {
+			timeout_ms = 0;
+			goto out;
+		}
 	}
 	for (;;) {
 		struct snapvm_exit exit;
@@ -531,16 +771,20 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 	if (sb->console_len) {
 		int flushed = console_flush(sb, ret ? NULL : err);
 
-		if (flushed == OUTPUT_TIMED_OUT && !ret && outcome->stop != SNAPVM_STOP_TIMEOUT)
+		if (flushed == OUTPUT_TIMED_OUT && !ret && outcome->stop != SNAPVM_STOP_TIMEOUT &&
+		    outcome->stop != SNAPVM_STOP_INTERRUPTED)
 			timed_out(sb, outcome);
 		else if (flushed > 0 && !ret)
 			ret = flushed;
 	}
-	if (timeout_ms) {
+out:
+	if (timeout_ms)
 		timer_delete(timer);
-		running_vcpu = NULL;
-	}
+	__atomic_store_n(&sb->running_tid, 0, __ATOMIC_SEQ_CST);
+	running_sandbox = NULL;
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
+	if (have_kick && sigismember(&blocked, snapvm_kick_signal()))
+		pthread_sigmask(SIG_BLOCK, &kick, NULL);
 	return ret;
 }
 
@@ -673,6 +917,9 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sb)
 	free(sb->scratch_dirty);
 	free(sb->view_dirty);
 	free(sb->dirty_fetch);
+	free(sb->host_functions);
+	free(sb->host_in);
+	free(sb->host_out);
 	free(sb->own_origin);
 	free(sb->taken);
 	free(sb);
@@ -728,6 +975,8 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	int64_t scratch_done, view_done = 0;
 	int ret;
 
+	if (sb->in_host_call)
+		return reentered("snapvm_sandbox_restore", err);
 	sb->poisoned = true;
 	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore is unfinished");
 	sb->at_snapshot = sb->at_call_wait = false;
@@ -777,6 +1026,8 @@ int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sb, struct snapvm_snapsh
 				 struct snapvm_error *err)
 {
 	*snap = NULL;
+	if (sb->in_host_call)
+		return reentered("snapvm_sandbox_take_snapshot", err);
 	if (sb->poisoned)
 		return poisoned(sb, err);
 	if (!sb->at_snapshot)
@@ -794,33 +1045,130 @@ static uint64_t ms_since(const struct timespec *start)
 	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
+/* A call stopped midway (its deadline, an interrupt) leaves the guest
+ * inside a function: no later call may find it there. */
+static void poison_unfinished_call(struct snapvm_sandbox *sb, const struct snapvm_outcome *outcome)
+{
+	if (outcome->stop != SNAPVM_STOP_TIMEOUT && outcome->stop != SNAPVM_STOP_INTERRUPTED)
+		return;
+	sb->poisoned = true;
+	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a call %s midway",
+		 outcome->stop == SNAPVM_STOP_TIMEOUT ? "timed out" : "was interrupted");
+}
+
+/* Run to the guest's CALL_WAIT unless it is there; what is left of the
+ * timeout in *left. Returns like snapvm_sandbox_run; false in *ready when
+ * the guest stopped otherwise. */
+static int reach_call_wait(struct snapvm_sandbox *sb, uint64_t timeout_ms, uint64_t *left,
+			   bool *ready, struct snapvm_outcome *outcome, struct snapvm_error *err)
+{
+	struct timespec start;
+	int ret;
+
+	*left = timeout_ms;
+	*ready = sb->at_call_wait;
+	if (sb->at_call_wait)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	ret = snapvm_sandbox_run(sb, timeout_ms, outcome, err);
+	if (ret)
+		return ret;
+	if (outcome->stop != SNAPVM_STOP_CALL_WAIT) {
+		poison_unfinished_call(sb, outcome);
+		return 0;
+	}
+	if (timeout_ms) {
+		uint64_t spent = ms_since(&start);
+
+		/* At least 1 ms: 0 would mean no limit at all. */
+		*left = spent < timeout_ms ? timeout_ms - spent : 1;
+	}
+	*ready = true;
+	return 0;
+}
+
 int snapvm_sandbox_call(struct snapvm_sandbox *sb, uint64_t function, uint64_t arg,
 			uint64_t timeout_ms, uint64_t *result, struct snapvm_outcome *outcome,
 			struct snapvm_error *err)
 {
 	struct snapvm_boot_info *info = (struct snapvm_boot_info *)sb->scratch_memory;
-	struct timespec start;
-	uint64_t left = timeout_ms;
+	uint64_t left;
+	bool ready;
 	int ret;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (!sb->at_call_wait) {
-		ret = snapvm_sandbox_run(sb, timeout_ms, outcome, err);
-		if (ret || outcome->stop != SNAPVM_STOP_CALL_WAIT)
-			return ret;
-		if (timeout_ms) {
-			uint64_t spent = ms_since(&start);
-
-			/* At least 1 ms: 0 would mean no limit at all. */
-			left = spent < timeout_ms ? timeout_ms - spent : 1;
-		}
-	}
+	if (sb->in_host_call)
+		return reentered("snapvm_sandbox_call", err);
+	ret = reach_call_wait(sb, timeout_ms, &left, &ready, outcome, err);
+	if (ret || !ready)
+		return ret;
 	info->call.function = function;
 	info->call.arg = arg;
 	ret = snapvm_sandbox_run(sb, left, outcome, err);
 	if (!ret && outcome->stop == SNAPVM_STOP_CALL_WAIT)
 		*result = (uint64_t)outcome->code;
+	if (!ret)
+		poison_unfinished_call(sb, outcome);
 	return ret;
+}
+
+uint64_t snapvm_snapshot_io_size(const struct snapvm_snapshot *snap)
+{
+	return snap->io_size;
+}
+
+int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, const void *in,
+			       size_t in_len, void *out, size_t out_cap, size_t *out_len,
+			       uint64_t timeout_ms, struct snapvm_outcome *outcome,
+			       struct snapvm_error *err)
+{
+	const struct snapvm_snapshot *snap = sb->snapshot;
+	struct snapvm_boot_info *info = (struct snapvm_boot_info *)sb->scratch_memory;
+	uint64_t left, room = out_cap < snap->io_size ? out_cap : snap->io_size;
+	int64_t result;
+	bool ready;
+	int ret;
+
+	memset(outcome, 0, sizeof(*outcome));
+	if (sb->in_host_call)
+		return reentered("snapvm_sandbox_call_buffer", err);
+	if (sb->poisoned)
+		return poisoned(sb, err);
+	if (in_len > snap->io_size)
+		return snapvm_fail(err, EX_USAGE,
+				   "an input of %zu bytes does not fit the sandbox's %llu-byte I/O "
+				   "area",
+				   in_len, (unsigned long long)snap->io_size);
+	ret = reach_call_wait(sb, timeout_ms, &left, &ready, outcome, err);
+	if (ret || !ready)
+		return ret;
+	/* Written by the VMM, so restore must be told: the pages join the
+	 * pending set (the boot info's page always does). */
+	memcpy(sb->scratch_memory + snap->io_in_offset, in, in_len);
+	for (uint64_t page = snap->io_in_offset / SNAPVM_PAGE;
+	     in_len && page <= (snap->io_in_offset + in_len - 1) / SNAPVM_PAGE; page++)
+		sb->scratch_dirty[page / 64] |= 1ULL << (page % 64);
+	info->call.function = function;
+	info->call.arg = in_len;
+	ret = snapvm_sandbox_run(sb, left, outcome, err);
+	if (ret)
+		return ret;
+	if (outcome->stop != SNAPVM_STOP_CALL_WAIT) {
+		poison_unfinished_call(sb, outcome);
+		return 0;
+	}
+	/* CALL_WAIT's result has the guest's register width. */
+	result = snap->arch->arg_mask == UINT32_MAX ? (int64_t)(int32_t)outcome->code
+						    : outcome->code;
+	outcome->code = result;
+	*out_len = 0;
+	if (result < 0)
+		return 0;
+	if ((uint64_t)result > room)
+		return snapvm_fail(err, EX_DATAERR, "guest returned %lld bytes, room for %llu",
+				   (long long)result, (unsigned long long)room);
+	memcpy(out, sb->scratch_memory + snap->io_out_offset, (size_t)result);
+	*out_len = (size_t)result;
+	return 0;
 }
 
 int snapvm_sandbox_registers(struct snapvm_sandbox *sb, struct snapvm_registers *out,

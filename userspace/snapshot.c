@@ -112,6 +112,58 @@ static struct snapvm_snapshot *snapshot_alloc(const struct snapvm_arch *arch)
 	return snap;
 }
 
+/* The buffer-call I/O area: io_size bytes each way (SNAPVM_DEFAULT_IO_SIZE
+ * when 0), carved from the front of the free scratch area and recorded in
+ * the boot info. A default that does not fit shrinks to a quarter of the
+ * free area each way; a size the caller asked for must fit. */
+static int carve_io_area(const char *path, struct snapvm_snapshot_image *image, uint64_t io_size,
+			 struct snapvm_error *err)
+{
+	struct snapvm_boot_info *info = (struct snapvm_boot_info *)image->scratch_init;
+	uint64_t wanted = io_size ? snapvm_page_align_up(io_size) : SNAPVM_DEFAULT_IO_SIZE;
+	uint64_t start = snapvm_page_align_up(info->scratch_free_gva);
+	uint64_t room = info->scratch_free_gva + info->scratch_free_size > start
+			    ? snapvm_page_align_down(info->scratch_free_gva +
+						     info->scratch_free_size - start)
+			    : 0;
+
+	if (io_size > room || (io_size && 2 * wanted > room))
+		return snapvm_fail(err, EX_USAGE,
+				   "%s: an I/O area of %llu bytes each way does not fit the %llu "
+				   "free bytes of scratch (raise --scratch-size)",
+				   path, (unsigned long long)io_size, (unsigned long long)room);
+	if (2 * wanted > room)
+		wanted = snapvm_page_align_down(room / 4);
+	info->io_in_gva = start;
+	info->io_out_gva = start + wanted;
+	info->io_size = wanted;
+	info->scratch_free_size -= start + 2 * wanted - info->scratch_free_gva;
+	info->scratch_free_gva = start + 2 * wanted;
+	return 0;
+}
+
+/* Where a snapshot's I/O area is, from its boot info (which a snapshot
+ * file brings: checked to lie inside scratch). */
+static int io_area_from_boot_info(const char *path, struct snapvm_snapshot *snap,
+				  const struct snapvm_boot_info *info, struct snapvm_error *err)
+{
+	uint64_t in = info->io_in_gva - info->scratch_gva, out = info->io_out_gva - info->scratch_gva;
+
+	if (info->io_size > snap->scratch_size || info->io_in_gva < info->scratch_gva ||
+	    info->io_out_gva < info->scratch_gva || in > snap->scratch_size - info->io_size ||
+	    out > snap->scratch_size - info->io_size)
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: the boot info's I/O area (0x%llx and 0x%llx, %llu bytes "
+				   "each) is not inside scratch",
+				   path, (unsigned long long)info->io_in_gva,
+				   (unsigned long long)info->io_out_gva,
+				   (unsigned long long)info->io_size);
+	snap->io_in_offset = in;
+	snap->io_out_offset = out;
+	snap->io_size = info->io_size;
+	return 0;
+}
+
 int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
 				     struct snapvm_region *scratch, unsigned char *host,
 				     uint64_t *bitmap, struct snapvm_error *err)
@@ -191,6 +243,9 @@ int snapvm_snapshot_from_sandbox(struct snapvm_sandbox *sb, const struct snapvm_
 	snap->size = parent->size;
 	snap->scratch_size = parent->scratch_size;
 	snap->entry = *state;
+	snap->io_in_offset = parent->io_in_offset;
+	snap->io_out_offset = parent->io_out_offset;
+	snap->io_size = parent->io_size;
 	/* The seed is the taker's secret; a resume sees a new generation. */
 	memcpy(page0, sb->scratch_memory, sizeof(page0));
 	info->random_seed = 0;
@@ -316,6 +371,9 @@ int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options 
 	snap->size = c->snapshot_size;
 	snap->scratch_size = c->scratch_size;
 	memcpy(&snap->entry, c->vcpu_state, sizeof(snap->entry));
+	ret = io_area_from_boot_info(path, snap, c->scratch, err);
+	if (ret)
+		goto out;
 	ret = seal_copy(memory, c->snapshot, snap->size, NULL, NULL, "snapshot", &snap->region,
 			&snap->memory, NULL, err);
 	if (!ret)
@@ -409,6 +467,8 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	if (!ret)
 		ret = arch->build(&elf, opts.scratch_size, &image, err);
 	if (!ret)
+		ret = carve_io_area(path, &image, opts.io_size, err);
+	if (!ret)
 		ret = snapvm_kvm_cpuid(opts.kvm_pv, &image.entry, err);
 	if (ret)
 		goto out;
@@ -421,6 +481,10 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	snap->size = image.snapshot_size;
 	snap->scratch_size = opts.scratch_size;
 	snap->entry = image.entry;
+	ret = io_area_from_boot_info(path, snap, (const struct snapvm_boot_info *)image.scratch_init,
+				     err);
+	if (ret)
+		goto out;
 	candidates = elf_candidate_pages(&elf, arch->snapshot_base_gpa, image.snapshot_size);
 	if (!candidates) {
 		ret = snapvm_fail(err, EX_OSERR, "out of memory");

@@ -28,6 +28,14 @@
  *	snapvm_sandbox_call(clone, FN, arg, 0, &result, &outcome, &err);
  *	snapvm_sandbox_restore(clone, &err);			// back to `taken`
  *
+ * Threads: a snapshot may be shared by any number of threads (sandboxes
+ * take references; snapvm_snapshot_put may be called from any thread). A
+ * sandbox belongs to one thread at a time: run, call, restore and destroy
+ * it from one thread, or hand it over with the usual synchronisation.
+ * snapvm_sandbox_interrupt may be called from anywhere. libsnapvm installs
+ * one signal handler (the kick signal, see snapvm_set_kick_signal) and
+ * changes no thread's signal mask outside a run.
+ *
  * Every function that can fail returns 0 or a sysexits.h status (EX_USAGE,
  * EX_DATAERR, EX_UNAVAILABLE, EX_OSERR, ...) and, when err is not NULL,
  * fills it with that status and a message naming what failed.
@@ -77,9 +85,12 @@
 /* Launcher exit statuses that sysexits.h does not name. */
 #define SNAPVM_STATUS_GUEST_FAULT 70  /* = EX_SOFTWARE: ABORT or a guest fault */
 #define SNAPVM_STATUS_TIMEOUT	  124 /* as timeout(1) */
-/* A run, call or snapshot refused because a restore failed half-way: the
- * sandbox works again after a restore that succeeds (= EX_TEMPFAIL). */
+/* A run, call or snapshot refused because a restore failed half-way, or a
+ * call was interrupted or timed out midway: the sandbox works again after
+ * a restore that succeeds (= EX_TEMPFAIL). */
 #define SNAPVM_STATUS_POISONED 75
+/* SNAPVM_STOP_INTERRUPTED, as a shell reports SIGINT. */
+#define SNAPVM_STATUS_INTERRUPTED 130
 
 struct snapvm_error {
 	int status; /* sysexits.h value, never 0 once set */
@@ -109,6 +120,10 @@ struct snapvm_snapshot_options {
 	 * steal time, async PF, PV EOI, ...). Off by default. ELF only: a
 	 * snapshot file brings its own CPUID. */
 	bool kvm_pv;
+	/* Each way of the buffer-call I/O area (snapvm_sandbox_call_buffer),
+	 * in bytes: 0 = SNAPVM_DEFAULT_IO_SIZE (64 KiB), or less when the free
+	 * scratch area is short of room. ELF only: a snapshot file keeps its. */
+	uint64_t io_size;
 };
 
 struct snapvm_snapshot;
@@ -183,6 +198,7 @@ enum snapvm_stop {
 	SNAPVM_STOP_SNAPSHOT,  /* hypercall SNAPSHOT: snapvm_sandbox_take_snapshot
 				* may take it now; running on returns 0 to it */
 	SNAPVM_STOP_CALL_WAIT, /* hypercall CALL_WAIT(result): code = result */
+	SNAPVM_STOP_INTERRUPTED, /* snapvm_sandbox_interrupt(); the sandbox is intact */
 };
 
 struct snapvm_outcome {
@@ -236,6 +252,66 @@ int snapvm_sandbox_call(struct snapvm_sandbox *sandbox, uint64_t function, uint6
 			uint64_t timeout_ms, uint64_t *result, struct snapvm_outcome *outcome,
 			struct snapvm_error *err);
 
+/*
+ * A guest function with byte buffers: like snapvm_sandbox_call, with the
+ * input copied into the sandbox's I/O area (its length in the call's arg)
+ * and the guest's result, the length of its output, read back from the
+ * output area (both in scratch; see struct snapvm_boot_info). The guest
+ * serves such calls with rt_buffer_call_loop.
+ * - in_len over the area (snapvm_snapshot_io_size) fails with EX_USAGE
+ *   before the guest runs.
+ * - An output length beyond out_cap or the area fails with EX_DATAERR
+ *   ("guest returned N bytes, room for M"); nothing is copied then.
+ * - A negative result is the guest's own error: *out_len = 0 and
+ *   outcome->code holds it.
+ * *out_len is set only when outcome->stop is SNAPVM_STOP_CALL_WAIT. A call
+ * that times out or is interrupted midway poisons the sandbox.
+ */
+int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sandbox, uint64_t function, const void *in,
+			       size_t in_len, void *out, size_t out_cap, size_t *out_len,
+			       uint64_t timeout_ms, struct snapvm_outcome *outcome,
+			       struct snapvm_error *err);
+
+/* Bytes each way of the snapshot's buffer-call I/O area. */
+uint64_t snapvm_snapshot_io_size(const struct snapvm_snapshot *snapshot);
+
+/*
+ * A host function the guest calls with HOST_CALL (layout/abi.h). It runs on
+ * the vCPU thread, in the middle of the run: it gets the guest's input
+ * (in_len <= SNAPVM_HOST_CALL_MAX bytes, a copy) and room for out_cap bytes
+ * of output, and returns the number of bytes it wrote or -errno, which is
+ * the guest's result. It must not run, call or restore its own sandbox
+ * (that fails with EX_USAGE).
+ */
+typedef int64_t (*snapvm_host_function)(void *ctx, struct snapvm_sandbox *sandbox, const void *in,
+					size_t in_len, void *out, size_t out_cap);
+
+/* Register fn under number (NULL removes it). A number nobody registered
+ * gives the guest -ENOSYS. */
+int snapvm_sandbox_set_host_function(struct snapvm_sandbox *sandbox, uint32_t number,
+				     snapvm_host_function fn, void *ctx, struct snapvm_error *err);
+
+/*
+ * Stop the sandbox's current run, or its next one if none is in progress,
+ * with SNAPVM_STOP_INTERRUPTED: safe from any thread at any time while the
+ * sandbox exists, and from a signal handler. A guest inside KVM_RUN stops
+ * within milliseconds (the kick signal); a run that is about to start stops
+ * before the guest runs. A request that arrives as a run ends anyway stops
+ * the next one. Like Hyperlight's InterruptHandle::kill.
+ */
+void snapvm_sandbox_interrupt(struct snapvm_sandbox *sandbox);
+
+/*
+ * The signal that stops runs (timeouts and interrupts): SIGRTMIN + 2 unless
+ * set here, installed at the first run. It is refused (EX_UNAVAILABLE) when
+ * the application already handles or ignores it, unless flags has
+ * SNAPVM_KICK_SIGNAL_REPLACE. A run unblocks it in its own thread for the
+ * run's duration only. Without a kick signal, runs with a timeout fail;
+ * others still run.
+ */
+#define SNAPVM_KICK_SIGNAL_REPLACE (1U << 0)
+int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err);
+
 /* The vCPU state, for tests that compare sandboxes and restores. */
 struct snapvm_registers {
 	uint64_t gpr[16]; /* RAX RBX RCX RDX RSI RDI RSP RBP R8..R15 */
@@ -255,7 +331,7 @@ int snapvm_sandbox_registers(struct snapvm_sandbox *sandbox, struct snapvm_regis
 #define SNAPVM_HASH64_INIT 0xcbf29ce484222325ULL
 uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len);
 
-/* The signal libsnapvm's timeouts use (a real-time signal, SIGRTMIN + 2). */
+/* The kick signal (see snapvm_set_kick_signal). */
 int snapvm_kick_signal(void);
 
 /* Copy guest-physical memory as the sandbox sees it (its i686 view includes

@@ -119,6 +119,21 @@ const volatile struct snapvm_call *rt_call_wait(uint64_t result);
  * CALL_WAIT. */
 __attribute__((noreturn)) void rt_call_loop(uint64_t (*fn)(uint64_t function, uint64_t arg));
 
+/*
+ * Buffer calls (snapvm_sandbox_call_buffer): serve them forever. fn gets the
+ * call's function number, its input (in the boot info's I/O area) and room
+ * for its output (the output area), and returns the output's length or a
+ * negative error, which is what the host's call returns.
+ */
+typedef long (*rt_buffer_function)(uint64_t function, const void *in, size_t in_len, void *out,
+				   size_t out_cap);
+__attribute__((noreturn)) void rt_buffer_call_loop(rt_buffer_function fn);
+
+/* HOST_CALL: the host function registered under `function` with in_len
+ * bytes of input; returns the bytes it wrote to out (at most out_cap), or
+ * -SNAPVM_ENOSYS, -SNAPVM_EFAULT, -SNAPVM_EINVAL or the host's -errno. */
+long rt_host_call(uint32_t function, const void *in, size_t in_len, void *out, size_t out_cap);
+
 /* Formatted output: %s %c %d %i %u %x %X %p %%, flags '0' and '-', a width,
  * length modifiers l, ll, z. rt_printf sends the text with WRITE hypercalls
  * (one per 256 bytes) and returns the number of bytes, or a negative

@@ -106,6 +106,70 @@ void rt_call_loop(uint64_t (*fn)(uint64_t function, uint64_t arg))
 	}
 }
 
+void rt_buffer_call_loop(rt_buffer_function fn)
+{
+	const struct snapvm_boot_info *bi = rt_boot_info();
+	long result = 0;
+
+	for (;;) {
+		const volatile struct snapvm_call *call = rt_call_wait((uint64_t)result);
+		uint64_t in_len = call->arg;
+
+		if (in_len > bi->io_size)
+			result = -SNAPVM_EINVAL;
+		else
+			result = fn(call->function, (const void *)(uintptr_t)bi->io_in_gva,
+				    (size_t)in_len, (void *)(uintptr_t)bi->io_out_gva,
+				    (size_t)bi->io_size);
+	}
+}
+
+long rt_host_call(uint32_t function, const void *in, size_t in_len, void *out, size_t out_cap)
+{
+	uintptr_t args[5] = {function, (uintptr_t)in, in_len, (uintptr_t)out, out_cap};
+	uintptr_t end = (uintptr_t)out + out_cap;
+	long result;
+
+	/* The VMM writes the output through the guest's own mappings: on
+	 * amd64 a copy-on-write page must be copied first (a write does it). */
+	for (uintptr_t p = (uintptr_t)out; out_cap && p < end;
+	     p = (p & ~(RT_PAGE_SIZE - 1)) + RT_PAGE_SIZE) {
+		volatile char *c = (volatile char *)p;
+
+		*c = *c;
+	}
+	/* Five arguments: the fifth (out_cap) in EBP/RBP, saved around the
+	 * hypercall since the compiler may use it. */
+#if defined(__x86_64__)
+	__asm__ volatile("push %%rbp\n\t"
+			 "mov 32(%%rax), %%rbp\n\t"
+			 "mov 0(%%rax), %%rbx\n\t"
+			 "mov 8(%%rax), %%rcx\n\t"
+			 "mov 16(%%rax), %%rsi\n\t"
+			 "mov 24(%%rax), %%rdi\n\t"
+			 "mov %[nr], %%eax\n\t"
+			 "outl %%eax, %%dx\n\t"
+			 "pop %%rbp"
+			 : "=a"(result)
+			 : "a"(args), "d"((uint16_t)SNAPVM_PORT_HYPERCALL), [nr] "i"(SNAPVM_HC_HOST_CALL)
+			 : "rbx", "rcx", "rsi", "rdi", "memory");
+#else
+	__asm__ volatile("push %%ebp\n\t"
+			 "mov 16(%%eax), %%ebp\n\t"
+			 "mov 0(%%eax), %%ebx\n\t"
+			 "mov 4(%%eax), %%ecx\n\t"
+			 "mov 8(%%eax), %%esi\n\t"
+			 "mov 12(%%eax), %%edi\n\t"
+			 "mov %[nr], %%eax\n\t"
+			 "outl %%eax, %%dx\n\t"
+			 "pop %%ebp"
+			 : "=a"(result)
+			 : "a"(args), "d"((uint16_t)SNAPVM_PORT_HYPERCALL), [nr] "i"(SNAPVM_HC_HOST_CALL)
+			 : "ebx", "ecx", "esi", "edi", "memory");
+#endif
+	return result;
+}
+
 void rt_console_puts(const char *s)
 {
 	while (*s)
