@@ -7,6 +7,7 @@
  * guest's output goes to stdout, ours to stderr.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -30,6 +31,8 @@ static const char usage_text[] =
     "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
     "                  [--no-seccomp]\n"
+    "       snapvm call --from=FILE [--input=FILE|-] [--timeout=SECONDS]\n"
+    "                   [--memory=kmod|memfd] [--no-seccomp] FUNCTION\n"
     "       snapvm info\n"
     "       snapvm --help | --version\n"
     "\n"
@@ -52,6 +55,11 @@ static const char usage_text[] =
     "                    snapshot between runs; exit with the last run's status\n"
     "  --no-seccomp      for debugging: run without the seccomp filter that\n"
     "                    otherwise confines snapvm once the sandbox exists\n"
+    "call     restore snapshot FILE and call guest FUNCTION (a number) with the\n"
+    "         bytes of --input (a file, or - for stdin; none by default) through\n"
+    "         its I/O area (rt_buffer_call_loop); the output bytes go to stdout.\n"
+    "         64 when the input does not fit, 65 when the output claims more\n"
+    "         than fits, 70 when the function returns an error\n"
     "info     KVM and snapvm.ko API versions and capabilities\n"
     "\n"
     "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
@@ -348,6 +356,182 @@ static const char *memory_default(enum snapvm_memory memory)
 					    : "memfd (no /dev/snapvm)";
 }
 
+/* The call's input: the whole of path ("-": stdin), at most cap bytes. */
+static int read_input(const char *path, size_t cap, unsigned char **buf, size_t *len)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	size_t room = cap + 1; /* one more, to see it does not fit */
+
+	*len = 0;
+	if (fd < 0) {
+		fprintf(stderr, "snapvm: --input=%s: %s\n", path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	*buf = malloc(room);
+	while (*buf && *len < room) {
+		ssize_t n = read(fd, *buf + *len, room - *len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "snapvm: --input=%s: %s\n", path, strerror(errno));
+			if (fd != STDIN_FILENO)
+				close(fd);
+			return EX_IOERR;
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (!*buf)
+		return EX_OSERR;
+	if (*len > cap)
+		return usage_error("--input=%s does not fit the guest's I/O area", path);
+	return 0;
+}
+
+static int write_output(const unsigned char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "snapvm: writing the call's output: %s\n",
+				strerror(n < 0 ? errno : EIO));
+			return EX_IOERR;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* snapvm call --from=FILE [--input=FILE|-] [--timeout=S] FUNCTION: one buffer
+ * call, its output bytes on stdout. */
+static int cmd_call(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+	    {"from", required_argument, NULL, 'f'},
+	    {"input", required_argument, NULL, 'i'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"max-memory", required_argument, NULL, 'M'},
+	    {"no-seccomp", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct snapvm_snapshot_options options = {0};
+	const char *from = NULL, *input = NULL, *timeout_text = NULL;
+	struct snapvm_snapshot *snapshot;
+	struct snapvm_sandbox *sandbox;
+	struct snapvm_outcome outcome;
+	struct snapvm_error err;
+	unsigned char *in = NULL, *out = NULL;
+	size_t in_len = 0, out_len = 0, cap;
+	unsigned long long function;
+	uint64_t timeout_ms = 0;
+	bool seccomp = true;
+	char *end;
+	int opt, ret;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		ret = 0;
+		switch (opt) {
+		case 'f':
+			from = optarg;
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case 't':
+			timeout_text = optarg;
+			ret = parse_timeout(optarg, &timeout_ms);
+			break;
+		case 'm':
+			ret = parse_memory(optarg, &options.memory);
+			break;
+		case 'M':
+			if (snapvm_parse_size(optarg, &options.max_memory, &err) ||
+			    options.max_memory == 0)
+				return usage_error("--max-memory: bad size '%s'", optarg);
+			break;
+		case 'S':
+			seccomp = false;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+		if (ret)
+			return ret;
+	}
+	if (!from)
+		return usage_error("%s", "call needs --from=FILE (a snapshot file)");
+	if (optind != argc - 1)
+		return usage_error("%s", "call takes one FUNCTION number");
+	errno = 0;
+	function = strtoull(argv[optind], &end, 0);
+	if (errno || end == argv[optind] || *end || argv[optind][0] == '-')
+		return usage_error("malformed FUNCTION '%s': want a number", argv[optind]);
+	ret = snapvm_snapshot_load(from, &options, &snapshot, &err);
+	if (ret) {
+		fprintf(stderr, "snapvm: %s\n", err.message);
+		return ret;
+	}
+	cap = (size_t)snapvm_snapshot_io_size(snapshot);
+	if (input)
+		ret = read_input(input, cap, &in, &in_len);
+	out = malloc(cap ? cap : 1);
+	if (!ret && !out)
+		ret = EX_OSERR;
+	if (!ret) {
+		ret = snapvm_sandbox_create(snapshot, NULL, &sandbox, &err);
+		if (ret)
+			fprintf(stderr, "snapvm: %s\n", err.message);
+	}
+	snapvm_snapshot_put(snapshot);
+	if (ret) {
+		free(in);
+		free(out);
+		return ret;
+	}
+	if (seccomp)
+		ret = snapvm_seccomp_install(&err);
+	if (!ret)
+		ret = snapvm_sandbox_call_buffer(sandbox, function, in, in_len, out, cap, &out_len,
+						 timeout_ms, &outcome, &err);
+	snapvm_sandbox_destroy(sandbox);
+	free(in);
+	if (ret) {
+		fprintf(stderr, "snapvm: %s\n", err.message);
+		free(out);
+		return ret;
+	}
+	if (outcome.stop == SNAPVM_STOP_CALL_WAIT && outcome.code < 0) {
+		fprintf(stderr, "snapvm: %s: function %llu failed with %lld\n", from, function,
+			(long long)outcome.code);
+		ret = SNAPVM_STATUS_GUEST_FAULT;
+	} else if (outcome.stop == SNAPVM_STOP_CALL_WAIT) {
+		ret = write_output(out, out_len);
+	} else {
+		report(from, &outcome, timeout_text);
+		ret = outcome.stop == SNAPVM_STOP_EXIT && outcome.code == 0
+			  ? EX_SOFTWARE
+			  : snapvm_outcome_exit_status(&outcome);
+	}
+	free(out);
+	return ret;
+}
+
 static int cmd_info(void)
 {
 	struct snapvm_host_info info;
@@ -381,7 +565,7 @@ int main(int argc, char **argv)
 	 * (EPIPE, exit 74), not a reason to die of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		return usage_error("%s", "which command? (run, info)");
+		return usage_error("%s", "which command? (run, call, info)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;
@@ -393,10 +577,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "call"))
+		return cmd_call(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info")) {
 		if (argc > 2)
 			return usage_error("info takes no arguments, not '%s'", argv[2]);
 		return cmd_info();
 	}
-	return usage_error("unknown command '%s': want run or info", argv[1]);
+	return usage_error("unknown command '%s': want run, call or info", argv[1]);
 }

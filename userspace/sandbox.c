@@ -606,8 +606,8 @@ int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *e
 		return snapvm_fail(err, EX_USAGE, "snapvm_set_kick_signal: unknown flags 0x%x",
 				   flags);
 	if (signo <= 0 || signo > SIGRTMAX || signo == SIGKILL || signo == SIGSTOP)
-		return snapvm_fail(err, EX_USAGE, "snapvm_set_kick_signal: %d is no signal to catch",
-				   signo);
+		return snapvm_fail(err, EX_USAGE,
+				   "snapvm_set_kick_signal: %d is no signal to catch", signo);
 	pthread_mutex_lock(&kick_lock);
 	if (signo == kick_signo)
 		goto out;
@@ -1157,8 +1157,8 @@ int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, con
 		return 0;
 	}
 	/* CALL_WAIT's result has the guest's register width. */
-	result = snap->arch->arg_mask == UINT32_MAX ? (int64_t)(int32_t)outcome->code
-						    : outcome->code;
+	result =
+	    snap->arch->arg_mask == UINT32_MAX ? (int64_t)(int32_t)outcome->code : outcome->code;
 	outcome->code = result;
 	*out_len = 0;
 	if (result < 0)

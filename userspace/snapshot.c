@@ -122,10 +122,10 @@ static int carve_io_area(const char *path, struct snapvm_snapshot_image *image, 
 	struct snapvm_boot_info *info = (struct snapvm_boot_info *)image->scratch_init;
 	uint64_t wanted = io_size ? snapvm_page_align_up(io_size) : SNAPVM_DEFAULT_IO_SIZE;
 	uint64_t start = snapvm_page_align_up(info->scratch_free_gva);
-	uint64_t room = info->scratch_free_gva + info->scratch_free_size > start
-			    ? snapvm_page_align_down(info->scratch_free_gva +
-						     info->scratch_free_size - start)
-			    : 0;
+	uint64_t room =
+	    info->scratch_free_gva + info->scratch_free_size > start
+		? snapvm_page_align_down(info->scratch_free_gva + info->scratch_free_size - start)
+		: 0;
 
 	if (io_size > room || (io_size && 2 * wanted > room))
 		return snapvm_fail(err, EX_USAGE,
@@ -147,7 +147,8 @@ static int carve_io_area(const char *path, struct snapvm_snapshot_image *image, 
 static int io_area_from_boot_info(const char *path, struct snapvm_snapshot *snap,
 				  const struct snapvm_boot_info *info, struct snapvm_error *err)
 {
-	uint64_t in = info->io_in_gva - info->scratch_gva, out = info->io_out_gva - info->scratch_gva;
+	uint64_t in = info->io_in_gva - info->scratch_gva,
+		 out = info->io_out_gva - info->scratch_gva;
 
 	if (info->io_size > snap->scratch_size || info->io_in_gva < info->scratch_gva ||
 	    info->io_out_gva < info->scratch_gva || in > snap->scratch_size - info->io_size ||
@@ -481,8 +482,8 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
 	snap->size = image.snapshot_size;
 	snap->scratch_size = opts.scratch_size;
 	snap->entry = image.entry;
-	ret = io_area_from_boot_info(path, snap, (const struct snapvm_boot_info *)image.scratch_init,
-				     err);
+	ret = io_area_from_boot_info(path, snap,
+				     (const struct snapvm_boot_info *)image.scratch_init, err);
 	if (ret)
 		goto out;
 	candidates = elf_candidate_pages(&elf, arch->snapshot_base_gpa, image.snapshot_size);

@@ -75,6 +75,7 @@
 #ifndef SNAPVM_USERSPACE_SNAPVM_H
 #define SNAPVM_USERSPACE_SNAPVM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -191,13 +192,13 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sandbox);
 
 /* Why snapvm_sandbox_run returned. */
 enum snapvm_stop {
-	SNAPVM_STOP_EXIT = 1,  /* hypercall EXIT(code) */
-	SNAPVM_STOP_ABORT,     /* hypercall ABORT(code, message) */
-	SNAPVM_STOP_FAULT,     /* triple fault, stray MMIO, unknown hypercall, ... */
-	SNAPVM_STOP_TIMEOUT,   /* the timeout ran out; the sandbox is intact */
-	SNAPVM_STOP_SNAPSHOT,  /* hypercall SNAPSHOT: snapvm_sandbox_take_snapshot
-				* may take it now; running on returns 0 to it */
-	SNAPVM_STOP_CALL_WAIT, /* hypercall CALL_WAIT(result): code = result */
+	SNAPVM_STOP_EXIT = 1,	 /* hypercall EXIT(code) */
+	SNAPVM_STOP_ABORT,	 /* hypercall ABORT(code, message) */
+	SNAPVM_STOP_FAULT,	 /* triple fault, stray MMIO, unknown hypercall, ... */
+	SNAPVM_STOP_TIMEOUT,	 /* the timeout ran out; the sandbox is intact */
+	SNAPVM_STOP_SNAPSHOT,	 /* hypercall SNAPSHOT: snapvm_sandbox_take_snapshot
+				  * may take it now; running on returns 0 to it */
+	SNAPVM_STOP_CALL_WAIT,	 /* hypercall CALL_WAIT(result): code = result */
 	SNAPVM_STOP_INTERRUPTED, /* snapvm_sandbox_interrupt(); the sandbox is intact */
 };
 
