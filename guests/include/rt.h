@@ -133,6 +133,10 @@ __attribute__((noreturn)) void rt_buffer_call_loop(rt_buffer_function fn);
  * bytes of input; returns the bytes it wrote to out (at most out_cap), or
  * -SNAPVM_ENOSYS, -SNAPVM_EFAULT, -SNAPVM_EINVAL or the host's -errno. */
 long rt_host_call(uint32_t function, const void *in, size_t in_len, void *out, size_t out_cap);
+/* A hypercall with a fifth argument (EBP/RBP), as HOST_CALL takes; nothing
+ * touched beforehand. */
+long rt_hypercall5(uintptr_t nr, uintptr_t a0, uintptr_t a1, uintptr_t a2, uintptr_t a3,
+		   uintptr_t a4);
 
 /* Formatted output: %s %c %d %i %u %x %X %p %%, flags '0' and '-', a width,
  * length modifiers l, ll, z. rt_printf sends the text with WRITE hypercalls

@@ -124,11 +124,50 @@ void rt_buffer_call_loop(rt_buffer_function fn)
 	}
 }
 
+long rt_hypercall5(uintptr_t nr, uintptr_t a0, uintptr_t a1, uintptr_t a2, uintptr_t a3,
+		   uintptr_t a4)
+{
+	uintptr_t args[5] = {a0, a1, a2, a3, a4};
+	long result = (long)nr;
+
+	/* The fifth argument in EBP/RBP, saved around the hypercall since the
+	 * compiler may use it; all five are loaded from args, whose address
+	 * sits in a register the loads do not overwrite before their last. */
+#if defined(__x86_64__)
+	register uintptr_t *argp __asm__("r8") = args;
+
+	__asm__ volatile("push %%rbp\n\t"
+			 "mov 32(%%r8), %%rbp\n\t"
+			 "mov 0(%%r8), %%rbx\n\t"
+			 "mov 8(%%r8), %%rcx\n\t"
+			 "mov 16(%%r8), %%rsi\n\t"
+			 "mov 24(%%r8), %%rdi\n\t"
+			 "outl %%eax, %%dx\n\t"
+			 "pop %%rbp"
+			 : "+a"(result)
+			 : "r"(argp), "d"((uint16_t)SNAPVM_PORT_HYPERCALL)
+			 : "rbx", "rcx", "rsi", "rdi", "memory");
+#else
+	uintptr_t *argp = args;
+
+	__asm__ volatile("push %%ebp\n\t"
+			 "mov 16(%%esi), %%ebp\n\t"
+			 "mov 0(%%esi), %%ebx\n\t"
+			 "mov 4(%%esi), %%ecx\n\t"
+			 "mov 12(%%esi), %%edi\n\t"
+			 "mov 8(%%esi), %%esi\n\t"
+			 "outl %%eax, %%dx\n\t"
+			 "pop %%ebp"
+			 : "+a"(result), "+S"(argp)
+			 : "d"((uint16_t)SNAPVM_PORT_HYPERCALL)
+			 : "ebx", "ecx", "edi", "memory");
+#endif
+	return result;
+}
+
 long rt_host_call(uint32_t function, const void *in, size_t in_len, void *out, size_t out_cap)
 {
-	uintptr_t args[5] = {function, (uintptr_t)in, in_len, (uintptr_t)out, out_cap};
 	uintptr_t end = (uintptr_t)out + out_cap;
-	long result;
 
 	/* The VMM writes the output through the guest's own mappings: on
 	 * amd64 a copy-on-write page must be copied first (a write does it). */
@@ -138,36 +177,8 @@ long rt_host_call(uint32_t function, const void *in, size_t in_len, void *out, s
 
 		*c = *c;
 	}
-	/* Five arguments: the fifth (out_cap) in EBP/RBP, saved around the
-	 * hypercall since the compiler may use it. */
-#if defined(__x86_64__)
-	__asm__ volatile("push %%rbp\n\t"
-			 "mov 32(%%rax), %%rbp\n\t"
-			 "mov 0(%%rax), %%rbx\n\t"
-			 "mov 8(%%rax), %%rcx\n\t"
-			 "mov 16(%%rax), %%rsi\n\t"
-			 "mov 24(%%rax), %%rdi\n\t"
-			 "mov %[nr], %%eax\n\t"
-			 "outl %%eax, %%dx\n\t"
-			 "pop %%rbp"
-			 : "=a"(result)
-			 : "a"(args), "d"((uint16_t)SNAPVM_PORT_HYPERCALL), [nr] "i"(SNAPVM_HC_HOST_CALL)
-			 : "rbx", "rcx", "rsi", "rdi", "memory");
-#else
-	__asm__ volatile("push %%ebp\n\t"
-			 "mov 16(%%eax), %%ebp\n\t"
-			 "mov 0(%%eax), %%ebx\n\t"
-			 "mov 4(%%eax), %%ecx\n\t"
-			 "mov 8(%%eax), %%esi\n\t"
-			 "mov 12(%%eax), %%edi\n\t"
-			 "mov %[nr], %%eax\n\t"
-			 "outl %%eax, %%dx\n\t"
-			 "pop %%ebp"
-			 : "=a"(result)
-			 : "a"(args), "d"((uint16_t)SNAPVM_PORT_HYPERCALL), [nr] "i"(SNAPVM_HC_HOST_CALL)
-			 : "ebx", "ecx", "esi", "edi", "memory");
-#endif
-	return result;
+	return rt_hypercall5(SNAPVM_HC_HOST_CALL, function, (uintptr_t)in, in_len, (uintptr_t)out,
+			     out_cap);
 }
 
 void rt_console_puts(const char *s)
