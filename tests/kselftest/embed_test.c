@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,6 +456,53 @@ TEST_F_TIMEOUT(embed, four_threads_share_a_snapshot, 900)
 		pthread_join(threads[t], NULL);
 		EXPECT_EQ(0, workers[t].failures) TH_LOG("%s", workers[t].why);
 	}
+	snapvm_snapshot_put(snap);
+}
+
+static void on_app_signal(int sig)
+{
+}
+
+/* libsnapvm takes no signal the application handles unless told to, and
+ * leaves the thread's signal mask as it found it. */
+TEST_F_TIMEOUT(embed, kick_signal_is_the_applications_choice, 300)
+{
+	struct sigaction app = {.sa_handler = on_app_signal};
+	struct snapvm_snapshot *snap;
+	struct snapvm_sandbox *sb;
+	unsigned char out[64];
+	sigset_t blocked, now;
+	size_t out_len;
+
+	REQUIRE_BACKEND();
+	snap = digest(_metadata, self, variant->layout);
+	ASSERT_NE(NULL, snap);
+	ASSERT_EQ(0, snapvm_sandbox_create(snap, NULL, &sb, &self->err));
+	/* The application owns the default signal: a timeout cannot work. */
+	sigemptyset(&app.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGRTMIN + 2, &app, NULL));
+	EXPECT_EQ(EX_UNAVAILABLE,
+		  snapvm_sandbox_call_buffer(sb, DIGEST_COUNT, NULL, 0, out, sizeof(out), &out_len,
+					     CALL_MS, &self->outcome, &self->err));
+	EXPECT_NE(NULL, strstr(self->err.message, "snapvm_set_kick_signal"))
+	TH_LOG("%s", self->err.message);
+	EXPECT_EQ(EX_UNAVAILABLE, snapvm_set_kick_signal(SIGRTMIN + 2, 0, &self->err));
+	/* Another one, blocked in this thread: a run unblocks it for itself
+	 * only, and the timeout works. */
+	ASSERT_EQ(0, snapvm_set_kick_signal(SIGRTMIN + 5, 0, &self->err));
+	EXPECT_EQ(SIGRTMIN + 5, snapvm_kick_signal());
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGRTMIN + 5);
+	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &blocked, NULL));
+	ASSERT_EQ(0, snapvm_sandbox_call_buffer(sb, DIGEST_SPIN, NULL, 0, out, sizeof(out),
+						&out_len, 500, &self->outcome, &self->err))
+	TH_LOG("%s", self->err.message);
+	EXPECT_EQ(SNAPVM_STOP_TIMEOUT, (int)self->outcome.stop);
+	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, NULL, &now));
+	EXPECT_TRUE(sigismember(&now, SIGRTMIN + 5));
+	/* Told to, it takes the application's. */
+	EXPECT_EQ(0, snapvm_set_kick_signal(SIGRTMIN + 2, SNAPVM_KICK_SIGNAL_REPLACE, &self->err));
+	snapvm_sandbox_destroy(sb);
 	snapvm_snapshot_put(snap);
 }
 
