@@ -109,97 +109,71 @@ static int hc_exit(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapv
 	return HC_STOP;
 }
 
-/* Each piece of [gva, gva + len) as host memory, through the guest's own
- * page tables; stops at the first byte that is not mapped. */
-struct guest_range {
-	struct snapvm_paging paging;
-	uint64_t gva, len, done;
+/* WRITE's visit: the console's line first, then the guest's bytes. */
+struct write_ctx {
+	struct snapvm_sandbox *sb;
+	struct snapvm_error *err;
+	bool flushed;
 };
 
-static void *range_next(struct snapvm_sandbox *sb, struct guest_range *r, uint64_t *chunk)
+static int write_piece(void *ctx, const void *host, uint64_t len)
 {
-	uint64_t gpa, contiguous, gva = r->gva + r->done;
-	void *host;
+	struct write_ctx *w = ctx;
 
-	if (r->done == r->len || gva < r->gva)
-		return NULL;
-	if (snapvm_gva_to_gpa(&sb->memory, &r->paging, gva, &gpa, &contiguous))
-		return NULL;
-	/* A guest's huge page may reach past the end of a slot; its 4 KiB
-	 * page never does (slots are page-aligned), so a string that ends
-	 * inside guest memory stays readable. */
-	if (contiguous > SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1)))
-		contiguous = SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1));
-	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
-	host = snapvm_gpa_to_host(&sb->memory, gpa, *chunk);
-	if (host)
-		r->done += *chunk;
-	return host;
+	if (!w->flushed) {
+		int ret = console_flush(w->sb, w->err);
+
+		if (ret)
+			return ret;
+		w->flushed = true;
+	}
+	return write_all(w->sb->output_fd, host, len, w->err);
 }
 
 static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
 		    struct snapvm_error *err)
 {
-	struct guest_range range = {.gva = hc->arg[0], .len = hc->arg[1]};
-	uint64_t chunk, end;
+	struct write_ctx ctx = {.sb = sb, .err = err};
+	struct snapvm_paging paging;
+	uint64_t len = hc->arg[1];
 	int ret;
 
-	if (range.len > SNAPVM_WRITE_MAX) {
+	if (len > SNAPVM_WRITE_MAX) {
 		hc->result = (uint64_t)-SNAPVM_EINVAL;
 		return HC_CONTINUE;
 	}
-	if (__builtin_add_overflow(range.gva, range.len, &end)) {
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
+	if (ret)
+		return -ret;
+	/* All or nothing: -EFAULT before any byte when one is not mapped. */
+	ret = snapvm_guest_range_visit(&sb->memory, &paging, hc->arg[0], len, write_piece, &ctx);
+	if (ret < 0) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
 		return HC_CONTINUE;
 	}
-	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &range.paging, err);
 	if (ret)
 		return -ret;
-	/* All or nothing: check every page before writing any byte. */
-	while (range_next(sb, &range, &chunk))
-		;
-	if (range.done != range.len) {
-		hc->result = (uint64_t)-SNAPVM_EFAULT;
-		return HC_CONTINUE;
-	}
-	ret = console_flush(sb, err);
-	range.done = 0;
-	for (void *p; !ret && (p = range_next(sb, &range, &chunk));)
-		ret = write_all(sb->output_fd, p, chunk, err);
-	if (ret)
-		return -ret;
-	hc->result = range.len;
+	hc->result = len;
 	return HC_CONTINUE;
 }
 
 static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
 		    struct snapvm_error *err)
 {
-	struct guest_range range = {.gva = hc->arg[1], .len = SNAPVM_ABORT_MSG_MAX - 1};
-	size_t n = 0;
-	uint64_t chunk;
-	const char *p;
+	struct snapvm_paging paging;
+	uint64_t gva = hc->arg[1];
 	int ret;
 
 	outcome->stop = SNAPVM_STOP_ABORT;
 	outcome->code = guest_signed(hc, hc->arg[0]);
 	outcome->rip = hc->rip;
-	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &range.paging, err);
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
 		return -ret;
-	while (n < range.len && (p = range_next(sb, &range, &chunk))) {
-		const char *nul = memchr(p, '\0', chunk);
-		size_t take = nul ? (size_t)(nul - p) : chunk;
-
-		memcpy(outcome->message + n, p, take);
-		n += take;
-		if (nul)
-			break;
-	}
-	outcome->message[n] = '\0';
-	if (n == 0 && range.done == 0)
+	if (snapvm_guest_read_string(&sb->memory, &paging, gva, outcome->message,
+				     SNAPVM_ABORT_MSG_MAX) < 0)
 		snprintf(outcome->message, sizeof(outcome->message),
-			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)range.gva);
+			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)gva);
 	return HC_STOP;
 }
 

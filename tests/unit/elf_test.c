@@ -148,7 +148,7 @@ FIXTURE_SETUP(elf)
 	strcpy(self->dir, "/tmp/elf_test.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	memset(&self->err, 0, sizeof(self->err));
-	self->image.fd = -1;
+	memset(&self->image, 0, sizeof(self->image));
 }
 
 FIXTURE_TEARDOWN(elf)

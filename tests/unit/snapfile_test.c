@@ -119,7 +119,7 @@ TEST_F(snapfile, round_trip)
 	struct snapfile file;
 
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err)) TH_LOG("%s", err.message);
-	ASSERT_EQ(0, snapfile_open(self->path, &file, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, snapfile_open(self->path, 0, &file, &err)) TH_LOG("%s", err.message);
 	EXPECT_EQ(variant->layout, file.contents.layout);
 	EXPECT_EQ(variant->gpa, file.contents.snapshot_gpa);
 	ASSERT_EQ(sizeof(self->vcpu), file.contents.vcpu_state_size);
@@ -158,7 +158,7 @@ TEST_F(snapfile, flipped_byte_is_refused)
 		close(fd);
 		byte ^= 0x10;
 		ASSERT_EQ(0, poke(self->path, at, &byte, 1));
-		EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err))
+		EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err))
 		TH_LOG("flipped byte at %lld was not noticed", (long long)at);
 		EXPECT_NE(NULL, strstr(err.message, "checksum")) TH_LOG("%s", err.message);
 		EXPECT_NE(NULL, strstr(err.message, self->path));
@@ -174,10 +174,10 @@ TEST_F(snapfile, truncated_file_is_refused)
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(0, stat(self->path, &st));
 	ASSERT_EQ(0, truncate(self->path, st.st_size - 4096));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "truncated")) TH_LOG("%s", err.message);
 	ASSERT_EQ(0, truncate(self->path, 100));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "truncated")) TH_LOG("%s", err.message);
 }
 
@@ -192,7 +192,7 @@ TEST_F(snapfile, foreign_file_is_refused)
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ((ssize_t)sizeof(elf), write(fd, elf, sizeof(elf)));
 	close(fd);
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "not a snapvm snapshot")) TH_LOG("%s", err.message);
 }
 
@@ -205,7 +205,7 @@ TEST_F(snapfile, other_format_version_is_refused)
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(0, poke(self->path, offsetof(struct snapfile_header, version), &version,
 			  sizeof(version)));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "version")) TH_LOG("%s", err.message);
 }
 
@@ -219,13 +219,13 @@ TEST_F(snapfile, lying_geometry_is_refused)
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(0, poke(self->path, offsetof(struct snapfile_header, scratch_size), &huge,
 			  sizeof(huge)));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "scratch")) TH_LOG("%s", err.message);
 
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(
 	    0, poke(self->path, offsetof(struct snapfile_header, snapshot_gpa), &gpa, sizeof(gpa)));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "GPA")) TH_LOG("%s", err.message);
 }
 
@@ -234,7 +234,7 @@ TEST_F(snapfile, missing_file_is_no_input)
 	struct snapvm_error err = {0};
 	struct snapfile file;
 
-	EXPECT_EQ(EX_NOINPUT, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_NOINPUT, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, self->path)) TH_LOG("%s", err.message);
 }
 
@@ -259,7 +259,7 @@ TEST_F(snapfile, failed_save_keeps_earlier_file)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the save past the size limit did not fail");
-	ASSERT_EQ(0, snapfile_open(self->path, &file, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, snapfile_open(self->path, 0, &file, &err)) TH_LOG("%s", err.message);
 	EXPECT_EQ(0, memcmp(self->scratch, file.contents.scratch, file.contents.scratch_size));
 	snapfile_close(&file);
 	EXPECT_EQ(1, count_entries(self->dir)) TH_LOG("a temporary file was left behind");
