@@ -3,7 +3,9 @@
  * guestmem.c - checked access to guest memory: guest-physical addresses to
  * host pointers through the sandbox's memory slots, and guest-virtual to
  * guest-physical by walking the guest's own page tables (none, 32-bit, PAE
- * or 4-level), so that no guest-supplied pointer is ever used raw.
+ * or 4-level), so that no guest-supplied pointer is ever used raw; and the
+ * ranges and strings hypercalls pass by GVA, walked a page at a time. Pure
+ * functions of the memory and registers they are given (fuzz/ calls them).
  */
 #include <string.h>
 
