@@ -3,7 +3,9 @@
 #
 #   make            build everything (runs the set-up first when needed)
 #   make setup      install what a fresh Debian machine needs (idempotent)
-#   make check      host unit tests + kselftests in ONE boot of the test VM
+#   make check      host unit tests (and 10 s of each fuzzer) + kselftests in
+#                   ONE boot of the test VM
+#   make fuzz       run each libFuzzer harness FUZZ_SECONDS (see fuzz/build.mk)
 #   make demo       run the hello guests (natively with usable KVM, else in the VM)
 #   make bench      benchmarks (see bench/README)
 #
@@ -48,7 +50,8 @@ setup:
 kmod: $(SETUP_STAMP)
 	$(MAKE) -C $(KDIR) M=$(ROOT) W=1 modules
 
-include userspace/build.mk guests/build.mk tests/build.mk bench/build.mk examples/build.mk
+include userspace/build.mk guests/build.mk tests/build.mk bench/build.mk examples/build.mk \
+	fuzz/build.mk
 
 .PHONY: programs guests tests
 programs: $(PROGRAMS)
@@ -59,10 +62,10 @@ tests: $(UNIT_TESTS) $(KSELFTESTS)
 # tests/tap-summary prints the closing "N passed, N failed[, N skipped]" line.
 check: $(SETUP_STAMP)
 	$(MAKE) kmod KDIR=$(VM_KDIR)
-	$(MAKE) programs guests tests
+	$(MAKE) programs guests tests fuzz-build
 	@mkdir -p $(BUILD)/check
 	@rm -f $(BUILD)/check/*.tap
-	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap $(UNIT_TESTS)
+	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap $(UNIT_TESTS) fuzz/run-tap
 	-tests/vm/run --timeout 1200 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
 	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
 

@@ -4,15 +4,14 @@
  * header and refuses, with the file, segment and reason, anything it would
  * have to guess about: truncation, overflow, overlap, segments outside the
  * layout, W+X where pages are mapped with exact rights, non-x86 machines.
+ * The file is read once into private memory (file.c) and parsed there.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "userspace/internal.h"
 
@@ -261,15 +260,8 @@ static int check_segments(struct snapvm_elf_image *image, Elf *elf, const struct
 	return 0;
 }
 
-static bool starts_like_elf(int fd)
-{
-	char magic[SELFMAG];
-
-	return pread(fd, magic, sizeof(magic), 0) == SELFMAG && !memcmp(magic, ELFMAG, SELFMAG);
-}
-
-int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *image,
-		    struct snapvm_error *err)
+int snapvm_elf_parse(const char *name, void *buf, size_t size, uint32_t layout,
+		     struct snapvm_elf_image *image, struct snapvm_error *err)
 {
 	const struct snapvm_arch *arch = NULL;
 	GElf_Ehdr eh;
@@ -277,32 +269,28 @@ int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *
 	int ret;
 
 	memset(image, 0, sizeof(*image));
-	image->path = path;
-	image->fd = -1;
+	image->path = name;
+	image->file = buf;
+	image->file_size = size;
 	if (layout != SNAPVM_LAYOUT_AUTO && !snapvm_layout_name(layout))
 		return snapvm_fail(err, EX_USAGE, "unknown layout %u", layout);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return snapvm_fail(err, EX_SOFTWARE, "libelf: %s", elf_errmsg(-1));
-	image->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (image->fd < 0)
-		return snapvm_fail_errno(err, EX_NOINPUT, errno, "%s", path);
-	elf = elf_begin(image->fd, ELF_C_READ_MMAP, NULL);
+	if (size == 0)
+		return bad_file(image, err, "empty file, not an ELF file");
+	elf = elf_memory(buf, size);
 	if (!elf) {
 		/* libelf refuses a file cut inside its header outright. */
-		ret = snapvm_fail(err, EX_DATAERR, "%s: %s (libelf: %s)", path,
-				  starts_like_elf(image->fd) ? "truncated or corrupt ELF header"
-							     : "not an ELF file",
+		ret = snapvm_fail(err, EX_DATAERR, "%s: %s (libelf: %s)", name,
+				  size >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)
+				      ? "truncated or corrupt ELF header"
+				      : "not an ELF file",
 				  elf_errmsg(-1));
 		goto fail;
 	}
 	image->elf = elf;
 	if (elf_kind(elf) != ELF_K_ELF) {
 		ret = bad_file(image, err, "not an ELF file");
-		goto fail;
-	}
-	image->file = (const unsigned char *)elf_rawfile(elf, &image->file_size);
-	if (!image->file) {
-		ret = bad_file(image, err, "empty or unreadable file");
 		goto fail;
 	}
 	ret = check_header(image, elf, layout, &arch, &eh, err);
@@ -313,6 +301,31 @@ int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *
 fail:
 	snapvm_elf_close(image);
 	return ret;
+}
+
+int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *image,
+		    struct snapvm_error *err)
+{
+	void *buf;
+	size_t size;
+	int ret;
+
+	memset(image, 0, sizeof(*image));
+	image->path = path;
+	if (layout != SNAPVM_LAYOUT_AUTO && !snapvm_layout_name(layout))
+		return snapvm_fail(err, EX_USAGE, "unknown layout %u", layout);
+	/* Parsed and copied from private memory only: nobody can change the
+	 * file between the checks and the use. */
+	ret = snapvm_read_file(path, SNAPVM_ELF_MAX_FILE_SIZE, &buf, &size, err);
+	if (ret)
+		return ret;
+	ret = snapvm_elf_parse(path, buf, size, layout, image, err);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	image->buffer = buf;
+	return 0;
 }
 
 void snapvm_elf_copy(const struct snapvm_elf_image *image, unsigned char *buf, uint64_t base_gpa,
@@ -333,9 +346,9 @@ void snapvm_elf_close(struct snapvm_elf_image *image)
 {
 	if (image->elf)
 		elf_end(image->elf);
-	if (image->fd >= 0)
-		close(image->fd);
+	free(image->buffer);
 	image->elf = NULL;
-	image->fd = -1;
+	image->buffer = NULL;
 	image->file = NULL;
+	image->file_size = 0;
 }

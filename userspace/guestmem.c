@@ -3,7 +3,9 @@
  * guestmem.c - checked access to guest memory: guest-physical addresses to
  * host pointers through the sandbox's memory slots, and guest-virtual to
  * guest-physical by walking the guest's own page tables (none, 32-bit, PAE
- * or 4-level), so that no guest-supplied pointer is ever used raw.
+ * or 4-level), so that no guest-supplied pointer is ever used raw; and the
+ * ranges and strings hypercalls pass by GVA, walked a page at a time. Pure
+ * functions of the memory and registers they are given (fuzz/ calls them).
  */
 #include <string.h>
 
@@ -131,4 +133,70 @@ int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm
 	    !(pdpte & PTE_P))
 		return -1;
 	return walk64(mem, pdpte & PTE_ADDR_64, 1, gva, gpa, contiguous);
+}
+
+const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chunk)
+{
+	uint64_t gpa, contiguous, gva = r->gva + r->done;
+	const void *host;
+
+	if (r->done == r->len || gva < r->gva)
+		return NULL;
+	if (snapvm_gva_to_gpa(r->mem, r->paging, gva, &gpa, &contiguous))
+		return NULL;
+	/* A guest's huge page may reach past the end of a slot; its 4 KiB
+	 * page never does (slots are page-aligned), so a string that ends
+	 * inside guest memory stays readable. */
+	if (contiguous > SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1)))
+		contiguous = SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1));
+	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
+	host = snapvm_gpa_to_host(r->mem, gpa, *chunk);
+	if (host)
+		r->done += *chunk;
+	return host;
+}
+
+int snapvm_guest_range_visit(const struct snapvm_guest_memory *mem,
+			     const struct snapvm_paging *paging, uint64_t gva, uint64_t len,
+			     int (*visit)(void *ctx, const void *host, uint64_t len), void *ctx)
+{
+	struct snapvm_guest_range range = {.mem = mem, .paging = paging, .gva = gva, .len = len};
+	const void *p;
+	uint64_t chunk, end;
+	int ret = 0;
+
+	if (__builtin_add_overflow(gva, len, &end))
+		return -1;
+	/* All or nothing: check every page before visiting any byte. */
+	while (snapvm_guest_range_next(&range, &chunk))
+		;
+	if (range.done != range.len)
+		return -1;
+	range.done = 0;
+	while (!ret && (p = snapvm_guest_range_next(&range, &chunk)))
+		ret = visit(ctx, p, chunk);
+	return ret;
+}
+
+long snapvm_guest_read_string(const struct snapvm_guest_memory *mem,
+			      const struct snapvm_paging *paging, uint64_t gva, char *buf,
+			      size_t size)
+{
+	struct snapvm_guest_range range = {
+	    .mem = mem, .paging = paging, .gva = gva, .len = size - 1};
+	size_t n = 0;
+	uint64_t chunk;
+	const char *p;
+
+	while (n < range.len && (p = snapvm_guest_range_next(&range, &chunk))) {
+		const char *nul = memchr(p, '\0', chunk);
+		size_t take = nul ? (size_t)(nul - p) : chunk;
+
+		memcpy(buf + n, p, take);
+		n += take;
+		if (nul)
+			break;
+	}
+	buf[n] = '\0';
+	return n == 0 && range.done == 0 ? -1 : (long)n;
 }

@@ -34,6 +34,25 @@ int snapvm_fail_errno(struct snapvm_error *err, int status, int errnum, const ch
 /* "16M", "4K", "12345": the shortest exact spelling of a size in SIZE syntax. */
 void snapvm_format_size(uint64_t size, char *buf, size_t len);
 
+/* ---- input files (file.c) ---- */
+
+/*
+ * Input files are read once into private memory and only that copy is
+ * used: open with O_NONBLOCK (a FIFO must not hang us), refuse anything but
+ * a regular file (EX_DATAERR naming its type) and files over max_size (0 =
+ * no limit), read with pread for the size fstat gave. A missing or
+ * unreadable file is EX_NOINPUT; one that shrinks while it is read is
+ * EX_DATAERR ("truncated while reading"), never a SIGBUS.
+ */
+int snapvm_input_open(const char *path, uint64_t max_size, int *fd, uint64_t *size,
+		      struct snapvm_error *err);
+/* Exactly len bytes at offset, or EX_DATAERR when the file ends before. */
+int snapvm_input_read(int fd, const char *path, void *buf, uint64_t len, uint64_t offset,
+		      struct snapvm_error *err);
+/* All of it into a malloc'd *buf (the caller frees it). */
+int snapvm_read_file(const char *path, uint64_t max_size, void **buf, size_t *size,
+		     struct snapvm_error *err);
+
 /* ---- memory regions (memory.c) ---- */
 
 struct snapvm_region {
@@ -89,9 +108,38 @@ void *snapvm_gpa_to_host(const struct snapvm_guest_memory *mem, uint64_t gpa, ui
 int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
 		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous);
 
+/* Each piece of [gva, gva + len) of guest-virtual memory, through the
+ * guest's own page tables, as host memory: first checks that every byte is
+ * mapped (and gva + len does not wrap), then calls visit for each piece,
+ * which lies inside one slot and never crosses a guest page. Returns -1
+ * when not all is mapped (nothing visited), else the first non-zero value
+ * visit returned (it must return >= 0), else 0. */
+/* [gva, gva + len) one piece at a time, each inside one guest page and one
+ * slot: its host address and *chunk bytes, or NULL at the end or at the
+ * first byte that is not mapped (done then says how far it got). */
+struct snapvm_guest_range {
+	const struct snapvm_guest_memory *mem;
+	const struct snapvm_paging *paging;
+	uint64_t gva, len, done;
+};
+const void *snapvm_guest_range_next(struct snapvm_guest_range *range, uint64_t *chunk);
+int snapvm_guest_range_visit(const struct snapvm_guest_memory *mem,
+			     const struct snapvm_paging *paging, uint64_t gva, uint64_t len,
+			     int (*visit)(void *ctx, const void *host, uint64_t len), void *ctx);
+/* The NUL-terminated string at gva, into buf (size >= 1 bytes): at most
+ * size - 1 bytes, ending early at a NUL or the first byte not mapped; always
+ * NUL-terminated. Returns its length, or -1 when gva itself is not mapped. */
+long snapvm_guest_read_string(const struct snapvm_guest_memory *mem,
+			      const struct snapvm_paging *paging, uint64_t gva, char *buf,
+			      size_t size);
+
 /* ---- ELF guests (elf.c) ---- */
 
 #define SNAPVM_ELF_MAX_SEGMENTS 64
+/* The largest guest ELF file read into memory: a guest fills at most the
+ * amd64 layout's snapshot, and anything that big is not a guest we build;
+ * bounds the allocation a hostile path can cause. */
+#define SNAPVM_ELF_MAX_FILE_SIZE ((4ULL << 30) + (256ULL << 20))
 
 struct snapvm_elf_segment {
 	unsigned int index; /* program header number, for messages */
@@ -105,17 +153,23 @@ struct snapvm_elf_image {
 	uint64_t entry;
 	unsigned int nsegments; /* sorted by vaddr, non-overlapping */
 	struct snapvm_elf_segment segments[SNAPVM_ELF_MAX_SEGMENTS];
-	uint64_t end; /* page-aligned end of the highest segment */
-	const unsigned char *file;
+	uint64_t end;		   /* page-aligned end of the highest segment */
+	const unsigned char *file; /* the whole file, in private memory */
 	size_t file_size;
-	void *elf; /* Elf * */
-	int fd;
+	void *buffer; /* file when snapvm_elf_open read it: freed by close */
+	void *elf;    /* Elf * */
 };
 
-/* Open and check a guest ELF file; layout is SNAPVM_LAYOUT_AUTO or one the
- * ELF must match. EX_DATAERR with the file, segment and reason otherwise. */
+/* Read (once, see snapvm_read_file) and check a guest ELF file; layout is
+ * SNAPVM_LAYOUT_AUTO or one the ELF must match. EX_DATAERR with the file,
+ * segment and reason otherwise. */
 int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *image,
 		    struct snapvm_error *err);
+/* The same checks on size bytes at buf, which stay the caller's and must
+ * outlive the image (libelf may rewrite headers in place: buf is writable);
+ * name is the file in messages. For snapvm_elf_open and the fuzzer. */
+int snapvm_elf_parse(const char *name, void *buf, size_t size, uint32_t layout,
+		     struct snapvm_elf_image *image, struct snapvm_error *err);
 /* Copy the segments into buf, which holds guest memory from base_gpa. */
 void snapvm_elf_copy(const struct snapvm_elf_image *image, unsigned char *buf, uint64_t base_gpa,
 		     uint64_t buf_size);

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -149,99 +150,77 @@ static int hc_exit(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapv
 	return HC_STOP;
 }
 
-/* Each piece of [gva, gva + len) as host memory, through the guest's own
- * page tables; stops at the first byte that is not mapped. */
-struct guest_range {
-	struct snapvm_paging paging;
-	uint64_t gva, len, done;
+/* WRITE's visit: the console's line first, then the guest's bytes. */
+struct write_ctx {
+	struct snapvm_sandbox *sb;
+	struct snapvm_error *err;
+	bool flushed;
 };
 
-static void *range_next(struct snapvm_sandbox *sb, struct guest_range *r, uint64_t *chunk)
-{
-	uint64_t gpa, contiguous, gva = r->gva + r->done;
-	void *host;
+/* What write_piece returns when the run's deadline passed (not a status). */
+#define WRITE_TIMED_OUT INT_MAX
 
-	if (r->done == r->len || gva < r->gva)
-		return NULL;
-	if (snapvm_gva_to_gpa(&sb->memory, &r->paging, gva, &gpa, &contiguous))
-		return NULL;
-	/* A guest's huge page may reach past the end of a slot; its 4 KiB
-	 * page never does (slots are page-aligned), so a string that ends
-	 * inside guest memory stays readable. */
-	if (contiguous > SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1)))
-		contiguous = SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1));
-	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
-	host = snapvm_gpa_to_host(&sb->memory, gpa, *chunk);
-	if (host)
-		r->done += *chunk;
-	return host;
+static int write_piece(void *ctx, const void *host, uint64_t len)
+{
+	struct write_ctx *w = ctx;
+	int ret;
+
+	if (!w->flushed) {
+		ret = console_flush(w->sb, w->err);
+		if (ret)
+			return ret == OUTPUT_TIMED_OUT ? WRITE_TIMED_OUT : ret;
+		w->flushed = true;
+	}
+	ret = output(w->sb, host, len, w->err);
+	return ret == OUTPUT_TIMED_OUT ? WRITE_TIMED_OUT : ret;
 }
 
 static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
 		    struct snapvm_error *err)
 {
-	struct guest_range range = {.gva = hc->arg[0], .len = hc->arg[1]};
-	uint64_t chunk, end;
+	struct write_ctx ctx = {.sb = sb, .err = err};
+	struct snapvm_paging paging;
+	uint64_t len = hc->arg[1];
 	int ret;
 
-	if (range.len > SNAPVM_WRITE_MAX) {
+	if (len > SNAPVM_WRITE_MAX) {
 		hc->result = (uint64_t)-SNAPVM_EINVAL;
 		return HC_CONTINUE;
 	}
-	if (__builtin_add_overflow(range.gva, range.len, &end)) {
-		hc->result = (uint64_t)-SNAPVM_EFAULT;
-		return HC_CONTINUE;
-	}
-	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &range.paging, err);
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
 		return -ret;
-	/* All or nothing: check every page before writing any byte. */
-	while (range_next(sb, &range, &chunk))
-		;
-	if (range.done != range.len) {
+	/* All or nothing: -EFAULT before any byte when one is not mapped. */
+	ret = snapvm_guest_range_visit(&sb->memory, &paging, hc->arg[0], len, write_piece, &ctx);
+	if (ret < 0) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
 		return HC_CONTINUE;
 	}
-	ret = console_flush(sb, err);
-	range.done = 0;
-	for (void *p; !ret && (p = range_next(sb, &range, &chunk));)
-		ret = output(sb, p, chunk, err);
-	if (ret == OUTPUT_TIMED_OUT)
+	if (ret == WRITE_TIMED_OUT)
 		return timed_out(sb, outcome);
 	if (ret)
 		return -ret;
-	hc->result = range.len;
+	hc->result = len;
 	return HC_CONTINUE;
 }
 
 static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
 		    struct snapvm_error *err)
 {
-	struct guest_range range = {.gva = hc->arg[1], .len = SNAPVM_ABORT_MSG_MAX - 1};
-	size_t n = 0;
-	uint64_t chunk;
-	const char *p;
+	struct snapvm_paging paging;
+	uint64_t gva = hc->arg[1];
 	int ret;
 
 	outcome->stop = SNAPVM_STOP_ABORT;
 	outcome->code = guest_signed(hc, hc->arg[0]);
 	outcome->rip = hc->rip;
-	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &range.paging, err);
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
 		return -ret;
-	while (n < range.len && (p = range_next(sb, &range, &chunk))) {
-		const char *nul = memchr(p, '\0', chunk);
-		size_t take = nul ? (size_t)(nul - p) : chunk;
-
-		memcpy(outcome->message + n, p, take);
-		n += take;
-		if (nul)
-			break;
-	}
-	outcome->message[n] = '\0';
-	if (n == 0 && range.done == 0)
+	if (snapvm_guest_read_string(&sb->memory, &paging, gva, outcome->message,
+				     SNAPVM_ABORT_MSG_MAX) < 0)
 		snprintf(outcome->message, sizeof(outcome->message),
-			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)range.gva);
+			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)gva);
 	return HC_STOP;
 }
 
@@ -335,7 +314,7 @@ int snapvm_sandbox_set_host_function(struct snapvm_sandbox *sb, uint32_t number,
  * may not (the amd64 snapshot view is read-only, and so is its mapping).
  * With mark, the page joins the restore's pending set: KVM's dirty log does
  * not see the VMM's own writes. */
-static void *writable_next(struct snapvm_sandbox *sb, struct guest_range *r, uint64_t *chunk,
+static void *writable_next(struct snapvm_sandbox *sb, struct snapvm_guest_range *r, uint64_t *chunk,
 			   bool mark)
 {
 	uint64_t gpa, contiguous, page, *pending;
@@ -343,7 +322,7 @@ static void *writable_next(struct snapvm_sandbox *sb, struct guest_range *r, uin
 	void *host;
 
 	if (r->done == r->len ||
-	    snapvm_gva_to_gpa(&sb->memory, &r->paging, r->gva + r->done, &gpa, &contiguous))
+	    snapvm_gva_to_gpa(&sb->memory, r->paging, r->gva + r->done, &gpa, &contiguous))
 		return NULL;
 	slot = &sb->memory.slots[SLOT_SCRATCH];
 	if (gpa >= slot->gpa && gpa - slot->gpa < slot->size) {
@@ -354,7 +333,7 @@ static void *writable_next(struct snapvm_sandbox *sb, struct guest_range *r, uin
 			return NULL;
 		pending = sb->view_dirty;
 	}
-	host = range_next(sb, r, chunk);
+	host = (void *)snapvm_guest_range_next(r, chunk);
 	if (host && mark) {
 		page = (gpa - slot->gpa) / SNAPVM_PAGE;
 		pending[page / 64] |= 1ULL << (page % 64);
@@ -367,8 +346,11 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 			struct snapvm_outcome *outcome, struct snapvm_error *err)
 {
 	struct snapvm_host_binding *binding = find_host_function(sb, (uint32_t)hc->arg[0]);
-	struct guest_range in = {.gva = hc->arg[1], .len = hc->arg[2]};
-	struct guest_range out = {.gva = hc->arg[3]};
+	struct snapvm_paging paging;
+	struct snapvm_guest_range in = {
+	    .mem = &sb->memory, .paging = &paging, .gva = hc->arg[1], .len = hc->arg[2]};
+	struct snapvm_guest_range out = {.mem = &sb->memory, .paging = &paging, .gva = hc->arg[3]};
+	const unsigned char *from;
 	unsigned char *p;
 	struct kvm_regs *regs;
 	uint64_t chunk, copied;
@@ -387,10 +369,9 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 		hc->result = (uint64_t)-SNAPVM_EINVAL;
 		return HC_CONTINUE;
 	}
-	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &in.paging, err);
+	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
 		return -ret;
-	out.paging = in.paging;
 	if (!sb->host_in) {
 		sb->host_in = malloc(SNAPVM_HOST_CALL_MAX);
 		sb->host_out = malloc(SNAPVM_HOST_CALL_MAX);
@@ -399,8 +380,8 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 	}
 	/* Both buffers whole before the host function runs: the input is
 	 * mapped, the output mapped where the host may write it. */
-	for (copied = 0; (p = range_next(sb, &in, &chunk)); copied += chunk)
-		memcpy(sb->host_in + copied, p, chunk);
+	for (copied = 0; (from = snapvm_guest_range_next(&in, &chunk)); copied += chunk)
+		memcpy(sb->host_in + copied, from, chunk);
 	while (writable_next(sb, &out, &chunk, false))
 		;
 	if (in.done != in.len || out.done != out.len) {

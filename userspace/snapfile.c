@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * snapfile.c - saving and opening snapshot files (format: snapfile.h).
+ * Opening reads the file once into private memory and verifies that copy.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -219,95 +219,141 @@ int snapfile_save(const char *path, const struct snapfile_contents *c, struct sn
 	return 0;
 }
 
-int snapfile_open(const char *path, struct snapfile *file, struct snapvm_error *err)
+/* Everything the header page alone tells: format, geometry, the memory cap.
+ * h is the caller's own copy, read once. */
+static int check_header(const char *name, const struct snapfile_header *h, uint64_t max_memory,
+			struct snapvm_error *err)
 {
-	const struct snapfile_header *h;
-	const unsigned char *base;
-	struct stat st;
+	uint64_t memory;
+	int ret;
+
+	if (memcmp(h->magic, SNAPFILE_MAGIC, sizeof(h->magic)))
+		return snapvm_fail(err, EX_DATAERR, "%s: not a snapvm snapshot (bad magic)", name);
+	if (h->version != SNAPFILE_VERSION)
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: snapshot format version %u, this snapvm reads version %u",
+				   name, h->version, SNAPFILE_VERSION);
+	for (unsigned int i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++) {
+		if (h->reserved[i])
+			return snapvm_fail(err, EX_DATAERR, "%s: reserved header field %u is set",
+					   name, i);
+	}
+	ret = check_geometry(name, h, err);
+	if (ret)
+		return ret;
+	/* Before anything is allocated for the sections. */
+	if (max_memory && (__builtin_add_overflow(h->snapshot_size, h->scratch_size, &memory) ||
+			   memory > max_memory))
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: needs %llu bytes of guest memory (snapshot %llu + scratch "
+				   "%llu), more than --max-memory=%llu",
+				   name, (unsigned long long)(h->snapshot_size + h->scratch_size),
+				   (unsigned long long)h->snapshot_size,
+				   (unsigned long long)h->scratch_size,
+				   (unsigned long long)max_memory);
+	return 0;
+}
+
+static int check_file_size(const char *name, const struct snapfile_header *h, uint64_t size,
+			   struct snapvm_error *err)
+{
+	if (h->file_size != size)
+		return snapvm_fail(err, EX_DATAERR, "%s: %s: %llu bytes, the header says %llu",
+				   name, size < h->file_size ? "truncated" : "too long",
+				   (unsigned long long)size, (unsigned long long)h->file_size);
+	return 0;
+}
+
+int snapfile_parse(const char *name, const void *buf, size_t size, uint64_t max_memory,
+		   struct snapfile_contents *out, struct snapvm_error *err)
+{
+	const unsigned char *base = buf;
+	struct snapfile_header h;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (size < SNAPFILE_HEADER_SIZE)
+		return snapvm_fail(
+		    err, EX_DATAERR, "%s: truncated: %llu bytes, shorter than the %llu-byte header",
+		    name, (unsigned long long)size, (unsigned long long)SNAPFILE_HEADER_SIZE);
+	/* One copy of the header: every check and every use reads it. */
+	memcpy(&h, base, sizeof(h));
+	ret = check_header(name, &h, max_memory, err);
+	if (!ret)
+		ret = check_file_size(name, &h, size, err);
+	if (ret)
+		return ret;
+	if (checksum(base, base + SNAPFILE_HEADER_SIZE, h.file_size - SNAPFILE_HEADER_SIZE) !=
+	    h.checksum)
+		return snapvm_fail(err, EX_DATAERR, "%s: checksum mismatch: the file is corrupt",
+				   name);
+
+	out->layout = h.layout;
+	out->vcpu_state = base + SNAPFILE_HEADER_SIZE;
+	out->vcpu_state_size = h.vcpu_state_size;
+	out->snapshot_gpa = h.snapshot_gpa;
+	out->snapshot = base + SNAPFILE_HEADER_SIZE + section_size(h.vcpu_state_size);
+	out->snapshot_size = h.snapshot_size;
+	out->scratch = (const unsigned char *)out->snapshot + h.snapshot_size;
+	out->scratch_size = h.scratch_size;
+	return 0;
+}
+
+int snapfile_open(const char *path, uint64_t max_memory, struct snapfile *file,
+		  struct snapvm_error *err)
+{
+	union {
+		struct snapfile_header h;
+		unsigned char bytes[SNAPFILE_HEADER_SIZE];
+	} page;
+	unsigned char *data = NULL;
+	uint64_t size;
 	int fd, ret;
 
 	memset(file, 0, sizeof(*file));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return snapvm_fail_errno(err, EX_NOINPUT, errno, "cannot open snapshot %s", path);
-	if (fstat(fd, &st)) {
-		ret = snapvm_fail_errno(err, EX_IOERR, errno, "cannot stat %s", path);
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = snapvm_fail(err, EX_DATAERR, "%s: not a regular file", path);
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size < SNAPFILE_HEADER_SIZE) {
-		ret = snapvm_fail(
-		    err, EX_DATAERR, "%s: truncated: %lld bytes, shorter than the %llu-byte header",
-		    path, (long long)st.st_size, (unsigned long long)SNAPFILE_HEADER_SIZE);
-		goto out_close;
-	}
-	file->map_size = st.st_size;
-	file->map = mmap(NULL, file->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (file->map == MAP_FAILED) {
-		file->map = NULL;
-		ret = snapvm_fail_errno(err, EX_IOERR, errno, "cannot map %s", path);
-		goto out_close;
-	}
-	base = file->map;
-	h = file->map;
-	if (memcmp(h->magic, SNAPFILE_MAGIC, sizeof(h->magic))) {
-		ret = snapvm_fail(err, EX_DATAERR, "%s: not a snapvm snapshot (bad magic)", path);
-		goto out_unmap;
-	}
-	if (h->version != SNAPFILE_VERSION) {
-		ret = snapvm_fail(err, EX_DATAERR,
-				  "%s: snapshot format version %u, this snapvm reads version %u",
-				  path, h->version, SNAPFILE_VERSION);
-		goto out_unmap;
-	}
-	for (unsigned int i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++) {
-		if (h->reserved[i]) {
-			ret = snapvm_fail(err, EX_DATAERR, "%s: reserved header field %u is set",
-					  path, i);
-			goto out_unmap;
-		}
-	}
-	ret = check_geometry(path, h, err);
+	ret = snapvm_input_open(path, 0, &fd, &size, err);
 	if (ret)
-		goto out_unmap;
-	if (h->file_size != (uint64_t)st.st_size) {
-		ret = snapvm_fail(err, EX_DATAERR, "%s: %s: %lld bytes, the header says %llu", path,
-				  (uint64_t)st.st_size < h->file_size ? "truncated" : "too long",
-				  (long long)st.st_size, (unsigned long long)h->file_size);
-		goto out_unmap;
+		return ret;
+	if (size < SNAPFILE_HEADER_SIZE) {
+		ret = snapvm_fail(
+		    err, EX_DATAERR, "%s: truncated: %llu bytes, shorter than the %llu-byte header",
+		    path, (unsigned long long)size, (unsigned long long)SNAPFILE_HEADER_SIZE);
+		goto out;
 	}
-	if (checksum(base, base + SNAPFILE_HEADER_SIZE, h->file_size - SNAPFILE_HEADER_SIZE) !=
-	    h->checksum) {
-		ret = snapvm_fail(err, EX_DATAERR, "%s: checksum mismatch: the file is corrupt",
-				  path);
-		goto out_unmap;
+	/* The header page once, checked before its sizes allocate anything. */
+	ret = snapvm_input_read(fd, path, page.bytes, sizeof(page.bytes), 0, err);
+	if (!ret)
+		ret = check_header(path, &page.h, max_memory, err);
+	if (!ret)
+		ret = check_file_size(path, &page.h, size, err);
+	if (ret)
+		goto out;
+	data = malloc(size);
+	if (!data) {
+		ret = snapvm_fail(err, EX_OSERR, "%s: out of memory for its %llu bytes", path,
+				  (unsigned long long)size);
+		goto out;
 	}
-
-	file->contents.layout = h->layout;
-	file->contents.vcpu_state = base + SNAPFILE_HEADER_SIZE;
-	file->contents.vcpu_state_size = h->vcpu_state_size;
-	file->contents.snapshot_gpa = h->snapshot_gpa;
-	file->contents.snapshot = base + SNAPFILE_HEADER_SIZE + section_size(h->vcpu_state_size);
-	file->contents.snapshot_size = h->snapshot_size;
-	file->contents.scratch = (const unsigned char *)file->contents.snapshot + h->snapshot_size;
-	file->contents.scratch_size = h->scratch_size;
-	close(fd);
-	return 0;
-
-out_unmap:
-	munmap(file->map, file->map_size);
-	file->map = NULL;
-out_close:
+	/* The checked header and the sections read after it: the checksum
+	 * and every pointer handed out cover this private copy only. */
+	memcpy(data, page.bytes, sizeof(page.bytes));
+	ret = snapvm_input_read(fd, path, data + SNAPFILE_HEADER_SIZE, size - SNAPFILE_HEADER_SIZE,
+				SNAPFILE_HEADER_SIZE, err);
+	if (!ret)
+		ret = snapfile_parse(path, data, size, max_memory, &file->contents, err);
+	if (ret)
+		goto out;
+	file->data = data;
+	file->size = size;
+	data = NULL;
+out:
+	free(data);
 	close(fd);
 	return ret;
 }
 
 void snapfile_close(struct snapfile *file)
 {
-	if (file->map)
-		munmap(file->map, file->map_size);
+	free(file->data);
 	memset(file, 0, sizeof(*file));
 }

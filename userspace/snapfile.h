@@ -42,7 +42,7 @@ struct snapfile_header {
 };
 
 /* A snapshot as the file holds it; the pointers are the caller's (save) or
- * point into the file's read-only mapping (open). */
+ * point into the private copy of the file (open, parse). */
 struct snapfile_contents {
 	uint32_t layout;
 	const void *vcpu_state;
@@ -59,21 +59,31 @@ struct snapfile_contents {
 int snapfile_save(const char *path, const struct snapfile_contents *contents,
 		  struct snapvm_error *err);
 
-/* An opened, fully verified snapshot file. */
+/* An opened, fully verified snapshot file, read into private memory. */
 struct snapfile {
-	struct snapfile_contents contents;
-	void *map;
-	size_t map_size;
+	struct snapfile_contents contents; /* points into data */
+	void *data;
+	size_t size;
 };
 
 /*
- * Map path and verify all of it (magic, version, sizes against the layout,
- * checksum) before returning: a corrupt, truncated or foreign file fails with
- * EX_DATAERR and a message naming the file and what is wrong; a missing or
- * unreadable one with EX_NOINPUT. Nothing is handed out unverified.
+ * Read path once into private memory and verify that copy (magic, version,
+ * sizes against the layout, checksum) before returning: a corrupt,
+ * truncated or foreign file fails with EX_DATAERR and a message naming the
+ * file and what is wrong; so does anything but a regular file (a FIFO, a
+ * device, a directory), a file truncated while it is read, and one whose
+ * snapshot + scratch exceed max_memory (0 = no cap), refused from its header
+ * before the sections are read. A missing or unreadable file is EX_NOINPUT.
+ * Nothing is handed out unverified.
  */
-int snapfile_open(const char *path, struct snapfile *file, struct snapvm_error *err);
+int snapfile_open(const char *path, uint64_t max_memory, struct snapfile *file,
+		  struct snapvm_error *err);
 void snapfile_close(struct snapfile *file);
+
+/* The checks of snapfile_open on size bytes at buf (the whole file); the
+ * pointers in *out point into buf. name is the file in messages. */
+int snapfile_parse(const char *name, const void *buf, size_t size, uint64_t max_memory,
+		   struct snapfile_contents *out, struct snapvm_error *err);
 
 /* CRC-64/XZ (ECMA-182 polynomial, reflected): start with crc = 0. */
 uint64_t snapfile_crc64(uint64_t crc, const void *buf, size_t len);

@@ -337,7 +337,7 @@ int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options 
 	*out = NULL;
 	if (options)
 		opts = *options;
-	ret = snapfile_open(path, &file, err);
+	ret = snapfile_open(path, opts.max_memory ?: SNAPVM_DEFAULT_MAX_MEMORY, &file, err);
 	if (ret)
 		return ret;
 	c = &file.contents;

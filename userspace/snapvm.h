@@ -115,8 +115,8 @@ struct snapvm_snapshot_options {
 	uint32_t layout; /* SNAPVM_LAYOUT_AUTO or one that must match the ELF */
 	enum snapvm_memory memory;
 	uint64_t scratch_size; /* bytes; 0 = SNAPVM_DEFAULT_SCRATCH_SIZE */
-	uint64_t max_memory; /* guest memory cap, image + scratch; 0 = SNAPVM_DEFAULT_MAX_MEMORY (4
-				GiB) */
+	/* guest memory cap, image + scratch; 0 = SNAPVM_DEFAULT_MAX_MEMORY (4 GiB) */
+	uint64_t max_memory;
 	/* Offer the guest KVM's paravirtual CPUID leaves (0x40000000: kvmclock,
 	 * steal time, async PF, PV EOI, ...). Off by default. ELF only: a
 	 * snapshot file brings its own CPUID. */
@@ -126,11 +126,19 @@ struct snapvm_snapshot_options {
 	 * scratch area is short of room. ELF only: a snapshot file keeps its. */
 	uint64_t io_size;
 };
+#define SNAPVM_DEFAULT_MAX_MEMORY (4ULL << 30)
 
 struct snapvm_snapshot;
 struct snapvm_sandbox;
 
 /*
+ * Input files, guest ELF or snapshot file, are read once: opened without
+ * blocking, refused with EX_DATAERR unless they are regular files (a FIFO,
+ * a directory, /dev/zero...), read with pread into private memory for the
+ * size fstat gave, and only that copy is validated and used, so a file
+ * changed, grown or truncated meanwhile cannot disclose or crash anything
+ * (truncated while reading: EX_DATAERR, never SIGBUS).
+ *
  * Load a guest ELF file into a new sealed snapshot ready to start at the ELF
  * entry point. Options may be NULL (all defaults). Fails with EX_DATAERR for
  * a bad ELF file or a layout that contradicts it, EX_USAGE for a scratch
@@ -148,7 +156,8 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
  * Options may be NULL; their layout and scratch_size, when not 0, must match
  * the file's; memory picks the backend. A corrupt, truncated or foreign file
  * fails with EX_DATAERR (nothing stays allocated), a missing or unreadable
- * one with EX_NOINPUT.
+ * one with EX_NOINPUT. A file whose snapshot + scratch exceed max_memory is
+ * refused (EX_DATAERR) from its header, before its sections are read.
  */
 int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options *options,
 			 struct snapvm_snapshot **snapshot, struct snapvm_error *err);

@@ -34,6 +34,7 @@
 #include "layout/abi.h"
 #include "layout/amd64.h"
 #include "layout/i686.h"
+#include "userspace/snapfile.h"
 #include "userspace/snapvm.h"
 
 /* Longest a launcher run may take before the test kills it: far above what
@@ -829,6 +830,83 @@ LAUNCHER_TEST(layout_flag_contradicting_the_elf_is_refused)
 	    self->memory_flag, guest(self, "hello"));
 	EXPECT_STATUS(&self->r, EX_DATAERR);
 	EXPECT_CONTAINS(self->r.err, guest(self, "hello"), "stderr", &self->r);
+	EXPECT_EQ(0UL, self->r.out_len);
+}
+
+/* --- input files that are not regular files ------------------------------ */
+
+/* How long a refusal of a non-regular input may take: it must not wait for
+ * a FIFO's writer nor read a device without end. */
+#define REFUSE_AT_ONCE_S 5
+
+LAUNCHER_TEST(non_regular_inputs_are_refused_at_once)
+{
+	char fifo[PATH_MAX + 16], from_fifo[PATH_MAX + 32], from_dir[PATH_MAX + 16];
+	const struct {
+		const char *arg, *path, *type;
+	} cases[] = {
+	    {fifo, fifo, "FIFO"},
+	    {from_fifo, fifo, "FIFO"},
+	    {self->tmp, self->tmp, "directory"},
+	    {from_dir, self->tmp, "directory"},
+	    {"/dev/zero", "/dev/zero", "character device"},
+	    {"--from=/dev/zero", "/dev/zero", "character device"},
+	};
+
+	snprintf(fifo, sizeof(fifo), "%s/guest.fifo", self->tmp);
+	snprintf(from_fifo, sizeof(from_fifo), "--from=%s", fifo);
+	snprintf(from_dir, sizeof(from_dir), "--from=%s", self->tmp);
+	ASSERT_EQ(0, mkfifo(fifo, 0600)) TH_LOG("mkfifo %s: %s", fifo, strerror(errno));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		RUN(&self->r, "run", self->memory_flag, cases[i].arg);
+		EXPECT_STATUS(&self->r, EX_DATAERR);
+		EXPECT_LT(self->r.seconds, REFUSE_AT_ONCE_S)
+		TH_LOG("snapvm run %s took %.1f s", cases[i].arg, self->r.seconds);
+		EXPECT_CONTAINS(self->r.err, cases[i].path, "stderr", &self->r);
+		EXPECT_CONTAINS(self->r.err, cases[i].type, "stderr", &self->r);
+		EXPECT_EQ(0UL, self->r.out_len);
+	}
+}
+
+/* A snapshot file whose snapshot + scratch exceed --max-memory is refused
+ * from its header. The file is valid but for its vCPU state, which is never
+ * looked at: the header alone must decide. */
+LAUNCHER_TEST(snapshot_file_over_max_memory_is_refused)
+{
+	uint64_t scratch_size = is_amd64(variant) ? AMD64_MIN_SCRATCH_SIZE : I686_MIN_SCRATCH_SIZE;
+	unsigned char vcpu[64] = {0}, *snapshot, *scratch;
+	struct snapfile_contents c = {
+	    .layout = variant->layout_id,
+	    .vcpu_state = vcpu,
+	    .vcpu_state_size = sizeof(vcpu),
+	    .snapshot_gpa = is_amd64(variant) ? AMD64_SNAPSHOT_BASE_GPA : I686_SNAPSHOT_BASE_GPA,
+	    .snapshot_size = SNAPVM_GUEST_PAGE_SIZE,
+	    .scratch_size = scratch_size,
+	};
+	char path[PATH_MAX + 16], from[PATH_MAX + 32], needs[128];
+	struct snapvm_error err = {0};
+
+	snapshot = calloc(1, SNAPVM_GUEST_PAGE_SIZE);
+	scratch = calloc(1, scratch_size);
+	ASSERT_NE(NULL, snapshot);
+	ASSERT_NE(NULL, scratch);
+	c.snapshot = snapshot;
+	c.scratch = scratch;
+	snprintf(path, sizeof(path), "%s/big.snap", self->tmp);
+	ASSERT_EQ(0, snapfile_save(path, &c, &err)) TH_LOG("%s", err.message);
+	free(snapshot);
+	free(scratch);
+	snprintf(from, sizeof(from), "--from=%s", path);
+	RUN(&self->r, "run", self->memory_flag, "--max-memory=64K", from);
+	/* --max-memory comes with the launcher's own change (main.c). */
+	if (self->r.status == EX_USAGE && strstr(self->r.err, "max-memory"))
+		SKIP(return, "this launcher has no --max-memory yet: %.200s", self->r.err);
+	EXPECT_STATUS(&self->r, EX_DATAERR);
+	EXPECT_CONTAINS(self->r.err, path, "stderr", &self->r);
+	snprintf(needs, sizeof(needs), "needs %llu bytes of guest memory",
+		 (unsigned long long)(SNAPVM_GUEST_PAGE_SIZE + scratch_size));
+	EXPECT_CONTAINS(self->r.err, needs, "stderr", &self->r);
+	EXPECT_CONTAINS(self->r.err, "--max-memory=65536", "stderr", &self->r);
 	EXPECT_EQ(0UL, self->r.out_len);
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -148,7 +149,7 @@ FIXTURE_SETUP(elf)
 	strcpy(self->dir, "/tmp/elf_test.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	memset(&self->err, 0, sizeof(self->err));
-	self->image.fd = -1;
+	memset(&self->image, 0, sizeof(self->image));
 }
 
 FIXTURE_TEARDOWN(elf)
@@ -161,31 +162,69 @@ FIXTURE_TEARDOWN(elf)
 		TH_LOG("could not remove %s", self->dir);
 }
 
-/* Write the first len bytes (all when len is 0) of the crafted file. */
+/* Write the first len bytes (all when len is 0) of the crafted file; its
+ * bytes stay in *data (*size of them) when data is not NULL. */
 static const char *write_craft(FIXTURE_DATA(elf) * self, const char *name, const struct craft *c,
-			       size_t len)
+			       size_t len, unsigned char **data, size_t *size)
 {
-	unsigned char *data;
-	size_t size = serialize(c, &data);
+	unsigned char *bytes;
+	size_t n = serialize(c, &bytes);
 	FILE *f;
 
+	n = len ? len : n;
 	snprintf(self->path, sizeof(self->path), "%s/%s", self->dir, name);
 	f = fopen(self->path, "w");
 	if (f) {
-		fwrite(data, 1, len ? len : size, f);
+		fwrite(bytes, 1, n, f);
 		fclose(f);
 	}
-	free(data);
+	if (data) {
+		*data = bytes;
+		*size = n;
+	} else {
+		free(bytes);
+	}
 	return self->path;
 }
 
-static int load(FIXTURE_DATA(elf) * self, const char *name, const struct craft *c, size_t len,
-		uint32_t layout)
+/*
+ * snapvm_elf_open on the crafted file; every crafted case also checks that
+ * snapvm_elf_parse on the same bytes in memory (what the fuzzer calls)
+ * decides the same: status, message, and the image it accepts.
+ */
+static int load_checked(struct __test_metadata *_metadata, FIXTURE_DATA(elf) * self,
+			const char *name, const struct craft *c, size_t len, uint32_t layout)
 {
+	struct snapvm_elf_image parsed;
+	struct snapvm_error perr = {0};
+	unsigned char *data;
+	size_t size;
+	int ret, pret;
+
 	snapvm_elf_close(&self->image);
 	memset(&self->err, 0, sizeof(self->err));
-	return snapvm_elf_open(write_craft(self, name, c, len), layout, &self->image, &self->err);
+	write_craft(self, name, c, len, &data, &size);
+	ret = snapvm_elf_open(self->path, layout, &self->image, &self->err);
+	pret = snapvm_elf_parse(self->path, data, size, layout, &parsed, &perr);
+	EXPECT_EQ(ret, pret) TH_LOG("%s: open says %d, parse on the buffer %d", name, ret, pret);
+	if (ret)
+		EXPECT_STREQ(self->err.message, perr.message);
+	if (!ret && !pret) {
+		EXPECT_EQ(self->image.layout, parsed.layout);
+		EXPECT_EQ(self->image.entry, parsed.entry);
+		EXPECT_EQ(self->image.end, parsed.end);
+		ASSERT_EQ(self->image.nsegments, parsed.nsegments);
+		EXPECT_EQ(0, memcmp(self->image.segments, parsed.segments,
+				    parsed.nsegments * sizeof(parsed.segments[0])));
+		EXPECT_EQ(self->image.file_size, parsed.file_size);
+		EXPECT_EQ(0, memcmp(self->image.file, parsed.file, parsed.file_size));
+		snapvm_elf_close(&parsed);
+	}
+	free(data);
+	return ret;
 }
+
+#define load(self, name, c, len, layout) load_checked(_metadata, self, name, c, len, layout)
 
 /* The message names the reason (when one is given). */
 static bool mentions(const char *message, const char *reason)
@@ -368,6 +407,53 @@ TEST_F(elf, not_elf_at_all)
 	EXPECT_EQ(EX_NOINPUT, snapvm_elf_open("/nonexistent/guest.elf", SNAPVM_LAYOUT_AUTO,
 					      &self->image, &self->err));
 	EXPECT_NE(NULL, strstr(self->err.message, "/nonexistent/guest.elf"));
+}
+
+/* A FIFO, a directory, a device: 65 at once, never a hang in open or read
+ * (alarm turns one into a failure); the message names the file and type. */
+TEST_F(elf, non_regular_files_are_refused_at_once)
+{
+	char fifo[160];
+	const struct {
+		const char *path, *type;
+	} cases[] = {
+	    {fifo, "FIFO"},
+	    {self->dir, "directory"},
+	    {"/dev/zero", "character device"},
+	};
+
+	snprintf(fifo, sizeof(fifo), "%s/guest.fifo", self->dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	alarm(5);
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snapvm_elf_close(&self->image);
+		EXPECT_EQ(EX_DATAERR, snapvm_elf_open(cases[i].path, SNAPVM_LAYOUT_AUTO,
+						      &self->image, &self->err))
+		TH_LOG("%s was not refused", cases[i].path);
+		EXPECT_NE(NULL, strstr(self->err.message, cases[i].path))
+		TH_LOG("%s", self->err.message);
+		EXPECT_NE(NULL, strstr(self->err.message, cases[i].type))
+		TH_LOG("%s", self->err.message);
+	}
+	alarm(0);
+}
+
+/* Larger than any guest: refused from its size, before any allocation
+ * (the file is sparse, so the test costs nothing). */
+TEST_F(elf, oversized_file_is_refused_by_its_size)
+{
+	int fd;
+
+	snprintf(self->path, sizeof(self->path), "%s/huge.elf", self->dir);
+	fd = open(self->path, O_WRONLY | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, SNAPVM_ELF_MAX_FILE_SIZE + 1));
+	close(fd);
+	EXPECT_EQ(EX_DATAERR,
+		  snapvm_elf_open(self->path, SNAPVM_LAYOUT_AUTO, &self->image, &self->err));
+	EXPECT_NE(NULL, strstr(self->err.message, self->path)) TH_LOG("%s", self->err.message);
+	EXPECT_NE(NULL, strstr(self->err.message, "4563402753 bytes"))
+	TH_LOG("%s", self->err.message);
 }
 
 TEST_F(elf, segments_outside_the_layout_are_refused)

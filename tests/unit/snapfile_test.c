@@ -119,7 +119,7 @@ TEST_F(snapfile, round_trip)
 	struct snapfile file;
 
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err)) TH_LOG("%s", err.message);
-	ASSERT_EQ(0, snapfile_open(self->path, &file, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, snapfile_open(self->path, 0, &file, &err)) TH_LOG("%s", err.message);
 	EXPECT_EQ(variant->layout, file.contents.layout);
 	EXPECT_EQ(variant->gpa, file.contents.snapshot_gpa);
 	ASSERT_EQ(sizeof(self->vcpu), file.contents.vcpu_state_size);
@@ -158,7 +158,7 @@ TEST_F(snapfile, flipped_byte_is_refused)
 		close(fd);
 		byte ^= 0x10;
 		ASSERT_EQ(0, poke(self->path, at, &byte, 1));
-		EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err))
+		EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err))
 		TH_LOG("flipped byte at %lld was not noticed", (long long)at);
 		EXPECT_NE(NULL, strstr(err.message, "checksum")) TH_LOG("%s", err.message);
 		EXPECT_NE(NULL, strstr(err.message, self->path));
@@ -174,10 +174,10 @@ TEST_F(snapfile, truncated_file_is_refused)
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(0, stat(self->path, &st));
 	ASSERT_EQ(0, truncate(self->path, st.st_size - 4096));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "truncated")) TH_LOG("%s", err.message);
 	ASSERT_EQ(0, truncate(self->path, 100));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "truncated")) TH_LOG("%s", err.message);
 }
 
@@ -192,7 +192,7 @@ TEST_F(snapfile, foreign_file_is_refused)
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ((ssize_t)sizeof(elf), write(fd, elf, sizeof(elf)));
 	close(fd);
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "not a snapvm snapshot")) TH_LOG("%s", err.message);
 }
 
@@ -205,7 +205,7 @@ TEST_F(snapfile, other_format_version_is_refused)
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(0, poke(self->path, offsetof(struct snapfile_header, version), &version,
 			  sizeof(version)));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "version")) TH_LOG("%s", err.message);
 }
 
@@ -219,13 +219,13 @@ TEST_F(snapfile, lying_geometry_is_refused)
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(0, poke(self->path, offsetof(struct snapfile_header, scratch_size), &huge,
 			  sizeof(huge)));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "scratch")) TH_LOG("%s", err.message);
 
 	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
 	ASSERT_EQ(
 	    0, poke(self->path, offsetof(struct snapfile_header, snapshot_gpa), &gpa, sizeof(gpa)));
-	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, "GPA")) TH_LOG("%s", err.message);
 }
 
@@ -234,7 +234,7 @@ TEST_F(snapfile, missing_file_is_no_input)
 	struct snapvm_error err = {0};
 	struct snapfile file;
 
-	EXPECT_EQ(EX_NOINPUT, snapfile_open(self->path, &file, &err));
+	EXPECT_EQ(EX_NOINPUT, snapfile_open(self->path, 0, &file, &err));
 	EXPECT_NE(NULL, strstr(err.message, self->path)) TH_LOG("%s", err.message);
 }
 
@@ -259,10 +259,199 @@ TEST_F(snapfile, failed_save_keeps_earlier_file)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the save past the size limit did not fail");
-	ASSERT_EQ(0, snapfile_open(self->path, &file, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, snapfile_open(self->path, 0, &file, &err)) TH_LOG("%s", err.message);
 	EXPECT_EQ(0, memcmp(self->scratch, file.contents.scratch, file.contents.scratch_size));
 	snapfile_close(&file);
 	EXPECT_EQ(1, count_entries(self->dir)) TH_LOG("a temporary file was left behind");
+}
+
+/* A FIFO, a directory, a device: 65 at once, never a hang in open or read
+ * (alarm turns one into a failure); the message names the file and type. */
+TEST_F(snapfile, non_regular_files_are_refused_at_once)
+{
+	char fifo[160];
+	const struct {
+		const char *path, *type;
+	} cases[] = {
+	    {fifo, "FIFO"},
+	    {self->dir, "directory"},
+	    {"/dev/zero", "character device"},
+	};
+	struct snapvm_error err = {0};
+	struct snapfile file;
+
+	snprintf(fifo, sizeof(fifo), "%s/guest.fifo", self->dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	alarm(5);
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EXPECT_EQ(EX_DATAERR, snapfile_open(cases[i].path, 0, &file, &err))
+		TH_LOG("%s was not refused", cases[i].path);
+		EXPECT_NE(NULL, strstr(err.message, cases[i].path)) TH_LOG("%s", err.message);
+		EXPECT_NE(NULL, strstr(err.message, cases[i].type)) TH_LOG("%s", err.message);
+	}
+	alarm(0);
+}
+
+/* The cap counts snapshot + scratch: exactly that much loads, less not. */
+TEST_F(snapfile, max_memory_is_snapshot_plus_scratch)
+{
+	uint64_t need = self->contents.snapshot_size + self->contents.scratch_size;
+	struct snapvm_error err = {0};
+	struct snapfile file;
+	char sizes[160];
+
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err));
+	ASSERT_EQ(0, snapfile_open(self->path, need, &file, &err)) TH_LOG("%s", err.message);
+	snapfile_close(&file);
+	EXPECT_EQ(EX_DATAERR, snapfile_open(self->path, need - 1, &file, &err));
+	snprintf(sizes, sizeof(sizes),
+		 "needs %llu bytes of guest memory (snapshot %llu + scratch %llu), more than "
+		 "--max-memory=%llu",
+		 (unsigned long long)need, (unsigned long long)self->contents.snapshot_size,
+		 (unsigned long long)self->contents.scratch_size, (unsigned long long)need - 1);
+	EXPECT_NE(NULL, strstr(err.message, sizes)) TH_LOG("%s", err.message);
+	EXPECT_NE(NULL, strstr(err.message, self->path)) TH_LOG("%s", err.message);
+}
+
+/* A header claiming 1 GiB of scratch over the cap is refused from the
+ * header alone: in a child that could not even allocate that much, and
+ * before the (sparse, never written) sections could fail their checksum. */
+TEST_F(snapfile, over_cap_is_refused_before_the_sections)
+{
+	union {
+		struct snapfile_header h;
+		unsigned char bytes[SNAPVM_GUEST_PAGE_SIZE];
+	} page = {{.version = SNAPFILE_VERSION}};
+	struct rlimit limit = {.rlim_cur = 512 << 20, .rlim_max = RLIM_INFINITY};
+	uint64_t scratch = 1ULL << 30;
+	pid_t pid;
+	int fd, status;
+
+	memcpy(page.h.magic, SNAPFILE_MAGIC, sizeof(page.h.magic));
+	page.h.layout = variant->layout;
+	page.h.vcpu_state_size = sizeof(self->vcpu);
+	page.h.snapshot_gpa = variant->gpa;
+	page.h.snapshot_size = SNAPVM_GUEST_PAGE_SIZE;
+	page.h.scratch_size = scratch;
+	page.h.file_size = 3 * SNAPVM_GUEST_PAGE_SIZE + scratch;
+	fd = open(self->path, O_WRONLY | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)sizeof(page), write(fd, page.bytes, sizeof(page)));
+	ASSERT_EQ(0, ftruncate(fd, (off_t)page.h.file_size));
+	close(fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct snapvm_error err = {0};
+		struct snapfile file;
+		int ret;
+
+		setrlimit(RLIMIT_AS, &limit);
+		alarm(5);
+		ret = snapfile_open(self->path, 64 << 20, &file, &err);
+		if (ret != EX_DATAERR || !strstr(err.message, "--max-memory=67108864") ||
+		    !strstr(err.message, "scratch 1073741824")) {
+			fprintf(stderr, "# status %d: %s\n", ret, err.message);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	TH_LOG("the over-cap file was not refused from its header (wait status 0x%x)", status);
+}
+
+/* Read the file at path into memory. */
+static unsigned char *slurp(const char *path, size_t *size)
+{
+	struct stat st;
+	unsigned char *buf;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	buf = malloc(st.st_size ? st.st_size : 1);
+	if (buf && read(fd, buf, st.st_size) != st.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	close(fd);
+	*size = st.st_size;
+	return buf;
+}
+
+/* snapfile_parse on the file's bytes (what the fuzzer calls) decides as
+ * snapfile_open does, for a good file and each kind of bad one. */
+TEST_F(snapfile, parse_on_a_buffer_agrees_with_open)
+{
+	const struct {
+		const char *what;
+		size_t offset; /* SIZE_MAX: truncate by a page instead */
+		uint64_t value;
+		size_t len;
+	} cases[] = {
+	    {"good", 0, 0, 0},
+	    {"magic", 0, 0x4e534d5650414e54ULL, 8},
+	    {"version", offsetof(struct snapfile_header, version), SNAPFILE_VERSION + 1, 4},
+	    {"layout", offsetof(struct snapfile_header, layout), 7, 4},
+	    {"scratch size", offsetof(struct snapfile_header, scratch_size), 1ULL << 62, 8},
+	    {"gpa", offsetof(struct snapfile_header, snapshot_gpa), 0x123000, 8},
+	    {"reserved", offsetof(struct snapfile_header, reserved), 1, 8},
+	    {"header padding", 200, 0xff, 1},
+	    {"vcpu state", 4096 + 5, 0xff, 1},
+	    {"truncated", SIZE_MAX, 0, 0},
+	};
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct snapvm_error oerr = {0}, perr = {0};
+		struct snapfile_contents parsed;
+		struct snapfile file;
+		unsigned char *buf;
+		size_t size;
+		int oret, pret;
+
+		ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &oerr));
+		if (cases[i].offset == SIZE_MAX) {
+			struct stat st;
+
+			ASSERT_EQ(0, stat(self->path, &st));
+			ASSERT_EQ(0, truncate(self->path, st.st_size - 4096));
+		} else if (cases[i].len) {
+			ASSERT_EQ(0,
+				  poke(self->path, cases[i].offset, &cases[i].value, cases[i].len));
+		}
+		buf = slurp(self->path, &size);
+		ASSERT_NE(NULL, buf);
+		oret = snapfile_open(self->path, 0, &file, &oerr);
+		pret = snapfile_parse(self->path, buf, size, 0, &parsed, &perr);
+		EXPECT_EQ(oret, pret) TH_LOG("%s: open %d, parse %d", cases[i].what, oret, pret);
+		EXPECT_EQ(i == 0 ? 0 : EX_DATAERR, oret)
+		TH_LOG("%s: %s", cases[i].what, oerr.message);
+		if (oret) {
+			EXPECT_STREQ(oerr.message, perr.message);
+		} else if (!pret) {
+			const struct snapfile_contents *c = &file.contents;
+
+			EXPECT_EQ(c->layout, parsed.layout);
+			EXPECT_EQ(c->snapshot_gpa, parsed.snapshot_gpa);
+			EXPECT_EQ((const unsigned char *)c->vcpu_state -
+				      (const unsigned char *)file.data,
+				  (const unsigned char *)parsed.vcpu_state - buf);
+			EXPECT_EQ((const unsigned char *)c->snapshot -
+				      (const unsigned char *)file.data,
+				  (const unsigned char *)parsed.snapshot - buf);
+			EXPECT_EQ((const unsigned char *)c->scratch -
+				      (const unsigned char *)file.data,
+				  (const unsigned char *)parsed.scratch - buf);
+			EXPECT_EQ(c->scratch_size, parsed.scratch_size);
+			EXPECT_EQ(0, memcmp(file.data, buf, size));
+			snapfile_close(&file);
+		}
+		free(buf);
+	}
 }
 
 TEST(crc64_matches_the_xz_check_value)
