@@ -127,6 +127,7 @@ static void find_msr_candidates(int fd)
 static void host_open(void)
 {
 	int fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+	int ret;
 
 	if (fd < 0) {
 		host.error = errno;
@@ -141,8 +142,8 @@ static void host_open(void)
 	host.xsave = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
 	host.xcrs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	host.manual_protect = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0;
-	host.pmu_capability =
-	    (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_PMU_CAPABILITY) & KVM_PMU_CAP_DISABLE) != 0;
+	ret = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_PMU_CAPABILITY);
+	host.pmu_capability = ret > 0 && (ret & KVM_PMU_CAP_DISABLE);
 	host.enforce_pv = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
 	host.enforce_hyperv = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_ENFORCE_CPUID) > 0;
 	if (!host.msr_candidates)

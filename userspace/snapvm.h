@@ -256,7 +256,8 @@ uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox)
  * put (function, arg) into boot_info.call, run to the next CALL_WAIT and
  * store its result in *result. Returns like snapvm_sandbox_run; *result is
  * set only when outcome->stop is SNAPVM_STOP_CALL_WAIT. timeout_ms (0 = none)
- * bounds the whole call.
+ * bounds the whole call; a call that times out or is interrupted midway
+ * poisons the sandbox (SNAPVM_STATUS_POISONED) until it is restored.
  */
 int snapvm_sandbox_call(struct snapvm_sandbox *sandbox, uint64_t function, uint64_t arg,
 			uint64_t timeout_ms, uint64_t *result, struct snapvm_outcome *outcome,
