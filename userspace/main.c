@@ -122,6 +122,17 @@ static int parse_timeout(const char *text, uint64_t *ms)
 	return 0;
 }
 
+static int parse_max_memory(const char *text, uint64_t *size)
+{
+	struct snapvm_error err;
+
+	if (snapvm_parse_size(text, size, &err))
+		return usage_error("--max-memory: %s", err.message);
+	if (*size == 0)
+		return usage_error("--max-memory: %s is no memory at all", text);
+	return 0;
+}
+
 static int parse_repeat(const char *text, uint64_t *repeat)
 {
 	char *end;
@@ -269,10 +280,7 @@ static int cmd_run(int argc, char **argv)
 			ret = parse_repeat(optarg, &repeat);
 			break;
 		case 'M':
-			if (snapvm_parse_size(optarg, &options.max_memory, &err))
-				return usage_error("--max-memory: %s", err.message);
-			if (options.max_memory == 0)
-				return usage_error("--max-memory: %s is no memory at all", optarg);
+			ret = parse_max_memory(optarg, &options.max_memory);
 			break;
 		case 'P':
 			options.kvm_pv = true;
@@ -456,9 +464,7 @@ static int cmd_call(int argc, char **argv)
 			ret = parse_memory(optarg, &options.memory);
 			break;
 		case 'M':
-			if (snapvm_parse_size(optarg, &options.max_memory, &err) ||
-			    options.max_memory == 0)
-				return usage_error("--max-memory: bad size '%s'", optarg);
+			ret = parse_max_memory(optarg, &options.max_memory);
 			break;
 		case 'S':
 			seccomp = false;
