@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -481,6 +482,24 @@ struct snapvm_host_binding {
 	snapvm_host_function fn;
 	void *ctx;
 };
+
+/* ---- what stops a run: timeouts and interrupts (deadline.c) ---- */
+
+struct snapvm_deadline {
+	bool have_kick, armed;
+	sigset_t kick, blocked;
+	timer_t timer;
+};
+
+/* Around each run on the calling thread: the kick signal installed and
+ * unblocked, the sandbox marked as running here (interrupts aim at this
+ * thread), the timer armed (0 = none). _end undoes all of it. */
+int snapvm_deadline_start(struct snapvm_sandbox *sb, uint64_t timeout_ms,
+			  struct snapvm_deadline *deadline, struct snapvm_error *err);
+void snapvm_deadline_end(struct snapvm_sandbox *sb, struct snapvm_deadline *deadline);
+/* Has snapvm_sandbox_interrupt been asked for? _take also consumes it. */
+bool snapvm_interrupt_pending(struct snapvm_sandbox *sb);
+bool snapvm_interrupt_take(struct snapvm_sandbox *sb);
 
 /* Bitmap words for npages pages (KVM's dirty-log format). */
 static inline uint64_t snapvm_bitmap_words(uint64_t npages)
