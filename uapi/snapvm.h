@@ -18,7 +18,7 @@
  * Bumped on every incompatible change; userspace refuses a module whose
  * SNAPVM_GET_API_VERSION differs from the version it was built with.
  */
-#define SNAPVM_API_VERSION 1
+#define SNAPVM_API_VERSION 2
 
 /* Not taken in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define SNAPVM_IOCTL_MAGIC 0xBD
@@ -34,9 +34,16 @@
 
 /* struct snapvm_region_info.flags */
 #define SNAPVM_REGION_SEALED (1U << 0)
+#define SNAPVM_REGION_READONLY_FD (1U << 1)	/* asked through a SNAPVM_REGION_DUP_READONLY fd */
 
 /* struct snapvm_region_restore.flags: none defined yet. */
 #define SNAPVM_RESTORE_FLAGS_ALL 0U
+
+/* SNAPVM_REGION_SEAL's argument: none defined yet, every bit is EINVAL. */
+#define SNAPVM_SEAL_FLAGS_ALL 0U
+
+/* SNAPVM_GET_FEATURES: the optional features this module has. */
+#define SNAPVM_FEATURE_DUP_READONLY (1U << 0)	/* SNAPVM_REGION_DUP_READONLY */
 
 /* SNAPVM_REGION_RESTORE.src_fd value meaning "zero the pages". */
 #define SNAPVM_RESTORE_ZERO (-1)
@@ -64,18 +71,31 @@ struct snapvm_region_restore {
 	__u64 bitmap;	/* user pointer: KVM dirty-log format, bit i = page first_page + i */
 	__u64 first_page;	/* first page the bitmap describes */
 	__u64 npages;	/* number of bits in the bitmap */
+	__u64 reserved[2];	/* must be 0 */
 };
 
 /* On /dev/snapvm. Returns SNAPVM_API_VERSION (like KVM_GET_API_VERSION). */
 #define SNAPVM_GET_API_VERSION _IO(SNAPVM_IOCTL_MAGIC, 0x00)
 /* On /dev/snapvm. Returns a new O_CLOEXEC region fd. */
 #define SNAPVM_CREATE_REGION _IOW(SNAPVM_IOCTL_MAGIC, 0x01, struct snapvm_region_create)
+/* On /dev/snapvm. Returns the SNAPVM_FEATURE_* bits of this module. */
+#define SNAPVM_GET_FEATURES _IO(SNAPVM_IOCTL_MAGIC, 0x02)
 
 /* On a region fd. */
 #define SNAPVM_REGION_INFO _IOR(SNAPVM_IOCTL_MAGIC, 0x10, struct snapvm_region_info)
-/* Drops WRITE for good; EBUSY while a shared writable mapping (or a pin) exists. */
+/*
+ * The argument is a flags word, 0 today. Drops WRITE for good; EBUSY while
+ * a shared writable mapping or a page reference that could write exists.
+ */
 #define SNAPVM_REGION_SEAL _IO(SNAPVM_IOCTL_MAGIC, 0x11)
 /* Returns the number of pages copied or zeroed. */
 #define SNAPVM_REGION_RESTORE _IOW(SNAPVM_IOCTL_MAGIC, 0x12, struct snapvm_region_restore)
+/*
+ * Returns a new O_CLOEXEC fd for the same region that can only read: pread,
+ * INFO, mmap (shared read-only, or private copy-on-write) and DUP_READONLY.
+ * SEAL, RESTORE and pwrite on it fail with EPERM. How a sealed snapshot is
+ * handed to another process.
+ */
+#define SNAPVM_REGION_DUP_READONLY _IO(SNAPVM_IOCTL_MAGIC, 0x13)
 
 #endif /* _UAPI_LINUX_SNAPVM_H */

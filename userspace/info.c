@@ -25,6 +25,10 @@ void snapvm_host_info(struct snapvm_host_info *info)
 		info->module_api_version = ioctl(fd, SNAPVM_GET_API_VERSION);
 		if (info->module_api_version < 0)
 			info->module_api_version = -errno;
+		/* Version 1 modules have no SNAPVM_GET_FEATURES: none then. */
+		info->module_features = ioctl(fd, SNAPVM_GET_FEATURES);
+		if (info->module_features < 0)
+			info->module_features = 0;
 		close(fd);
 	}
 	if (snapvm_memory_resolve(SNAPVM_MEMORY_AUTO, &info->default_memory, &err))

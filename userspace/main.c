@@ -558,6 +558,9 @@ static int cmd_info(void)
 		printf("module API version %d (/dev/snapvm; this snapvm speaks %d)%s\n",
 		       info.module_api_version, info.module_api_expected,
 		       info.module_api_version == info.module_api_expected ? "" : ": MISMATCH");
+	if (info.module_api_version >= 0)
+		printf("module features: 0x%x%s\n", info.module_features,
+		       info.module_features & SNAPVM_FEATURE_DUP_READONLY ? " (DUP_READONLY)" : "");
 	printf("memory: default %s\n", memory_default(info.default_memory));
 	printf("layouts: i686 (ELF32 i386, scratch below 0x%llx), amd64 (ELF64 x86-64, "
 	       "GPAs up to 0x%llx)\n",

@@ -170,7 +170,7 @@ int snapvm_region_seal(struct snapvm_region *region, struct snapvm_error *err)
 	int ret;
 
 	if (region->memory == SNAPVM_MEMORY_KMOD)
-		ret = ioctl(region->fd, SNAPVM_REGION_SEAL);
+		ret = ioctl(region->fd, SNAPVM_REGION_SEAL, 0); /* no flags */
 	else
 		ret = fcntl(region->fd, F_ADD_SEALS, memfd_final_seals);
 	if (ret != 0)

@@ -397,6 +397,7 @@ int snapvm_seccomp_install(struct snapvm_error *err);
 struct snapvm_host_info {
 	int kvm_api_version;	 /* -errno when /dev/kvm cannot be used */
 	int module_api_version;	 /* -errno when /dev/snapvm cannot be used */
+	int module_features;	 /* SNAPVM_GET_FEATURES bits (uapi/snapvm.h) */
 	int module_api_expected; /* SNAPVM_API_VERSION this library speaks */
 	char cpu_vendor[13];	 /* from KVM_GET_SUPPORTED_CPUID leaf 0 */
 	struct {

@@ -29,229 +29,9 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "tests/kselftest/module_helpers.h"
 #include "tests/kselftest/module_transcript.h"
 #include "uapi/snapvm.h"
-
-#define PAGE		  SNAPVM_PAGE_SIZE
-#define RW		  (SNAPVM_PROT_READ | SNAPVM_PROT_WRITE)
-#define PINNED_PAGES_PATH "/sys/class/misc/snapvm/pinned_pages"
-#define PARAM_DIR	  "/sys/module/snapvm/parameters/"
-
-/* 0 when @ret says success, else the errno the call left. */
-static int err_of(long ret)
-{
-	return ret < 0 ? errno : 0;
-}
-
-static int snapvm_open(void)
-{
-	return open("/dev/snapvm", O_RDWR | O_CLOEXEC);
-}
-
-static int region_create(int dev, uint64_t size, uint32_t prot)
-{
-	struct snapvm_region_create args = {.size = size, .prot = prot};
-
-	return ioctl(dev, SNAPVM_CREATE_REGION, &args);
-}
-
-/* errno of a CREATE_REGION with @args (0 if it worked; the region is closed). */
-static int create_errno(int dev, struct snapvm_region_create args)
-{
-	int fd = ioctl(dev, SNAPVM_CREATE_REGION, &args);
-
-	if (fd < 0)
-		return errno;
-	close(fd);
-	return 0;
-}
-
-static int region_seal(int fd)
-{
-	return ioctl(fd, SNAPVM_REGION_SEAL, 0);
-}
-
-static struct snapvm_region_info region_info(int fd)
-{
-	struct snapvm_region_info info;
-
-	memset(&info, 0xa5, sizeof(info));
-	if (ioctl(fd, SNAPVM_REGION_INFO, &info))
-		memset(&info, 0xff, sizeof(info));
-	return info;
-}
-
-static long region_restore(int dst, int src_fd, const uint64_t *bitmap, uint64_t first_page,
-			   uint64_t npages)
-{
-	struct snapvm_region_restore args = {
-	    .src_fd = src_fd,
-	    .bitmap = (uintptr_t)bitmap,
-	    .first_page = first_page,
-	    .npages = npages,
-	};
-
-	return ioctl(dst, SNAPVM_REGION_RESTORE, &args);
-}
-
-/* errno of an mmap (0 if it worked; the mapping is removed again). */
-static int mmap_errno(int fd, size_t len, int prot, int flags, off_t offset)
-{
-	void *p = mmap(NULL, len, prot, flags, fd, offset);
-
-	if (p == MAP_FAILED)
-		return errno;
-	munmap(p, len);
-	return 0;
-}
-
-/* Fills page @i of a region with the byte @fill(i). */
-static int region_fill(int fd, size_t npages, int (*fill)(size_t))
-{
-	char page[PAGE];
-
-	for (size_t i = 0; i < npages; i++) {
-		memset(page, fill(i), sizeof(page));
-		if (pwrite(fd, page, sizeof(page), i * PAGE) != (ssize_t)sizeof(page))
-			return -1;
-	}
-	return 0;
-}
-
-/* The byte at @offset of a region, or -1. */
-static int byte_at(int fd, off_t offset)
-{
-	unsigned char c;
-
-	return pread(fd, &c, 1, offset) == 1 ? c : -1;
-}
-
-/* The byte page @i holds if it is uniform, else -1 (-2 on a read error). */
-static int page_byte(int fd, size_t i)
-{
-	unsigned char page[PAGE];
-
-	if (pread(fd, page, sizeof(page), i * PAGE) != (ssize_t)sizeof(page))
-		return -2;
-	for (size_t j = 1; j < sizeof(page); j++)
-		if (page[j] != page[0])
-			return -1;
-	return page[0];
-}
-
-static long read_long_file(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int write_long_file(const char *path, long value)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int len = snprintf(buf, sizeof(buf), "%ld\n", value);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == len ? 0 : -1;
-}
-
-static long pinned_pages(void)
-{
-	return read_long_file(PINNED_PAGES_PATH);
-}
-
-static long param_read(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	return read_long_file(path);
-}
-
-static int param_write(const char *name, long value)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	return write_long_file(path, value);
-}
-
-/* A field of /proc/self/status in kB (VmLck), or -1. */
-static long status_kb(const char *field)
-{
-	char line[256];
-	size_t len = strlen(field);
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':')
-			kb = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
-/* A path next to the repository root this binary was built in. */
-static void repo_path(char *out, size_t size, const char *rel)
-{
-	char exe[PATH_MAX] = "";
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n < 0)
-		n = 0;
-	exe[n] = '\0';
-	/* build/tests/kselftest/module_test -> the root is three levels up. */
-	if (snprintf(out, size, "%s/../../../%s", dirname(exe), rel) >= (int)size)
-		out[0] = '\0';
-}
-
-/* Drops CAP_IPC_LOCK from the effective and permitted sets, for good. */
-static int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &header, data))
-		return -1;
-	data[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
-	data[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
-	return syscall(SYS_capset, &header, data);
-}
-
-/*
- * Children report the first thing that went wrong as a "# " line (TAP
- * diagnostics) and exit 1; the parent checks for exit status 0.
- */
-#define CHILD_CHECK(cond, ...)                                                                     \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "# child: " __VA_ARGS__);                                  \
-			fprintf(stderr, " (%s; errno %d %s)\n", #cond, errno, strerror(errno));    \
-			_exit(1);                                                                  \
-		}                                                                                  \
-	} while (0)
-
-static int wait_status(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 FIXTURE(snapvm)
 {
@@ -1097,23 +877,26 @@ TEST_F_TIMEOUT(snapvm, pinned_pages_return_to_start_after_1000_cycles, 300)
 	EXPECT_EQ(self->pinned_at_start, pinned_pages());
 }
 
-TEST_F(snapvm, locked_vm_counts_the_region)
+/* The creator sees the region in VmPin (like io_uring's buffers); the
+ * charge itself is the user's (module_v2_test follows it around). */
+TEST_F(snapvm, pinned_vm_shows_the_region)
 {
-	long before = status_kb("VmLck");
+	long before = status_kb("VmPin"), locked = status_kb("VmLck");
 	int fd;
 
 	ASSERT_GE(before, 0);
 	fd = region_create(self->dev, 16 * PAGE, RW);
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(before + 64, status_kb("VmLck")) TH_LOG("16 pages = 64 kB of RLIMIT_MEMLOCK");
+	EXPECT_EQ(before + 64, status_kb("VmPin")) TH_LOG("16 pages = 64 kB pinned");
+	EXPECT_EQ(locked, status_kb("VmLck")) TH_LOG("no mlock()ed memory: VmLck stays");
 	close(fd);
-	EXPECT_EQ(before, status_kb("VmLck"));
+	EXPECT_EQ(before, status_kb("VmPin"));
 }
 
 /*
  * RLIMIT_MEMLOCK works as for mlock(): without CAP_IPC_LOCK a region beyond
  * the limit fails with ENOMEM and leaves nothing allocated; with it, the limit
- * does not apply (the pages still count in VmLck).
+ * does not apply (the pages still count).
  */
 TEST_F(snapvm, rlimit_memlock_is_enforced_without_cap_ipc_lock)
 {
@@ -1652,8 +1435,10 @@ TEST(compat_ioctl_gives_a_32_bit_caller_the_same_results)
 	if (access(helper, X_OK))
 		SKIP(return, "%.900s not built (make tests)", helper);
 	transcript_run(&native);
-	ASSERT_NE(NULL, strstr(native.text, "GET_API_VERSION = 1\n")) TH_LOG("%s", native.text);
+	ASSERT_NE(NULL, strstr(native.text, "GET_API_VERSION = 2\n")) TH_LOG("%s", native.text);
 	ASSERT_NE(NULL, strstr(native.text, "RESTORE b from a = 2\n")) TH_LOG("%s", native.text);
+	ASSERT_NE(NULL, strstr(native.text, "DUP_READONLY a = fd\n")) TH_LOG("%s", native.text);
+	ASSERT_NE(NULL, strstr(native.text, "pwrite ro = -1\n")) TH_LOG("%s", native.text);
 	ASSERT_NE(NULL, strstr(native.text, "  b holds 'm' 'hello' 0\n")) TH_LOG("%s", native.text);
 
 	out = popen(helper, "re");

@@ -106,6 +106,7 @@ static void transcript_run(struct transcript *t)
 	if (dev < 0)
 		return;
 	transcript_result(t, "GET_API_VERSION", ioctl(dev, SNAPVM_GET_API_VERSION, 0));
+	transcript_result(t, "GET_FEATURES", ioctl(dev, SNAPVM_GET_FEATURES, 0));
 	transcript_result(t, "unknown ioctl", ioctl(dev, _IO(SNAPVM_IOCTL_MAGIC, 0x7f), 0));
 	transcript_create(t, dev, "create size 0", 0, rw, 0, 0);
 	transcript_create(t, dev, "create size 4097", 4097, rw, 0, 0);
@@ -162,6 +163,26 @@ static void transcript_run(struct transcript *t)
 	transcript_restore(t, "RESTORE b src size", b, c, 0, bitmap, 0, 16);
 	transcript_restore(t, "RESTORE b range", b, a, 0, bitmap, 1, 16);
 	transcript_restore(t, "RESTORE b flags", b, a, 1, bitmap, 0, 16);
+	{
+		struct snapvm_region_restore args = {
+		    .src_fd = a, .bitmap = (uintptr_t)bitmap, .npages = 16, .reserved = {0, 1}};
+		int ro;
+
+		transcript_result(t, "RESTORE b reserved", ioctl(b, SNAPVM_REGION_RESTORE, &args));
+		transcript_result(t, "SEAL b flags", ioctl(b, SNAPVM_REGION_SEAL, 1));
+		ro = transcript_fd(t, "DUP_READONLY a", ioctl(a, SNAPVM_REGION_DUP_READONLY, 0));
+		if (ro >= 0) {
+			transcript_printf(t, "ro cloexec = %d\n",
+					  !!(fcntl(ro, F_GETFD) & FD_CLOEXEC));
+			transcript_info(t, ro, "INFO ro");
+			transcript_result(t, "pwrite ro", pwrite(ro, "x", 1, 0));
+			transcript_result(t, "SEAL ro", ioctl(ro, SNAPVM_REGION_SEAL, 0));
+			transcript_restore(t, "RESTORE ro", ro, SNAPVM_RESTORE_ZERO, 0, bitmap, 0,
+					   16);
+			transcript_restore(t, "RESTORE b from ro", b, ro, 0, bitmap, 0, 16);
+			close(ro);
+		}
+	}
 	transcript_result(t, "SEAL b", ioctl(b, SNAPVM_REGION_SEAL, 0));
 	transcript_restore(t, "RESTORE b sealed", b, a, 0, bitmap, 0, 16);
 	close(c);

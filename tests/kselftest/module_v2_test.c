@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * module_v2_test.c - snapvm.ko's ABI version 2 and its guarantees under
+ * pressure: feature bits, flags and reserved fields, read-only region fds,
+ * READ_IMPLIES_EXEC; the RLIMIT_MEMLOCK charge following the pages across
+ * SCM_RIGHTS, exec, the creator's exit and a child's mapping, as root and as
+ * an unprivileged user; SEAL racing mmap, mprotect, mremap, munmap, fork,
+ * pwrite, RESTORE and a write-capable page reference (a 9p read into the
+ * region), after which nothing may change; a failed SEAL leaving no trace.
+ * Runs as root inside the test VM (tests/vm/run).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <grp.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "tests/kselftest/module_helpers.h"
+
+#define NOBODY	   65534
+#define ITERATIONS 10000
+
+FIXTURE(v2)
+{
+	int dev;
+	long pinned_at_start;
+};
+
+FIXTURE_SETUP(v2)
+{
+	self->dev = snapvm_open();
+	ASSERT_GE(self->dev, 0) TH_LOG("open /dev/snapvm: %s", strerror(errno));
+	self->pinned_at_start = pinned_pages();
+	ASSERT_GE(self->pinned_at_start, 0);
+}
+
+FIXTURE_TEARDOWN(v2)
+{
+	EXPECT_EQ(self->pinned_at_start, pinned_pages()) TH_LOG("pages leaked");
+	close(self->dev);
+}
+
+static uint64_t hash_region(int fd, size_t size)
+{
+	unsigned char buf[4096];
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t off = 0; off < size; off += sizeof(buf)) {
+		if (pread(fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
+			return 0;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- ABI version 2 ---- */
+
+TEST_F(v2, version_2_with_feature_bits)
+{
+	struct stat st;
+
+	EXPECT_EQ(2, ioctl(self->dev, SNAPVM_GET_API_VERSION, 0));
+	EXPECT_EQ(SNAPVM_FEATURE_DUP_READONLY,
+		  ioctl(self->dev, SNAPVM_GET_FEATURES, 0) & SNAPVM_FEATURE_DUP_READONLY);
+	/* The node is 0660: its group comes from the udev rule. */
+	ASSERT_EQ(0, stat("/dev/snapvm", &st));
+	EXPECT_EQ(0660, st.st_mode & 0777);
+}
+
+TEST_F(v2, unknown_flags_and_reserved_fields_are_einval_and_change_nothing)
+{
+	uint64_t bitmap = 1;
+	struct snapvm_region_restore args = {
+	    .src_fd = SNAPVM_RESTORE_ZERO, .bitmap = (uintptr_t)&bitmap, .npages = 1};
+	int fd = region_create(self->dev, 4 * PAGE, RW);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(1, pwrite(fd, "x", 1, 0));
+	EXPECT_EQ(EINVAL, err_of(ioctl(fd, SNAPVM_REGION_SEAL, 1)));
+	EXPECT_EQ(EINVAL, err_of(ioctl(fd, SNAPVM_REGION_SEAL, 1UL << 31)));
+	EXPECT_EQ(0U, region_info(fd).flags) TH_LOG("a refused SEAL sealed");
+	args.reserved[0] = 1;
+	EXPECT_EQ(EINVAL, err_of(ioctl(fd, SNAPVM_REGION_RESTORE, &args)));
+	args.reserved[0] = 0;
+	args.reserved[1] = 1;
+	EXPECT_EQ(EINVAL, err_of(ioctl(fd, SNAPVM_REGION_RESTORE, &args)));
+	args.reserved[1] = 0;
+	args.flags = 1;
+	EXPECT_EQ(EINVAL, err_of(ioctl(fd, SNAPVM_REGION_RESTORE, &args)));
+	EXPECT_EQ('x', byte_at(fd, 0)) TH_LOG("a refused RESTORE changed the region");
+	args.flags = 0;
+	EXPECT_EQ(1, ioctl(fd, SNAPVM_REGION_RESTORE, &args));
+	EXPECT_EQ(0, byte_at(fd, 0));
+	close(fd);
+}
+
+TEST_F(v2, readonly_fd_can_read_and_map_nothing_else)
+{
+	int fd = region_create(self->dev, 4 * PAGE, RW), ro, ro2, fdflags;
+	struct snapvm_region_info info;
+	char *map, byte;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(5, pwrite(fd, "hello", 5, PAGE));
+	ro = ioctl(fd, SNAPVM_REGION_DUP_READONLY, 0);
+	ASSERT_GE(ro, 0);
+	fdflags = fcntl(ro, F_GETFD);
+	EXPECT_TRUE(fdflags & FD_CLOEXEC);
+	/* Reads: pread, INFO, shared read-only and private mappings. */
+	EXPECT_EQ('h', byte_at(ro, PAGE));
+	info = region_info(ro);
+	EXPECT_EQ(4 * PAGE, info.size);
+	EXPECT_EQ(SNAPVM_REGION_READONLY_FD, info.flags);
+	map = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ('h', map[PAGE]);
+	EXPECT_EQ(-1, mprotect(map, 4 * PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	/* The writer's changes show through. */
+	ASSERT_EQ(1, pwrite(fd, "j", 1, PAGE));
+	EXPECT_EQ('j', map[PAGE]);
+	munmap(map, 4 * PAGE);
+	EXPECT_EQ(EACCES, mmap_errno(ro, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, 0));
+	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, PAGE);
+	ASSERT_NE(MAP_FAILED, map);
+	map[0] = 'p';
+	EXPECT_EQ('j', byte_at(fd, PAGE)) TH_LOG("a private write reached the region");
+	munmap(map, PAGE);
+	/* Writes of every kind: EPERM. */
+	byte = 'w';
+	EXPECT_EQ(-1, pwrite(ro, &byte, 1, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(EPERM, err_of(ioctl(ro, SNAPVM_REGION_SEAL, 0)));
+	EXPECT_EQ(EPERM, err_of(region_restore(ro, SNAPVM_RESTORE_ZERO, NULL, 0, 0)));
+	EXPECT_EQ(0, byte_at(fd, 0));
+	/* A read-only fd of a read-only fd is one too. */
+	ro2 = ioctl(ro, SNAPVM_REGION_DUP_READONLY, 0);
+	ASSERT_GE(ro2, 0);
+	EXPECT_EQ(EPERM, err_of(ioctl(ro2, SNAPVM_REGION_SEAL, 0)));
+	/* The region lives while any of its fds does. */
+	close(fd);
+	close(ro);
+	EXPECT_EQ(self->pinned_at_start + 4, pinned_pages());
+	EXPECT_EQ('j', byte_at(ro2, PAGE));
+	close(ro2);
+}
+
+/* How a sealed snapshot goes to another process: its read-only fd, which
+ * RESTORE takes as a source. */
+TEST_F(v2, readonly_fd_of_a_sealed_region_is_a_restore_source)
+{
+	uint64_t bitmap = 0x5;
+	int snap = region_create(self->dev, 4 * PAGE, RW);
+	int scratch = region_create(self->dev, 4 * PAGE, RW);
+	int ro;
+
+	ASSERT_GE(snap, 0);
+	ASSERT_GE(scratch, 0);
+	ASSERT_EQ(1, pwrite(snap, "s", 1, 0));
+	ASSERT_EQ(1, pwrite(snap, "t", 1, 2 * PAGE));
+	ASSERT_EQ(0, region_seal(snap));
+	ro = ioctl(snap, SNAPVM_REGION_DUP_READONLY, 0);
+	ASSERT_GE(ro, 0);
+	close(snap);
+	EXPECT_EQ(SNAPVM_REGION_SEALED | SNAPVM_REGION_READONLY_FD, region_info(ro).flags);
+	EXPECT_EQ(2, region_restore(scratch, ro, &bitmap, 0, 4));
+	EXPECT_EQ('s', byte_at(scratch, 0));
+	EXPECT_EQ('t', byte_at(scratch, 2 * PAGE));
+	close(ro);
+	close(scratch);
+}
+
+/* Under READ_IMPLIES_EXEC a PROT_READ mapping asks for EXEC too; a region
+ * without EXEC maps it without. */
+TEST_F(v2, read_implies_exec_maps_without_exec)
+{
+	int fd = region_create(self->dev, PAGE, RW);
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char line[256], *map;
+		bool found = false;
+		FILE *maps;
+
+		CHILD_CHECK(personality(READ_IMPLIES_EXEC) != -1, "personality");
+		map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		CHILD_CHECK(map != MAP_FAILED, "PROT_READ under READ_IMPLIES_EXEC");
+		maps = fopen("/proc/self/maps", "re");
+		CHILD_CHECK(maps != NULL, "maps");
+		while (fgets(line, sizeof(line), maps))
+			if (strtoul(line, NULL, 16) == (unsigned long)map) {
+				found = true;
+				CHILD_CHECK(!strncmp(strchr(line, ' ') + 1, "r--s", 4),
+					    "mapping is r--s: %s", line);
+			}
+		CHILD_CHECK(found, "mapping listed");
+		CHILD_CHECK(mprotect(map, PAGE, PROT_READ | PROT_EXEC) == -1 && errno == EACCES,
+			    "EXEC cannot be added");
+		_exit(0);
+	}
+	EXPECT_EQ(0, wait_status(pid));
+	close(fd);
+}
+
+/* ---- accounting follows the pages ---- */
+
+static void become(uid_t uid, rlim_t memlock)
+{
+	struct rlimit limit = {.rlim_cur = memlock, .rlim_max = memlock};
+
+	CHILD_CHECK(setrlimit(RLIMIT_MEMLOCK, &limit) == 0, "setrlimit");
+	if (uid)
+		CHILD_CHECK(setgroups(0, NULL) == 0 && setresgid(uid, uid, uid) == 0 &&
+				setresuid(uid, uid, uid) == 0,
+			    "setresuid %d", uid);
+	else
+		CHILD_CHECK(drop_cap_ipc_lock() == 0, "dropping CAP_IPC_LOCK");
+}
+
+/* Can uid, with a 64 KiB RLIMIT_MEMLOCK, pin npages now? (A fresh child.) */
+static int can_pin(int dev, uid_t uid, unsigned int npages)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd;
+
+		become(uid, 64 * 1024);
+		fd = region_create(dev, npages * PAGE, RW);
+		_exit(fd >= 0 ? 0 : errno == ENOMEM ? 2 : 3);
+	}
+	return wait_status(pid);
+}
+
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0}, byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cmsg;
+	int fd = -1;
+
+	if (recvmsg(sock, &msg, 0) != 1 || !(cmsg = CMSG_FIRSTHDR(&msg)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	return fd;
+}
+
+/*
+ * The charge is the user's and lives as long as the pages: passed to another
+ * process with SCM_RIGHTS, its creator gone, the region still counts against
+ * the creator's user; only the last close gives it back. As an unprivileged
+ * user and as root without CAP_IPC_LOCK.
+ */
+static void charge_follows_scm_rights(struct __test_metadata *_metadata, int dev, uid_t uid)
+{
+	int sv[2], fd;
+	pid_t pid;
+
+	ASSERT_EQ(0, can_pin(dev, uid, 16)) TH_LOG("64 kB fits the limit at first");
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int region;
+
+		become(uid, 64 * 1024);
+		region = region_create(dev, 12 * PAGE, RW);
+		CHILD_CHECK(region >= 0, "create 48 kB");
+		CHILD_CHECK(send_fd(sv[1], region) == 0, "sendmsg");
+		_exit(0); /* the creator exits: its mm is gone */
+	}
+	fd = recv_fd(sv[0]);
+	EXPECT_EQ(0, wait_status(pid));
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(2, can_pin(dev, uid, 5)) TH_LOG("48 + 20 kB: the passed region still counts");
+	EXPECT_EQ(0, can_pin(dev, uid, 4)) TH_LOG("48 + 16 kB fits");
+	close(fd);
+	EXPECT_EQ(0, can_pin(dev, uid, 16)) TH_LOG("the last close gave the charge back");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_F(v2, charge_follows_scm_rights_as_nobody)
+{
+	charge_follows_scm_rights(_metadata, self->dev, NOBODY);
+}
+
+TEST_F(v2, charge_follows_scm_rights_as_root_without_cap_ipc_lock)
+{
+	charge_follows_scm_rights(_metadata, self->dev, 0);
+}
+
+/* Inherited across exec (an fd without CLOEXEC), and kept by a forked
+ * child's mapping after every fd is closed. */
+TEST_F(v2, charge_follows_exec_and_a_childs_mapping)
+{
+	int pipefd[2];
+	pid_t pid;
+	char byte;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int region, kept;
+		char fdarg[16];
+
+		become(NOBODY, 64 * 1024);
+		region = region_create(self->dev, 12 * PAGE, RW);
+		CHILD_CHECK(region >= 0, "create");
+		kept = fcntl(region, F_DUPFD, 100); /* no CLOEXEC */
+		CHILD_CHECK(kept >= 0, "dup");
+		close(region);
+		snprintf(fdarg, sizeof(fdarg), "%d", pipefd[0]);
+		close(pipefd[1]);
+		/* sh waits until the pipe closes, with the region's fd open. */
+		execl("/bin/sh", "sh", "-c", "cat <&$0", fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	usleep(300 * 1000);
+	EXPECT_EQ(2, can_pin(self->dev, NOBODY, 5)) TH_LOG("held across exec");
+	close(pipefd[1]);
+	EXPECT_EQ(0, wait_status(pid));
+	EXPECT_EQ(0, can_pin(self->dev, NOBODY, 16)) TH_LOG("given back when the exec'd one exits");
+
+	/* A child's mapping keeps the region after every fd is gone. */
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int region;
+		char *map;
+
+		become(NOBODY, 64 * 1024);
+		region = region_create(self->dev, 12 * PAGE, RW);
+		CHILD_CHECK(region >= 0, "create");
+		map = mmap(NULL, 12 * PAGE, PROT_READ, MAP_SHARED, region, 0);
+		CHILD_CHECK(map != MAP_FAILED, "mmap");
+		close(region);
+		close(pipefd[1]);
+		CHILD_CHECK(read(pipefd[0], &byte, 1) == 0, "wait");
+		_exit(map[0]);
+	}
+	close(pipefd[0]);
+	usleep(300 * 1000);
+	EXPECT_EQ(2, can_pin(self->dev, NOBODY, 5)) TH_LOG("held by a mapping alone");
+	close(pipefd[1]);
+	EXPECT_EQ(0, wait_status(pid));
+	EXPECT_EQ(0, can_pin(self->dev, NOBODY, 16));
+}
+
+/* ---- SEAL under races ---- */
+
+struct race {
+	int fd;
+	size_t size;
+	atomic_bool stop;
+	atomic_long ops;
+};
+
+static void *race_map_write(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		char *map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+
+		if (map != MAP_FAILED) {
+			map[atomic_fetch_add(&r->ops, 1) % r->size] ^= 1;
+			munmap(map, r->size);
+		}
+		map = mmap(NULL, r->size, PROT_READ, MAP_SHARED, r->fd, 0);
+		if (map != MAP_FAILED) {
+			/* Widening after SEAL must fail; before, it may work. */
+			if (!mprotect(map, r->size, PROT_READ | PROT_WRITE))
+				map[0] ^= 1;
+			munmap(map, r->size);
+		}
+	}
+	return NULL;
+}
+
+static void *race_private_mremap(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		char *map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, r->fd, 0), *moved;
+
+		if (map == MAP_FAILED)
+			continue;
+		map[1] = 1; /* a private copy */
+		moved = mremap(map, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
+		munmap(moved == MAP_FAILED ? map : moved, moved == MAP_FAILED ? PAGE : 2 * PAGE);
+		atomic_fetch_add(&r->ops, 1);
+	}
+	return NULL;
+}
+
+static void *race_pwrite_restore(void *arg)
+{
+	struct race *r = arg;
+	uint64_t bitmap = 0x3;
+
+	while (!atomic_load(&r->stop)) {
+		char byte = (char)atomic_fetch_add(&r->ops, 1);
+
+		if (pwrite(r->fd, &byte, 1, PAGE + byte % 16) != 1 && errno != EPERM)
+			break;
+		region_restore(r->fd, SNAPVM_RESTORE_ZERO, &bitmap, 0, 2);
+	}
+	return NULL;
+}
+
+static void *race_fork(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		char *map = mmap(NULL, r->size, PROT_READ, MAP_SHARED, r->fd, 0);
+		pid_t pid;
+
+		if (map == MAP_FAILED)
+			continue;
+		pid = fork();
+		if (pid == 0)
+			_exit(map[PAGE] & 1);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		munmap(map, r->size);
+		atomic_fetch_add(&r->ops, 1);
+	}
+	return NULL;
+}
+
+/*
+ * Rounds of: a writable region attacked by threads that map it (shared
+ * writable, then read-only widened with mprotect), write it, map it
+ * privately and mremap that, pwrite and RESTORE it, fork with it mapped,
+ * while SEAL is tried until it succeeds. From then on nothing may change it.
+ */
+TEST_F_TIMEOUT(v2, seal_races_mappings_writes_restores_and_forks, 900)
+{
+	void *(*attackers[])(void *) = {race_map_write, race_private_mremap, race_pwrite_restore,
+					race_fork};
+	long total = 0;
+	int rounds = 0;
+
+	for (; total < ITERATIONS && rounds < 200; rounds++) {
+		struct race r = {.size = 4 * PAGE};
+		pthread_t threads[4];
+		uint64_t sealed_hash;
+		int tries = 0;
+
+		r.fd = region_create(self->dev, r.size, RW);
+		ASSERT_GE(r.fd, 0);
+		for (int t = 0; t < 4; t++)
+			ASSERT_EQ(0, pthread_create(&threads[t], NULL, attackers[t], &r));
+		while (region_seal(r.fd) != 0) {
+			ASSERT_EQ(EBUSY, errno);
+			tries++;
+			usleep(500);
+		}
+		sealed_hash = hash_region(r.fd, r.size);
+		/* Let the attackers go on against the sealed region a while. */
+		usleep(20 * 1000);
+		atomic_store(&r.stop, true);
+		for (int t = 0; t < 4; t++)
+			pthread_join(threads[t], NULL);
+		EXPECT_EQ(sealed_hash, hash_region(r.fd, r.size))
+		TH_LOG("round %d: the sealed region changed", rounds);
+		EXPECT_EQ(SNAPVM_REGION_SEALED, region_info(r.fd).flags);
+		total += atomic_load(&r.ops) + tries;
+		close(r.fd);
+	}
+	TH_LOG("%d rounds, %ld operations", rounds, total);
+	EXPECT_LE(ITERATIONS, total);
+}
+
+TEST_F_TIMEOUT(v2, restore_races_restore, 600)
+{
+	struct race r = {.size = 64 * PAGE};
+	pthread_t threads[2];
+	int src;
+
+	src = region_create(self->dev, r.size, RW);
+	ASSERT_GE(src, 0);
+	for (size_t p = 0; p < 64; p++)
+		ASSERT_EQ(1, pwrite(src, "r", 1, (off_t)(p * PAGE)));
+	ASSERT_EQ(0, region_seal(src));
+	r.fd = region_create(self->dev, r.size, RW);
+	ASSERT_GE(r.fd, 0);
+	for (int t = 0; t < 2; t++)
+		ASSERT_EQ(0, pthread_create(&threads[t], NULL, race_pwrite_restore, &r));
+	for (int i = 0; i < ITERATIONS; i++) {
+		uint64_t bitmap[1] = {~0ULL};
+
+		ASSERT_EQ(64, region_restore(r.fd, src, bitmap, 0, 64));
+	}
+	atomic_store(&r.stop, true);
+	for (int t = 0; t < 2; t++)
+		pthread_join(threads[t], NULL);
+	close(r.fd);
+	close(src);
+}
+
+/* One process closes its last fd while another maps and unmaps the region:
+ * the pages go exactly when the last of both does. */
+TEST_F_TIMEOUT(v2, close_while_another_process_maps, 600)
+{
+	for (int i = 0; i < ITERATIONS / 10; i++) {
+		int fd = region_create(self->dev, 2 * PAGE, RW);
+		pid_t pid;
+
+		ASSERT_GE(fd, 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			for (int j = 0; j < 20; j++) {
+				char *map =
+				    mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+				CHILD_CHECK(map != MAP_FAILED, "mmap");
+				map[j] = 1;
+				munmap(map, 2 * PAGE);
+			}
+			_exit(0);
+		}
+		close(fd);
+		ASSERT_EQ(0, wait_status(pid));
+	}
+}
+
+/*
+ * A write-capable page reference: a 9p read (zero-copy: QEMU writes the
+ * pages the kernel pinned) into a shared writable mapping of the region,
+ * which another thread unmaps and tries to SEAL meanwhile. The read may
+ * land before SEAL succeeds, never after.
+ */
+struct pinned_read {
+	int file, region;
+	char *map;
+	size_t size;
+	ssize_t got;
+};
+
+static void *read_into_region(void *arg)
+{
+	struct pinned_read *p = arg;
+
+	p->got = pread(p->file, p->map, p->size, 0);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(v2, nothing_lands_after_seal_from_a_pinned_read, 600)
+{
+	char path[PATH_MAX];
+	unsigned char *data;
+	int sealed_first = 0, rounds = 50;
+	size_t size = 256 * PAGE;
+
+	repo_path(path, sizeof(path), "build/tests/module_v2_read.bin");
+	data = malloc(size);
+	ASSERT_NE(NULL, data);
+	memset(data, 0xa5, size);
+	{
+		int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		ASSERT_GE(out, 0);
+		ASSERT_EQ((ssize_t)size, write(out, data, size));
+		close(out);
+	}
+	for (int round = 0; round < rounds; round++) {
+		struct pinned_read p = {.size = size};
+		pthread_t reader;
+		uint64_t at_seal;
+
+		p.file = open(path, O_RDONLY | O_CLOEXEC);
+		p.region = region_create(self->dev, size, RW);
+		ASSERT_GE(p.file, 0);
+		ASSERT_GE(p.region, 0);
+		p.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.region, 0);
+		ASSERT_NE(MAP_FAILED, p.map);
+		ASSERT_EQ(0, pthread_create(&reader, NULL, read_into_region, &p));
+		usleep((round % 10) * 200);
+		munmap(p.map, size);
+		while (region_seal(p.region) != 0)
+			ASSERT_EQ(EBUSY, errno);
+		at_seal = hash_region(p.region, size);
+		pthread_join(reader, NULL);
+		EXPECT_EQ(at_seal, hash_region(p.region, size))
+		TH_LOG("round %d: the read landed after SEAL returned 0", round);
+		sealed_first += p.got <= 0;
+		close(p.file);
+		close(p.region);
+	}
+	unlink(path);
+	free(data);
+	TH_LOG("%d of %d reads failed (EFAULT: unmapped before the read began)", sealed_first,
+	       rounds);
+}
+
+/*
+ * A SEAL that fails (a page stays pinned) leaves no trace: a shared
+ * mapping made while it ran was not refused and can still be made writable,
+ * and no mapping made before lost anything.
+ */
+struct late_map {
+	int fd;
+	char *map;
+	int err;
+};
+
+static void *map_during_seal(void *arg)
+{
+	struct late_map *m = arg;
+
+	usleep(2000);
+	m->map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, m->fd, 0);
+	m->err = m->map == MAP_FAILED ? errno : 0;
+	return NULL;
+}
+
+TEST_F(v2, failed_seal_leaves_no_trace)
+{
+	struct late_map m;
+	pthread_t thread;
+	struct iovec iov;
+	int pipefd[2];
+	char *early, *pin;
+
+	m.fd = region_create(self->dev, 2 * PAGE, RW);
+	ASSERT_GE(m.fd, 0);
+	early = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, m.fd, 0);
+	ASSERT_NE(MAP_FAILED, early);
+	/* A pipe holds a reference to the second page: SEAL will fail. */
+	pin = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, PAGE);
+	ASSERT_NE(MAP_FAILED, pin);
+	ASSERT_EQ(0, pipe(pipefd));
+	iov = (struct iovec){.iov_base = pin, .iov_len = PAGE};
+	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0));
+	munmap(pin, PAGE);
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, map_during_seal, &m));
+	EXPECT_EQ(EBUSY, err_of(region_seal(m.fd)));
+	pthread_join(thread, NULL);
+	EXPECT_EQ(0, m.err) TH_LOG("a mapping made during a failing SEAL was refused");
+	EXPECT_EQ(0U, region_info(m.fd).flags);
+	/* Both mappings may still become writable: the region is not sealed. */
+	EXPECT_EQ(0, mprotect(m.map, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(0, mprotect(early, PAGE, PROT_READ | PROT_WRITE));
+	m.map[0] = 'm';
+	early[1] = 'e';
+	EXPECT_EQ('m', byte_at(m.fd, 0));
+	EXPECT_EQ('e', byte_at(m.fd, 1));
+	munmap(m.map, PAGE);
+	munmap(early, PAGE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* With the pin gone, SEAL works. */
+	EXPECT_EQ(0, region_seal(m.fd));
+	close(m.fd);
+}
+
+TEST_HARNESS_MAIN
