@@ -48,7 +48,7 @@ setup:
 kmod: $(SETUP_STAMP)
 	$(MAKE) -C $(KDIR) M=$(ROOT) W=1 modules
 
-include userspace/build.mk guests/build.mk tests/build.mk bench/build.mk
+include userspace/build.mk guests/build.mk tests/build.mk bench/build.mk install.mk
 
 .PHONY: programs guests tests
 programs: $(PROGRAMS)
