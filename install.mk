@@ -137,3 +137,9 @@ deb:
 	git ls-files -z | xargs -0 cp --parents -t $(DEB_DIR)/snapvm-$(SNAPVM_VERSION)
 	cd $(DEB_DIR)/snapvm-$(SNAPVM_VERSION) && dpkg-buildpackage -b -us -uc -j2
 	@ls $(DEB_DIR)/*.deb
+
+# --- The launcher's own parts (not libsnapvm's): `snapvm snapshot
+# export|import`, snapshots as OCI artifacts.
+LAUNCHER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/launcher/*.c))
+$(LAUNCHER_OBJS): $(wildcard userspace/launcher/*.h)
+$(BUILD)/snapvm: $(LAUNCHER_OBJS)

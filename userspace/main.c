@@ -20,6 +20,7 @@
 #include "layout/amd64.h"
 #include "layout/i686.h"
 #include "uapi/snapvm.h"
+#include "userspace/launcher/oci.h"
 #include "userspace/snapvm.h"
 
 static const char usage_text[] =
@@ -28,6 +29,8 @@ static const char usage_text[] =
     "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE] GUEST.elf\n"
     "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
+    "       snapvm snapshot export FILE --oci=DIR[:TAG]\n"
+    "       snapvm snapshot import --oci=DIR[:TAG] FILE\n"
     "       snapvm info\n"
     "       snapvm --help | --version\n"
     "\n"
@@ -48,6 +51,8 @@ static const char usage_text[] =
     "  --from=F          start from snapshot file F instead of an ELF file\n"
     "  --repeat=N        run N times (default 1), restoring the sandbox to its\n"
     "                    snapshot between runs; exit with the last run's status\n"
+    "snapshot export|import  a snapshot file to an OCI image layout and back\n"
+    "         (see snapvm snapshot --help)\n"
     "info     KVM and snapvm.ko API versions and capabilities\n"
     "\n"
     "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
@@ -366,7 +371,7 @@ int main(int argc, char **argv)
 	 * (EPIPE, exit 74), not a reason to die of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		return usage_error("%s", "which command? (run, info)");
+		return usage_error("%s", "which command? (run, snapshot, info)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;
@@ -378,10 +383,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return oci_cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info")) {
 		if (argc > 2)
 			return usage_error("info takes no arguments, not '%s'", argv[2]);
 		return cmd_info();
 	}
-	return usage_error("unknown command '%s': want run or info", argv[1]);
+	return usage_error("unknown command '%s': want run, snapshot or info", argv[1]);
 }
