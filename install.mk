@@ -2,7 +2,8 @@
 # `make uninstall`, the DKMS sources and the Debian packages (`make deb`).
 #
 #   make install   [PREFIX=/usr/local] [DESTDIR=]   launcher, libsnapvm.so.0
-#                  and libsnapvm.a, headers, snapvm.pc, the guest SDK
+#                  and libsnapvm.a, headers (snapvm.h, layout/, the module's
+#                  uapi/snapvm.h), snapvm.pc, the guest SDK
 #                  (headers, runtimes, linker scripts, snapvm-guest-<arch>.pc),
 #                  man pages, the udev rule
 #   make uninstall the same files, removed
@@ -88,6 +89,7 @@ INSTALL_FILES = \
 	$(LIBSNAPVM):$(LIBDIR)/libsnapvm.a:644 \
 	userspace/snapvm.h:$(INCLUDEDIR)/snapvm/snapvm.h:644 \
 	$(foreach h,$(INSTALL_HEADERS),$(h):$(INCLUDEDIR)/snapvm/$(h):644) \
+	uapi/snapvm.h:$(INCLUDEDIR)/snapvm/uapi/snapvm.h:644 \
 	guests/include/rt.h:$(INCLUDEDIR)/snapvm/guest/rt.h:644 \
 	$(foreach a,$(GUEST_ARCHES),$(BUILD)/sdk/$(a)/libsnapvm-rt.a:$(GUESTLIBDIR)/$(a)/libsnapvm-rt.a:644 \
 		guests/$(a)/link.ld:$(GUESTLIBDIR)/$(a)/link.ld:644) \
@@ -116,6 +118,7 @@ uninstall:
 		echo "rm -f $(DESTDIR)$$dst"; rm -f "$(DESTDIR)$$dst"; done
 	@for l in $(INSTALL_LINKS); do echo "rm -f $(DESTDIR)$${l%%:*}"; rm -f "$(DESTDIR)$${l%%:*}"; done
 	-@rmdir "$(DESTDIR)$(INCLUDEDIR)/snapvm/layout" "$(DESTDIR)$(INCLUDEDIR)/snapvm/guest" \
+		"$(DESTDIR)$(INCLUDEDIR)/snapvm/uapi" \
 		"$(DESTDIR)$(INCLUDEDIR)/snapvm" $(foreach a,$(GUEST_ARCHES),"$(DESTDIR)$(GUESTLIBDIR)/$(a)") \
 		"$(DESTDIR)$(GUESTLIBDIR)" "$(DESTDIR)$(LIBDIR)/snapvm" 2>/dev/null || true
 
