@@ -26,6 +26,10 @@ UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 # The guest SDK's runtimes and linker scripts, one directory per layout.
 GUESTLIBDIR ?= $(LIBDIR)/snapvm/guest
 
+# Flags a packager adds (debian/rules passes dpkg-buildflags' here).
+CFLAGS += $(EXTRA_CFLAGS)
+LDFLAGS += $(EXTRA_LDFLAGS)
+
 # --- libsnapvm.so.0: the library's sources again, position-independent, with
 # every symbol hidden but those snapvm.h marks SNAPVM_API; the version script
 # names their version (SNAPVM_0) and keeps anything else local.
