@@ -150,3 +150,12 @@ deb:
 LAUNCHER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/launcher/*.c))
 $(LAUNCHER_OBJS): $(wildcard userspace/launcher/*.h)
 $(BUILD)/snapvm: $(LAUNCHER_OBJS)
+
+# --- Tests: tests/install-tap on the host with the unit tests (install
+# listing, exports, headers, pkg-config, guest SDK, man pages, make deb,
+# lintian), then tests/kselftest/install_test.sh in the test VM with the
+# kselftests (the .debs installed, DKMS, the udev rule, an unprivileged kvm
+# member running guests). It runs last there: it swaps snapvm.ko for the
+# DKMS-built one and back.
+UNIT_TESTS += $(ROOT)/tests/install-tap
+KSELFTESTS += $(ROOT)/tests/kselftest/install_test.sh
