@@ -114,6 +114,7 @@ install: programs lib sdk
 		echo "ln -sf $${l#*:} $(DESTDIR)$${l%%:*}"; \
 		ln -sf $${l#*:} "$(DESTDIR)$${l%%:*}"; \
 	done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # Removes exactly what install put there, then the directories of our own
 # that are left empty.
