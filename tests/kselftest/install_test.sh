@@ -86,8 +86,14 @@ result $? "dpkg -i installs snapvm, libsnapvm0, libsnapvm-dev and snapvm-dkms" "
 
 # 2. DKMS: built and installed for the VM's kernel (snapvm-dkms' postinst
 # does it when the kernel's headers are there; else it is done here).
+# dpkg's output above is kept: the postinst says "Building for KVER".
+dpkg_out=$out
+out=
 if ! in_root dkms status -m snapvm -k "$kver" 2>/dev/null | grep -q installed; then
+	echo "# dkms: snapvm-dkms' postinst did not build the module; dkms install does"
 	out=$(in_root dkms install -m snapvm -v "$(dpkg-deb -f "${debs[3]}" Version)" -k "$kver" 2>&1)
+elif printf '%s\n' "$dpkg_out" | grep -q "Building for .*$kver"; then
+	echo "# dkms: snapvm-dkms' postinst built and installed the module (dkms autoinstall)"
 fi
 ko=$(in_root modinfo -k "$kver" -n snapvm 2>/dev/null)
 in_root dkms status -m snapvm -k "$kver" 2>&1 | grep -q "snapvm/.*, $kver, .*: installed" &&
