@@ -51,7 +51,7 @@ kmod: $(SETUP_STAMP)
 	$(MAKE) -C $(KDIR) M=$(ROOT) W=1 modules
 
 include userspace/build.mk guests/build.mk tests/build.mk bench/build.mk examples/build.mk \
-	fuzz/build.mk
+	fuzz/build.mk install.mk
 
 .PHONY: programs guests tests
 programs: $(PROGRAMS)

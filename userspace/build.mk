@@ -16,5 +16,5 @@ $(LIBSNAPVM): $(LIBSNAPVM_OBJS)
 ifneq ($(wildcard userspace/main.c),)
 PROGRAMS += $(BUILD)/snapvm
 $(BUILD)/snapvm: $(BUILD)/userspace/main.o $(LIBSNAPVM)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBSNAPVM_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBSNAPVM) $(LIBSNAPVM_LIBS)
 endif

@@ -21,6 +21,7 @@
 #include "layout/amd64.h"
 #include "layout/i686.h"
 #include "uapi/snapvm.h"
+#include "userspace/launcher/oci.h"
 #include "userspace/snapvm.h"
 
 static const char usage_text[] =
@@ -33,6 +34,8 @@ static const char usage_text[] =
     "                  [--no-seccomp]\n"
     "       snapvm call --from=FILE [--input=FILE|-] [--timeout=SECONDS]\n"
     "                   [--memory=kmod|memfd] [--no-seccomp] FUNCTION\n"
+    "       snapvm snapshot export FILE --oci=DIR[:TAG]\n"
+    "       snapvm snapshot import --oci=DIR[:TAG] FILE\n"
     "       snapvm info\n"
     "       snapvm --help | --version\n"
     "\n"
@@ -60,6 +63,8 @@ static const char usage_text[] =
     "         its I/O area (rt_buffer_call_loop); the output bytes go to stdout.\n"
     "         64 when the input does not fit, 65 when the output claims more\n"
     "         than fits, 70 when the function returns an error\n"
+    "snapshot export|import  a snapshot file to an OCI image layout and back\n"
+    "         (see snapvm snapshot --help)\n"
     "info     KVM and snapvm.ko API versions and capabilities\n"
     "\n"
     "exit status: the guest's EXIT code; 70 when it aborts or faults; 124 on\n"
@@ -574,7 +579,7 @@ int main(int argc, char **argv)
 	 * (EPIPE, exit 74), not a reason to die of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		return usage_error("%s", "which command? (run, call, info)");
+		return usage_error("%s", "which command? (run, call, snapshot, info)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;
@@ -588,10 +593,12 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "call"))
 		return cmd_call(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return oci_cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info")) {
 		if (argc > 2)
 			return usage_error("info takes no arguments, not '%s'", argv[2]);
 		return cmd_info();
 	}
-	return usage_error("unknown command '%s': want run, call or info", argv[1]);
+	return usage_error("unknown command '%s': want run, call, snapshot or info", argv[1]);
 }

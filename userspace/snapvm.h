@@ -83,6 +83,11 @@
 
 #define SNAPVM_VERSION "0.1.0"
 
+/* On every public function: libsnapvm.so is built with -fvisibility=hidden
+ * and exports these alone (userspace/libsnapvm.map gives them the version
+ * SNAPVM_0). */
+#define SNAPVM_API __attribute__((visibility("default")))
+
 /* Launcher exit statuses that sysexits.h does not name. */
 #define SNAPVM_STATUS_GUEST_FAULT 70  /* = EX_SOFTWARE: ABORT or a guest fault */
 #define SNAPVM_STATUS_TIMEOUT	  124 /* as timeout(1) */
@@ -146,8 +151,10 @@ struct snapvm_sandbox;
  * message gives the sizes that fit), EX_UNAVAILABLE when the memory backend
  * is missing or its API version differs.
  */
-int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_options *options,
-			     struct snapvm_snapshot **snapshot, struct snapvm_error *err);
+SNAPVM_API int snapvm_snapshot_from_elf(const char *path,
+					const struct snapvm_snapshot_options *options,
+					struct snapvm_snapshot **snapshot,
+					struct snapvm_error *err);
 
 /*
  * A snapshot file (snapvm_snapshot_save) becomes a sealed snapshot again.
@@ -159,25 +166,26 @@ int snapvm_snapshot_from_elf(const char *path, const struct snapvm_snapshot_opti
  * one with EX_NOINPUT. A file whose snapshot + scratch exceed max_memory is
  * refused (EX_DATAERR) from its header, before its sections are read.
  */
-int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options *options,
-			 struct snapvm_snapshot **snapshot, struct snapvm_error *err);
+SNAPVM_API int snapvm_snapshot_load(const char *path, const struct snapvm_snapshot_options *options,
+				    struct snapvm_snapshot **snapshot, struct snapvm_error *err);
 
 /* Save a snapshot (memory, vCPU state, layout, format version, checksum)
  * atomically: an earlier file at path survives any failure. EX_CANTCREAT /
  * EX_IOERR on failure. */
-int snapvm_snapshot_save(struct snapvm_snapshot *snapshot, const char *path,
-			 struct snapvm_error *err);
+SNAPVM_API int snapvm_snapshot_save(struct snapvm_snapshot *snapshot, const char *path,
+				    struct snapvm_error *err);
 
 /* Drops the caller's reference; the snapshot lives on while sandboxes use it. */
-void snapvm_snapshot_put(struct snapvm_snapshot *snapshot);
+SNAPVM_API void snapvm_snapshot_put(struct snapvm_snapshot *snapshot);
 
-uint32_t snapvm_snapshot_layout(const struct snapvm_snapshot *snapshot); /* enum snapvm_layout_id */
-uint64_t snapvm_snapshot_scratch_size(const struct snapvm_snapshot *snapshot);
-uint64_t snapvm_snapshot_scratch_gpa(const struct snapvm_snapshot *snapshot);
+SNAPVM_API uint32_t
+snapvm_snapshot_layout(const struct snapvm_snapshot *snapshot); /* enum snapvm_layout_id */
+SNAPVM_API uint64_t snapvm_snapshot_scratch_size(const struct snapvm_snapshot *snapshot);
+SNAPVM_API uint64_t snapvm_snapshot_scratch_gpa(const struct snapvm_snapshot *snapshot);
 
 /* The sealed snapshot bytes, read-only, starting at guest-physical *gpa. */
-const void *snapvm_snapshot_memory(const struct snapvm_snapshot *snapshot, uint64_t *gpa,
-				   uint64_t *size);
+SNAPVM_API const void *snapvm_snapshot_memory(const struct snapvm_snapshot *snapshot, uint64_t *gpa,
+					      uint64_t *size);
 
 struct snapvm_sandbox_options {
 	int output_fd; /* guest console and WRITE output; STDOUT_FILENO by default */
@@ -194,10 +202,10 @@ struct snapvm_sandbox_options {
  * snapshot's generation: 0 for an ELF snapshot, one more than the sandbox
  * that took it had for a SNAPSHOT, so a resumed guest always sees a new one.
  */
-int snapvm_sandbox_create(struct snapvm_snapshot *snapshot,
-			  const struct snapvm_sandbox_options *options,
-			  struct snapvm_sandbox **sandbox, struct snapvm_error *err);
-void snapvm_sandbox_destroy(struct snapvm_sandbox *sandbox);
+SNAPVM_API int snapvm_sandbox_create(struct snapvm_snapshot *snapshot,
+				     const struct snapvm_sandbox_options *options,
+				     struct snapvm_sandbox **sandbox, struct snapvm_error *err);
+SNAPVM_API void snapvm_sandbox_destroy(struct snapvm_sandbox *sandbox);
 
 /* Why snapvm_sandbox_run returned. */
 enum snapvm_stop {
@@ -225,8 +233,8 @@ struct snapvm_outcome {
  * A timeout interrupts KVM_RUN with a signal (SNAPVM_KICK_SIGNAL) and
  * kvm_run.immediate_exit; the process and the output so far are unharmed.
  */
-int snapvm_sandbox_run(struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
-		       struct snapvm_outcome *outcome, struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_run(struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
+				  struct snapvm_outcome *outcome, struct snapvm_error *err);
 
 /*
  * After a SNAPVM_STOP_SNAPSHOT (and before the sandbox runs again): a new
@@ -234,8 +242,9 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
  * resuming after the hypercall with its result 1. The caller owns one
  * reference. EX_USAGE when the sandbox is not stopped at SNAPSHOT.
  */
-int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox, struct snapvm_snapshot **snapshot,
-				 struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox,
+					    struct snapvm_snapshot **snapshot,
+					    struct snapvm_error *err);
 
 /*
  * Back to the snapshot the sandbox was created from: vCPU state (all of it:
@@ -246,10 +255,10 @@ int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox, struct snapvm_s
  * pages KVM's dirty log reports, plus the boot-info page the VMM writes).
  * Bumps boot_info.generation; the seed stays the sandbox's own.
  */
-int snapvm_sandbox_restore(struct snapvm_sandbox *sandbox, struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_restore(struct snapvm_sandbox *sandbox, struct snapvm_error *err);
 
 /* Pages the last restore copied or zeroed (for tests, benches). */
-uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox);
+SNAPVM_API uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox);
 
 /*
  * Run a guest function: run to the guest's CALL_WAIT unless it is there,
@@ -259,9 +268,9 @@ uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox)
  * bounds the whole call; a call that times out or is interrupted midway
  * poisons the sandbox (SNAPVM_STATUS_POISONED) until it is restored.
  */
-int snapvm_sandbox_call(struct snapvm_sandbox *sandbox, uint64_t function, uint64_t arg,
-			uint64_t timeout_ms, uint64_t *result, struct snapvm_outcome *outcome,
-			struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_call(struct snapvm_sandbox *sandbox, uint64_t function, uint64_t arg,
+				   uint64_t timeout_ms, uint64_t *result,
+				   struct snapvm_outcome *outcome, struct snapvm_error *err);
 
 /*
  * A guest function with byte buffers: like snapvm_sandbox_call, with the
@@ -278,13 +287,13 @@ int snapvm_sandbox_call(struct snapvm_sandbox *sandbox, uint64_t function, uint6
  * *out_len is set only when outcome->stop is SNAPVM_STOP_CALL_WAIT. A call
  * that times out or is interrupted midway poisons the sandbox.
  */
-int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sandbox, uint64_t function, const void *in,
-			       size_t in_len, void *out, size_t out_cap, size_t *out_len,
-			       uint64_t timeout_ms, struct snapvm_outcome *outcome,
-			       struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sandbox, uint64_t function,
+					  const void *in, size_t in_len, void *out, size_t out_cap,
+					  size_t *out_len, uint64_t timeout_ms,
+					  struct snapvm_outcome *outcome, struct snapvm_error *err);
 
 /* Bytes each way of the snapshot's buffer-call I/O area. */
-uint64_t snapvm_snapshot_io_size(const struct snapvm_snapshot *snapshot);
+SNAPVM_API uint64_t snapvm_snapshot_io_size(const struct snapvm_snapshot *snapshot);
 
 /*
  * A host function the guest calls with HOST_CALL (layout/abi.h). It runs on
@@ -299,8 +308,9 @@ typedef int64_t (*snapvm_host_function)(void *ctx, struct snapvm_sandbox *sandbo
 
 /* Register fn under number (NULL removes it). A number nobody registered
  * gives the guest -ENOSYS. */
-int snapvm_sandbox_set_host_function(struct snapvm_sandbox *sandbox, uint32_t number,
-				     snapvm_host_function fn, void *ctx, struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_set_host_function(struct snapvm_sandbox *sandbox, uint32_t number,
+						snapvm_host_function fn, void *ctx,
+						struct snapvm_error *err);
 
 /*
  * Stop the sandbox's current run, or its next one if none is in progress,
@@ -310,7 +320,7 @@ int snapvm_sandbox_set_host_function(struct snapvm_sandbox *sandbox, uint32_t nu
  * before the guest runs. A request that arrives as a run ends anyway stops
  * the next one. Like Hyperlight's InterruptHandle::kill.
  */
-void snapvm_sandbox_interrupt(struct snapvm_sandbox *sandbox);
+SNAPVM_API void snapvm_sandbox_interrupt(struct snapvm_sandbox *sandbox);
 
 /*
  * The signal that stops runs (timeouts and interrupts): SIGRTMIN + 2 unless
@@ -321,7 +331,7 @@ void snapvm_sandbox_interrupt(struct snapvm_sandbox *sandbox);
  * others still run.
  */
 #define SNAPVM_KICK_SIGNAL_REPLACE (1U << 0)
-int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err);
+SNAPVM_API int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err);
 
 /* The vCPU state, for tests that compare sandboxes and restores. */
 struct snapvm_registers {
@@ -335,24 +345,24 @@ struct snapvm_registers {
 	 * rest (pending events, debug registers, XCRs). */
 	uint64_t fpu_hash, msr_hash, other_hash;
 };
-int snapvm_sandbox_registers(struct snapvm_sandbox *sandbox, struct snapvm_registers *regs,
-			     struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_registers(struct snapvm_sandbox *sandbox,
+					struct snapvm_registers *regs, struct snapvm_error *err);
 
 /* FNV-1a, 64 bit (the guests' rt_fnv1a64): start with SNAPVM_HASH64_INIT. */
 #define SNAPVM_HASH64_INIT 0xcbf29ce484222325ULL
-uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len);
+SNAPVM_API uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len);
 
 /* The kick signal (see snapvm_set_kick_signal). */
-int snapvm_kick_signal(void);
+SNAPVM_API int snapvm_kick_signal(void);
 
 /* Copy guest-physical memory as the sandbox sees it (its i686 view includes
  * the guest's private writes). Fails with EX_USAGE outside guest memory. */
-int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t gpa, void *buf, size_t len,
-			    struct snapvm_error *err);
+SNAPVM_API int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t gpa, void *buf,
+				       size_t len, struct snapvm_error *err);
 
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
  * FAULT -> 70, TIMEOUT -> 124. */
-int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
+SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
 
 /*
  * Confine the calling process for good: a seccomp filter (libseccomp,
@@ -391,7 +401,7 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, or
  * EX_OSERR, with a message naming the libseccomp call that failed.
  */
-int snapvm_seccomp_install(struct snapvm_error *err);
+SNAPVM_API int snapvm_seccomp_install(struct snapvm_error *err);
 
 /* What the host offers: for `snapvm info` and for tests that must SKIP. */
 struct snapvm_host_info {
@@ -407,14 +417,14 @@ struct snapvm_host_info {
 	unsigned int ncaps;
 	enum snapvm_memory default_memory;
 };
-void snapvm_host_info(struct snapvm_host_info *info);
+SNAPVM_API void snapvm_host_info(struct snapvm_host_info *info);
 
 /* Parse SIZE: decimal bytes with an optional K, M or G suffix (powers of
  * 1024). Returns 0, or EX_USAGE with a message for malformed or overflowing
  * input. */
-int snapvm_parse_size(const char *text, uint64_t *size, struct snapvm_error *err);
+SNAPVM_API int snapvm_parse_size(const char *text, uint64_t *size, struct snapvm_error *err);
 
-const char *snapvm_layout_name(uint32_t layout); /* "i686", "amd64", or NULL */
-const char *snapvm_memory_name(enum snapvm_memory memory);
+SNAPVM_API const char *snapvm_layout_name(uint32_t layout); /* "i686", "amd64", or NULL */
+SNAPVM_API const char *snapvm_memory_name(enum snapvm_memory memory);
 
 #endif /* SNAPVM_USERSPACE_SNAPVM_H */
