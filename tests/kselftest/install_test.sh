@@ -59,7 +59,12 @@ fi
 ovl=$(mktemp -d /tmp/install_test.XXXXXX)
 M=$ovl/merged
 mkdir -p "$ovl/upper" "$ovl/work" "$M"
+had_tree_module=0
 cleanup() {
+	# Whatever happened, the tree's module is loaded again if it was.
+	if [ "$had_tree_module" = 1 ] && ! grep -q '^snapvm ' /proc/modules; then
+		insmod "$ROOT/kmod/snapvm.ko" 2>/dev/null
+	fi
 	for d in "$ROOT" dev/pts dev sys proc tmp; do
 		umount -l "$M/${d#/}" 2>/dev/null
 	done
@@ -102,7 +107,6 @@ result $? "dkms builds and installs snapvm.ko for $kver ($ko)" \
 	"$out$(in_root dkms status 2>&1)$(cat "$M/var/lib/dkms/snapvm/"*/build/make.log 2>/dev/null)"
 
 # 3. modprobe loads the DKMS module (the tree's one goes first).
-had_tree_module=0
 if grep -q '^snapvm ' /proc/modules; then
 	had_tree_module=1
 	rmmod snapvm
@@ -221,6 +225,7 @@ printf '%s\n' "$out" | grep -q '^status 65$' && [ ! -e "$M$W/bad.snap" ]
 result $? "import of a tampered layer exits 65" "$out"
 
 # 10. Back to the tree's module for the tests that follow.
-out=$(rmmod snapvm 2>&1 && if [ "$had_tree_module" = 1 ]; then insmod "$ROOT/kmod/snapvm.ko"; fi 2>&1)
+out=$({ ! grep -q '^snapvm ' /proc/modules || rmmod snapvm; } 2>&1 &&
+	if [ "$had_tree_module" = 1 ]; then insmod "$ROOT/kmod/snapvm.ko"; fi 2>&1)
 result $? "the DKMS module unloads (the tree's snapvm.ko is back)" "$out"
 exit "$status"
