@@ -32,7 +32,7 @@ LDFLAGS += $(EXTRA_LDFLAGS)
 
 # --- libsnapvm.so.0: the library's sources again, position-independent, with
 # every symbol hidden but those snapvm.h marks SNAPVM_API; the version script
-# names their version (SNAPVM_0) and keeps anything else local.
+# exports snapvm_* and keeps anything else local.
 LIBSNAPVM_SO := $(BUILD)/libsnapvm.so.$(SNAPVM_VERSION)
 LIBSNAPVM_PIC_OBJS := $(LIBSNAPVM_SRCS:%.c=$(BUILD)/pic/%.o)
 
