@@ -213,6 +213,10 @@ struct snapvm_vcpu_state {
 	struct kvm_cpuid_entry2 cpuid[SNAPVM_MAX_CPUID];
 };
 
+/* The FXSAVE image (512 bytes) of a state's FPU/SSE registers, from its
+ * XSAVE area or its kvm_fpu (coredump.c; the gdb stub shows it too). */
+void snapvm_fxsave_from_state(const struct snapvm_vcpu_state *state, unsigned char fx[512]);
+
 /* ---- layouts (arch_amd64.c, arch_i686.c, layout.c) ---- */
 
 /* What a layout builds for one image and scratch size. */
@@ -331,6 +335,7 @@ enum snapvm_exit_kind {
 	SNAPVM_EXIT_MMIO,
 	SNAPVM_EXIT_SHUTDOWN,
 	SNAPVM_EXIT_KICKED, /* snapvm_kvm_vcpu_kick() interrupted the run */
+	SNAPVM_EXIT_DEBUG,  /* guest debugging: breakpoint or single step */
 	SNAPVM_EXIT_OTHER,  /* anything else: description says what */
 };
 
@@ -350,6 +355,7 @@ struct snapvm_exit {
 			uint32_t len;
 			bool write;
 		} mmio;
+		struct kvm_debug_exit_arch debug; /* exception, pc, dr6, dr7 */
 	};
 	char description[160]; /* SNAPVM_EXIT_OTHER */
 };
@@ -403,6 +409,10 @@ void snapvm_kvm_vcpu_regs_changed(struct snapvm_kvm_vcpu *vcpu);
  * them): no ioctl with KVM_SYNC_X86_SREGS, one KVM_GET_SREGS without. */
 int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *paging,
 			   struct snapvm_error *err);
+/* KVM_SET_GUEST_DEBUG: control is KVM_GUESTDBG_* (0 turns debugging off),
+ * debugreg DR0-3 and DR7 for hardware breakpoints (NULL: none). */
+int snapvm_kvm_vcpu_set_guest_debug(struct snapvm_kvm_vcpu *vcpu, uint32_t control,
+				    const uint64_t debugreg[8], struct snapvm_error *err);
 /* Async-signal-safe: make the current or next KVM_RUN return at once. */
 void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu);
 void snapvm_kvm_vcpu_unkick(struct snapvm_kvm_vcpu *vcpu);
@@ -474,6 +484,12 @@ struct snapvm_sandbox {
 	unsigned int nhost_functions;
 	bool in_host_call;
 	unsigned char *host_in, *host_out; /* SNAPVM_HOST_CALL_MAX each, at first use */
+	/* How the last run stopped, and for an ABORT the GVA of the fault
+	 * frame the guest passed (0: none): what core dumps show. */
+	enum snapvm_stop last_stop;
+	uint64_t abort_frame;
+	/* SNAPVM_STOP_DEBUG: what KVM_EXIT_DEBUG said. */
+	struct kvm_debug_exit_arch debug_exit;
 };
 
 struct snapvm_host_binding {

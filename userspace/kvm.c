@@ -803,6 +803,19 @@ int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *p
 	return 0;
 }
 
+int snapvm_kvm_vcpu_set_guest_debug(struct snapvm_kvm_vcpu *vcpu, uint32_t control,
+				    const uint64_t debugreg[8], struct snapvm_error *err)
+{
+	struct kvm_guest_debug debug = {.control = control};
+
+	if (debugreg)
+		memcpy(debug.arch.debugreg, debugreg, sizeof(debug.arch.debugreg));
+	if (ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &debug) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_GUEST_DEBUG (control 0x%x)",
+					 control);
+	return 0;
+}
+
 void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu)
 {
 	vcpu->kicked = 1;
@@ -942,6 +955,10 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		break;
 	case KVM_EXIT_INTR:
 		exit->kind = SNAPVM_EXIT_KICKED;
+		break;
+	case KVM_EXIT_DEBUG:
+		exit->kind = SNAPVM_EXIT_DEBUG;
+		exit->debug = run->debug.arch;
 		break;
 	default:
 		exit->kind = SNAPVM_EXIT_OTHER;

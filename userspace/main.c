@@ -182,6 +182,8 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 			"makes none\n",
 			what, (unsigned long long)outcome->rip);
 		break;
+	case SNAPVM_STOP_DEBUG:
+		break;
 	}
 }
 

@@ -209,6 +209,8 @@ enum snapvm_stop {
 				  * may take it now; running on returns 0 to it */
 	SNAPVM_STOP_CALL_WAIT,	 /* hypercall CALL_WAIT(result): code = result */
 	SNAPVM_STOP_INTERRUPTED, /* snapvm_sandbox_interrupt(); the sandbox is intact */
+	SNAPVM_STOP_DEBUG,	 /* a breakpoint or single step of the gdb stub
+				  * (only while it debugs the sandbox) */
 };
 
 struct snapvm_outcome {
@@ -348,6 +350,30 @@ int snapvm_kick_signal(void);
  * the guest's private writes). Fails with EX_USAGE outside guest memory. */
 int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t gpa, void *buf, size_t len,
 			    struct snapvm_error *err);
+
+/*
+ * Write an ELF core file of the sandbox as it stands, at any stop (the
+ * launcher's --core-dump=PATH does at a FAULT or ABORT): ET_CORE, ELF32
+ * EM_386 for i686 guests, ELF64 EM_X86_64 for amd64, so that
+ * `gdb GUEST.elf CORE` reads it as a Linux core of that architecture:
+ * - NT_PRSTATUS with the general registers in gdb's order (i386's 17-entry
+ *   elf_gregset_t, x86-64's struct user_regs_struct) and the stop as a
+ *   signal (ABORT SIGABRT, an exception or FAULT SIGSEGV, a debugger's
+ *   stop SIGTRAP, a timeout SIGALRM, an interrupt SIGINT);
+ * - NT_FPREGSET (x86-64: FXSAVE; i386: FSAVE, plus NT_PRXFPREG's FXSAVE);
+ * - one PT_LOAD per run of guest-virtual memory, at the GVAs the guest's
+ *   code uses: its page tables walked (4-level, PAE or 32-bit), GVA = GPA
+ *   with paging off; pages outside guest memory are left out, all-zero
+ *   pages are holes in a sparse file, and a guest whose tables alias memory
+ *   more than 4 times over its size is cut short there.
+ * At an ABORT whose frame argument names the interrupted context (the
+ * runtimes' exception handlers pass it, layout/abi.h), the registers are
+ * that context's, so a backtrace starts at the faulting instruction.
+ * Written atomically, as snapshot files are: an earlier file at path
+ * survives any failure. EX_CANTCREAT / EX_IOERR on failure.
+ */
+int snapvm_sandbox_core_dump(struct snapvm_sandbox *sandbox, const char *path,
+			     struct snapvm_error *err);
 
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
  * FAULT -> 70, TIMEOUT -> 124. */
