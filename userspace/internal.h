@@ -420,6 +420,37 @@ void snapvm_kvm_vcpu_destroy(struct snapvm_kvm_vcpu *vcpu);
 /* For `snapvm info`. */
 void snapvm_kvm_host_info(struct snapvm_host_info *info);
 
+/* ---- the gdb stub's framing (gdbstub.c), exposed for the unit tests ---- */
+
+/* The longest packet gdb may send us (qSupported's PacketSize). */
+#define SNAPVM_GDB_PACKET_MAX 16384
+
+enum snapvm_gdb_rx_event {
+	SNAPVM_GDB_RX_NONE,	    /* more bytes needed */
+	SNAPVM_GDB_RX_PACKET,	    /* rx->buf holds one, NUL-terminated */
+	SNAPVM_GDB_RX_BAD_CHECKSUM, /* a packet whose checksum is wrong: NAK it */
+	SNAPVM_GDB_RX_INTERRUPT,    /* Ctrl-C (0x03) */
+	SNAPVM_GDB_RX_OVERSIZED,    /* longer than SNAPVM_GDB_PACKET_MAX */
+	SNAPVM_GDB_RX_JUNK,	    /* a byte outside any packet */
+};
+
+struct snapvm_gdb_rx {
+	int state;
+	size_t len;
+	uint8_t sum, check;
+	bool check_bad;
+	char buf[SNAPVM_GDB_PACKET_MAX + 1];
+};
+
+/* One received byte through the framing ($data#xx, acks, Ctrl-C). */
+enum snapvm_gdb_rx_event snapvm_gdb_rx_byte(struct snapvm_gdb_rx *rx, unsigned char c);
+/* "ADDR,LEN" (hex, at most 16 digits each); *rest at what follows. -1 when
+ * malformed. */
+int snapvm_gdb_parse_addr_len(const char *p, uint64_t *addr, uint64_t *len, const char **rest);
+
+/* The launcher's filter plus what a gdb connection on fd needs (seccomp.c). */
+int snapvm_seccomp_install_fd(int fd, struct snapvm_error *err);
+
 /* ---- the objects ---- */
 
 /*

@@ -418,6 +418,53 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  */
 int snapvm_seccomp_install(struct snapvm_error *err);
 
+/*
+ * The gdb remote stub (`snapvm run --gdb=...`): one debugger for one
+ * sandbox at a time, speaking gdb's remote serial protocol.
+ *
+ * snapvm_gdb_listen: where is "PORT" (bound to 127.0.0.1 only),
+ * "ADDRESS:PORT" (an IPv4 address, to listen elsewhere on purpose) or
+ * "unix:PATH"; address gets what was bound, for messages. EX_USAGE for a
+ * malformed where, EX_UNAVAILABLE when the port is taken.
+ * snapvm_gdb_accept waits for gdb and takes its one connection (the
+ * listening socket, and a unix socket's file, go away then).
+ *
+ * snapvm_gdb_run runs the sandbox like snapvm_sandbox_run, under gdb: the
+ * first run is held where it stands (a fresh sandbox at the guest's entry
+ * point, a snapshot file where it resumes) until gdb continues or steps.
+ * It serves qSupported, the target description (qXfer:features:read,
+ * i386 or i386:x86-64 with the core, sse and, amd64, segments features),
+ * g/G/p/P (general registers, RIP and RFLAGS writable; segment and FPU
+ * registers read-only), m/M on guest-virtual memory through the guest's
+ * page tables (E14 outside guest memory; M refused where the host may not
+ * write, the amd64 snapshot before the guest's copy-on-write), Z0/z0 and
+ * Z1/z1 through KVM_SET_GUEST_DEBUG (Z0: an int3 where the host may write
+ * guest memory, kept in memory only while the guest runs; else, and for
+ * Z1, one of the four debug registers), s, c, ?, D (the guest runs on
+ * alone), k and Ctrl-C. A run is cut into 50 ms slices to see Ctrl-C
+ * between them; the timeout counts the time the guest ran. An ABORT or
+ * FAULT is held for gdb first (SIGABRT, SIGSEGV), and ends the run when gdb
+ * resumes. Breakpoints stay across runs and restores. Garbage outside
+ * packets gets a NAK ("-"), a bad checksum a NAK, an unknown packet the
+ * empty reply, a malformed one "E01", and a packet over 16 KiB closes the
+ * connection (the guest then runs on alone, as after D).
+ *
+ * snapvm_gdb_killed: gdb sent k (the run ended SNAPVM_STOP_INTERRUPTED,
+ * "killed by gdb"). snapvm_gdb_end tells a gdb that waits for the guest
+ * that it exited with status (W), closes and frees everything.
+ * snapvm_gdb_seccomp_install is snapvm_seccomp_install plus recvfrom and
+ * sendto on the connection's socket, and poll/ppoll.
+ */
+struct snapvm_gdb;
+int snapvm_gdb_listen(const char *where, struct snapvm_gdb **gdb, char *address, size_t size,
+		      struct snapvm_error *err);
+int snapvm_gdb_accept(struct snapvm_gdb *gdb, struct snapvm_error *err);
+int snapvm_gdb_seccomp_install(struct snapvm_gdb *gdb, struct snapvm_error *err);
+int snapvm_gdb_run(struct snapvm_gdb *gdb, struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
+		   struct snapvm_outcome *outcome, struct snapvm_error *err);
+bool snapvm_gdb_killed(const struct snapvm_gdb *gdb);
+void snapvm_gdb_end(struct snapvm_gdb *gdb, int status);
+
 /* What the host offers: for `snapvm info` and for tests that must SKIP. */
 struct snapvm_host_info {
 	int kvm_api_version;	 /* -errno when /dev/kvm cannot be used */
