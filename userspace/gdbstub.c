@@ -617,15 +617,15 @@ static void set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
 		send_packet(g, "E14");
 		return;
 	}
-	/* Z0 writes an int3 where the host may write guest memory (the i686
-	 * view, scratch); the amd64 snapshot is read-only, so there it takes
-	 * a debug register, as Z1 always does. */
-	if (type == 1 || !guest_byte(g, &p, addr, true, false)) {
-		bp->hw_slot = hw_alloc(g, addr);
-		if (bp->hw_slot < 0) {
-			send_packet(g, "E1c"); /* ENOSPC: four debug registers */
-			return;
-		}
+	/* Z0 too takes a debug register while one is free: guest memory stays
+	 * untouched (the amd64 snapshot is read-only anyway), and it works
+	 * where an int3 is not intercepted (QEMU's SVM emulation checks INT3
+	 * against the software-interrupt intercept, not #BP's). Past four, an
+	 * int3 where the host may write guest memory (the i686 view, scratch). */
+	bp->hw_slot = hw_alloc(g, addr);
+	if (bp->hw_slot < 0 && (type == 1 || !guest_byte(g, &p, addr, true, false))) {
+		send_packet(g, "E1c"); /* ENOSPC: four debug registers */
+		return;
 	}
 	g->nbps++;
 	send_packet(g, "OK");

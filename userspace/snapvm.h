@@ -438,9 +438,9 @@ int snapvm_seccomp_install(struct snapvm_error *err);
  * registers read-only), m/M on guest-virtual memory through the guest's
  * page tables (E14 outside guest memory; M refused where the host may not
  * write, the amd64 snapshot before the guest's copy-on-write), Z0/z0 and
- * Z1/z1 through KVM_SET_GUEST_DEBUG (Z0: an int3 where the host may write
- * guest memory, kept in memory only while the guest runs; else, and for
- * Z1, one of the four debug registers), s, c, ?, D (the guest runs on
+ * Z1/z1 through KVM_SET_GUEST_DEBUG (both take one of the four debug
+ * registers; more Z0 breakpoints become int3s where the host may write
+ * guest memory, kept in memory only while the guest runs), s, c, ?, D (the guest runs on
  * alone), k and Ctrl-C. A run is cut into 50 ms slices to see Ctrl-C
  * between them; the timeout counts the time the guest ran. An ABORT or
  * FAULT is held for gdb first (SIGABRT, SIGSEGV), and ends the run when gdb

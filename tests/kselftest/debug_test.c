@@ -210,7 +210,7 @@ static int start_launcher(FIXTURE_DATA(debug) * self, struct launcher *l, const 
 	if (!strncmp(where, "unix:", 5))
 		snprintf(l->target, sizeof(l->target), "%s", where + 5);
 	else
-		snprintf(l->target, sizeof(l->target), "localhost:%s", where);
+		snprintf(l->target, sizeof(l->target), "localhost:%s", where); /* lo: tests/vm/init */
 	l->pid = spawn(argv, l->out, l->err);
 	if (l->pid < 0 || !wait_for_text(l->err, "waiting for gdb", 60))
 		return -1;
