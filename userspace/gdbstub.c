@@ -30,11 +30,17 @@
 #define HW_SLOTS	4
 #define DR6_BS		(1ULL << 14)
 
+/* How a breakpoint stops the guest, best first: a debug register, an
+ * int3 (where the host may write guest memory), or single steps that
+ * compare RIP, which works wherever single-stepping does. */
+enum bp_how { BP_DR, BP_INT3, BP_STEP };
+
 struct breakpoint {
 	uint64_t addr;
-	int type;     /* 0: Z0, 1: Z1 */
-	int hw_slot;  /* -1: an int3 in guest memory */
-	uint8_t orig; /* the byte the int3 replaces */
+	int type; /* 0: Z0, 1: Z1 */
+	enum bp_how how;
+	int hw_slot;  /* BP_DR: DR0-3 */
+	uint8_t orig; /* BP_INT3: the byte the int3 replaces */
 	bool in_memory;
 };
 
@@ -47,6 +53,8 @@ struct snapvm_gdb {
 	bool step;	 /* the resume asked for is a single step */
 	bool end_pending; /* stopped at ABORT/FAULT: resuming ends the run */
 	bool killed;
+	/* What KVM_SET_GUEST_DEBUG really does here (probed at listen). */
+	bool hw_ok, int3_ok;
 	struct snapvm_outcome ended;
 	char last_stop[64];
 	struct breakpoint bps[MAX_BREAKPOINTS];
@@ -596,7 +604,7 @@ static void set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
 	bp = find_bp(g, type, addr);
 	if (!insert) {
 		if (bp) {
-			if (bp->hw_slot >= 0)
+			if (bp->how == BP_DR)
 				g->hw_used[bp->hw_slot] = false;
 			*bp = g->bps[--g->nbps];
 		}
@@ -618,15 +626,15 @@ static void set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
 		return;
 	}
 	/* Z0 too takes a debug register while one is free: guest memory stays
-	 * untouched (the amd64 snapshot is read-only anyway), and it works
-	 * where an int3 is not intercepted (QEMU's SVM emulation checks INT3
-	 * against the software-interrupt intercept, not #BP's). Past four, an
-	 * int3 where the host may write guest memory (the i686 view, scratch). */
-	bp->hw_slot = hw_alloc(g, addr);
-	if (bp->hw_slot < 0 && (type == 1 || !guest_byte(g, &p, addr, true, false))) {
-		send_packet(g, "E1c"); /* ENOSPC: four debug registers */
-		return;
-	}
+	 * untouched (the amd64 snapshot is read-only anyway). Then an int3
+	 * where the host may write guest memory, then single steps. Each only
+	 * where the probe saw KVM honour it (QEMU's emulated SVM arms no DR7
+	 * from the VMCB and lets an INT3 through to the guest). */
+	bp->how = BP_STEP;
+	if (g->hw_ok && (bp->hw_slot = hw_alloc(g, addr)) >= 0)
+		bp->how = BP_DR;
+	else if (type == 0 && g->int3_ok && guest_byte(g, &p, addr, true, false))
+		bp->how = BP_INT3;
 	g->nbps++;
 	send_packet(g, "OK");
 }
@@ -643,7 +651,7 @@ static void insert_int3s(struct snapvm_gdb *g)
 		struct breakpoint *bp = &g->bps[i];
 		unsigned char *b;
 
-		if (bp->hw_slot >= 0 || bp->in_memory)
+		if (bp->how != BP_INT3 || bp->in_memory)
 			continue;
 		b = guest_byte(g, &p, bp->addr, true, false);
 		if (!b)
@@ -675,7 +683,7 @@ static void remove_int3s(struct snapvm_gdb *g)
 	}
 }
 
-static int apply_debug(struct snapvm_gdb *g, bool on, struct snapvm_error *err)
+static int apply_debug(struct snapvm_gdb *g, bool on, bool step, struct snapvm_error *err)
 {
 	uint64_t dr[8] = {0};
 	uint32_t control = 0;
@@ -688,7 +696,7 @@ static int apply_debug(struct snapvm_gdb *g, bool on, struct snapvm_error *err)
 				dr[7] |= 1ULL << (2 * i); /* local enable, execute, 1 byte */
 				control |= KVM_GUESTDBG_USE_HW_BP;
 			}
-		if (g->step)
+		if (step)
 			control |= KVM_GUESTDBG_SINGLESTEP;
 	}
 	return snapvm_kvm_vcpu_set_guest_debug(&g->sb->vcpu, control, dr, err);
@@ -982,6 +990,10 @@ static void debug_stop(struct snapvm_gdb *g)
 			snapvm_kvm_vcpu_regs_changed(&g->sb->vcpu);
 		}
 		why = "swbreak:;";
+	} else if (!g->step && find_bp(g, -1, d->pc)) {
+		/* Traced onto a BP_STEP breakpoint (or a DR one at the same
+		 * address). */
+		why = find_bp(g, -1, d->pc)->type == 0 ? "swbreak:;" : "hwbreak:;";
 	} else if (d->dr6 & 0xf) {
 		for (int i = 0; i < HW_SLOTS; i++)
 			if (d->dr6 >> i & 1 && g->hw_used[i]) {
@@ -996,10 +1008,43 @@ static void debug_stop(struct snapvm_gdb *g)
 	stop_reply(g, reply);
 }
 
+static bool needs_trace(const struct snapvm_gdb *g)
+{
+	for (unsigned int i = 0; i < g->nbps; i++)
+		if (g->bps[i].how == BP_STEP)
+			return true;
+	return false;
+}
+
+/* Continue one slice by single steps, for BP_STEP breakpoints: stops at
+ * one (SNAPVM_STOP_DEBUG), at any other stop, or as SNAPVM_STOP_TIMEOUT
+ * when the slice is over. */
+static int trace_slice(struct snapvm_gdb *g, uint64_t slice_ms, struct snapvm_outcome *outcome,
+		       struct snapvm_error *err)
+{
+	uint64_t start = now_ms();
+
+	for (;;) {
+		const struct kvm_debug_exit_arch *d = &g->sb->debug_exit;
+		int ret = snapvm_sandbox_run(g->sb, 0, outcome, err);
+
+		if (ret || outcome->stop != SNAPVM_STOP_DEBUG)
+			return ret;
+		/* A debug register or int3 of ours, or a breakpoint reached. */
+		if (d->exception == 3 || (d->dr6 & 0xf) || find_bp(g, -1, d->pc))
+			return 0;
+		if (now_ms() - start >= slice_ms) {
+			outcome->stop = SNAPVM_STOP_TIMEOUT;
+			return 0;
+		}
+	}
+}
+
 int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t timeout_ms,
 		   struct snapvm_outcome *outcome, struct snapvm_error *err)
 {
 	uint64_t spent = 0;
+	bool trace;
 	int ret;
 
 	g->sb = sb;
@@ -1013,7 +1058,7 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 			if (action == KILL) {
 				g->killed = true;
 				disconnect(g);
-				apply_debug(g, false, NULL);
+				apply_debug(g, false, false, NULL);
 				memset(outcome, 0, sizeof(*outcome));
 				outcome->stop = SNAPVM_STOP_INTERRUPTED;
 				snprintf(outcome->message, sizeof(outcome->message),
@@ -1022,7 +1067,7 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 			}
 			if (action == DETACH) {
 				disconnect(g);
-				ret = apply_debug(g, false, err);
+				ret = apply_debug(g, false, false, err);
 				if (ret)
 					return ret;
 			}
@@ -1037,12 +1082,16 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 						  err);
 		if (timeout_ms && timeout_ms - spent < slice)
 			slice = timeout_ms - spent;
-		ret = apply_debug(g, true, err);
+		trace = !g->step && needs_trace(g);
+		ret = apply_debug(g, true, g->step || trace, err);
 		if (ret)
 			return ret;
 		insert_int3s(g);
 		start = now_ms();
-		ret = snapvm_sandbox_run(sb, slice, outcome, err);
+		if (trace)
+			ret = trace_slice(g, slice, outcome, err);
+		else
+			ret = snapvm_sandbox_run(sb, slice, outcome, err);
 		spent += now_ms() - start;
 		remove_int3s(g);
 		if (ret)
@@ -1089,7 +1138,7 @@ void snapvm_gdb_end(struct snapvm_gdb *g, int status)
 	}
 	disconnect(g);
 	if (g->sb)
-		apply_debug(g, false, NULL);
+		apply_debug(g, false, false, NULL);
 	if (g->listen_fd >= 0)
 		close(g->listen_fd);
 	if (g->unix_path[0])
@@ -1113,6 +1162,8 @@ int snapvm_gdb_listen(const char *where, struct snapvm_gdb **out, char *address,
 		return snapvm_fail(err, EX_OSERR, "out of memory for the gdb stub");
 	g->listen_fd = g->fd = -1;
 	g->stopped = true;
+	/* Before the seccomp filter: the probe makes a VM of its own. */
+	snapvm_kvm_probe_guest_debug(&g->hw_ok, &g->int3_ok);
 	snprintf(g->last_stop, sizeof(g->last_stop), "S05");
 	if (!strncmp(where, "unix:", 5)) {
 		struct sockaddr_un sun = {.sun_family = AF_UNIX};

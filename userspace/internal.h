@@ -413,6 +413,11 @@ int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *p
  * debugreg DR0-3 and DR7 for hardware breakpoints (NULL: none). */
 int snapvm_kvm_vcpu_set_guest_debug(struct snapvm_kvm_vcpu *vcpu, uint32_t control,
 				    const uint64_t debugreg[8], struct snapvm_error *err);
+/* Does this host's KVM stop at a debug-register breakpoint, and intercept
+ * an int3, as KVM_SET_GUEST_DEBUG promises? Probed in a throw-away real-mode
+ * VM: nested virtualisation may not (QEMU's emulated SVM arms no DR7 from
+ * the VMCB and checks INT3 against the software-interrupt intercept). */
+void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3);
 /* Async-signal-safe: make the current or next KVM_RUN return at once. */
 void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu);
 void snapvm_kvm_vcpu_unkick(struct snapvm_kvm_vcpu *vcpu);
