@@ -58,7 +58,7 @@
  * mapped, -EINVAL for one over SNAPVM_HOST_CALL_MAX, or the host function's
  * own -errno.
  */
-#define SNAPVM_HC_HOST_CALL 5
+#define SNAPVM_HC_HOST_CALL  5
 #define SNAPVM_HOST_CALL_MAX (1U << 20)
 
 /* The hypercall results are Linux errno values, negated. */

@@ -82,8 +82,7 @@ static void add_page(struct core_map *m, uint64_t gva, uint64_t gpa, uint32_t fl
 	m->segs[m->nsegs++] = (struct core_segment){gva, SNAPVM_PAGE, host, flags};
 }
 
-static void add_range(struct core_map *m, uint64_t gva, uint64_t gpa, uint64_t size,
-		      uint32_t flags)
+static void add_range(struct core_map *m, uint64_t gva, uint64_t gpa, uint64_t size, uint32_t flags)
 {
 	for (uint64_t off = 0; off < size && m->pages < m->max_pages; off += SNAPVM_PAGE)
 		add_page(m, gva + off, gpa + off, flags);
@@ -124,8 +123,8 @@ static void walk(struct core_map *m, const struct pt_format *f, uint64_t table, 
 		leaf = level == 0 ||
 		       (entry & PTE_PS && (f->entry_size == 8 ? level <= 2 : f->pse && level == 1));
 		if (!leaf) {
-			walk(m, f, entry & (f->entry_size == 8 ? PTE_ADDR : 0xfffff000ULL), level - 1,
-			     gva, rights);
+			walk(m, f, entry & (f->entry_size == 8 ? PTE_ADDR : 0xfffff000ULL),
+			     level - 1, gva, rights);
 			continue;
 		}
 		if (f->entry_size == 4 && level == 1) /* 4 MiB, PSE-36 high bits */
@@ -228,12 +227,24 @@ static void apply_fault_frame(struct snapvm_sandbox *sb, const struct kvm_sregs 
 		return; /* not mapped: the handler's own registers, then */
 	cr->signo = SIGSEGV;
 	if (amd64) {
-		cr->r = (struct kvm_regs){
-		    .rax = f.a.rax, .rbx = f.a.rbx, .rcx = f.a.rcx, .rdx = f.a.rdx,
-		    .rsi = f.a.rsi, .rdi = f.a.rdi, .rsp = f.a.sp,  .rbp = f.a.rbp,
-		    .r8 = f.a.r8,   .r9 = f.a.r9,   .r10 = f.a.r10, .r11 = f.a.r11,
-		    .r12 = f.a.r12, .r13 = f.a.r13, .r14 = f.a.r14, .r15 = f.a.r15,
-		    .rip = f.a.ip,  .rflags = f.a.flags};
+		cr->r = (struct kvm_regs){.rax = f.a.rax,
+					  .rbx = f.a.rbx,
+					  .rcx = f.a.rcx,
+					  .rdx = f.a.rdx,
+					  .rsi = f.a.rsi,
+					  .rdi = f.a.rdi,
+					  .rsp = f.a.sp,
+					  .rbp = f.a.rbp,
+					  .r8 = f.a.r8,
+					  .r9 = f.a.r9,
+					  .r10 = f.a.r10,
+					  .r11 = f.a.r11,
+					  .r12 = f.a.r12,
+					  .r13 = f.a.r13,
+					  .r14 = f.a.r14,
+					  .r15 = f.a.r15,
+					  .rip = f.a.ip,
+					  .rflags = f.a.flags};
 		cr->cs = f.a.cs & 0xffff;
 		cr->ss = f.a.ss & 0xffff;
 	} else {
@@ -303,7 +314,7 @@ static void prstatus_head(unsigned char *p, int signo, size_t pid_offset)
 	int32_t sig = signo, pid = 1;
 	int16_t cursig = (int16_t)signo;
 
-	memcpy(p, &sig, 4);	  /* pr_info.si_signo */
+	memcpy(p, &sig, 4);	    /* pr_info.si_signo */
 	memcpy(p + 12, &cursig, 2); /* pr_cursig */
 	memcpy(p + pid_offset, &pid, 4);
 }
@@ -312,10 +323,10 @@ static void prstatus64(unsigned char p[PRSTATUS64_SIZE], const struct core_regs 
 {
 	const struct kvm_regs *r = &c->r;
 	/* struct user_regs_struct; orig_rax -1: "not in a system call". */
-	const uint64_t regs[27] = {r->r15,    r->r14, r->r13,	 r->r12, r->rbp, r->rbx, r->r11,
-				   r->r10,    r->r9,  r->r8,	 r->rax, r->rcx, r->rdx, r->rsi,
-				   r->rdi,    UINT64_MAX, r->rip, c->cs, r->rflags, r->rsp, c->ss,
-				   c->fs_base, c->gs_base, c->ds, c->es, c->fs, c->gs};
+	const uint64_t regs[27] = {
+	    r->r15,    r->r14, r->r13, r->r12,	   r->rbp,     r->rbx, r->r11,	   r->r10, r->r9,
+	    r->r8,     r->rax, r->rcx, r->rdx,	   r->rsi,     r->rdi, UINT64_MAX, r->rip, c->cs,
+	    r->rflags, r->rsp, c->ss,  c->fs_base, c->gs_base, c->ds,  c->es,	   c->fs,  c->gs};
 	int32_t fpvalid = 1;
 
 	memset(p, 0, PRSTATUS64_SIZE);
@@ -329,12 +340,12 @@ static void prstatus32(unsigned char p[PRSTATUS32_SIZE], const struct core_regs 
 	const struct kvm_regs *r = &c->r;
 	/* elf_gregset_t: ebx ecx edx esi edi ebp eax ds es fs gs orig_eax eip
 	 * cs eflags esp ss. */
-	const uint32_t regs[17] = {
-	    (uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx,    (uint32_t)r->rsi,
-	    (uint32_t)r->rdi, (uint32_t)r->rbp, (uint32_t)r->rax,    (uint32_t)c->ds,
-	    (uint32_t)c->es,  (uint32_t)c->fs,  (uint32_t)c->gs,     UINT32_MAX,
-	    (uint32_t)r->rip, (uint32_t)c->cs,  (uint32_t)r->rflags, (uint32_t)r->rsp,
-	    (uint32_t)c->ss};
+	const uint32_t regs[17] = {(uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx,
+				   (uint32_t)r->rsi, (uint32_t)r->rdi, (uint32_t)r->rbp,
+				   (uint32_t)r->rax, (uint32_t)c->ds,  (uint32_t)c->es,
+				   (uint32_t)c->fs,  (uint32_t)c->gs,  UINT32_MAX,
+				   (uint32_t)r->rip, (uint32_t)c->cs,  (uint32_t)r->rflags,
+				   (uint32_t)r->rsp, (uint32_t)c->ss};
 	int32_t fpvalid = 1;
 
 	memset(p, 0, PRSTATUS32_SIZE);
@@ -383,11 +394,15 @@ static int write_core(struct snapvm_sandbox *sb, int fd, const struct snapvm_vcp
 	snapvm_fxsave_from_state(state, fx);
 	/* The headers. */
 	if (is64) {
-		Elf64_Ehdr eh = {.e_type = ET_CORE, .e_machine = EM_X86_64, .e_version = EV_CURRENT,
-				 .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
-				 .e_phentsize = sizeof(Elf64_Phdr), .e_phnum = phnum};
-		Elf64_Phdr note = {.p_type = PT_NOTE, .p_offset = notes_offset, .p_filesz = notes,
-				   .p_align = 4};
+		Elf64_Ehdr eh = {.e_type = ET_CORE,
+				 .e_machine = EM_X86_64,
+				 .e_version = EV_CURRENT,
+				 .e_phoff = sizeof(Elf64_Ehdr),
+				 .e_ehsize = sizeof(Elf64_Ehdr),
+				 .e_phentsize = sizeof(Elf64_Phdr),
+				 .e_phnum = phnum};
+		Elf64_Phdr note = {
+		    .p_type = PT_NOTE, .p_offset = notes_offset, .p_filesz = notes, .p_align = 4};
 
 		memcpy(eh.e_ident, ELFMAG, SELFMAG);
 		eh.e_ident[EI_CLASS] = ELFCLASS64;
@@ -396,20 +411,29 @@ static int write_core(struct snapvm_sandbox *sb, int fd, const struct snapvm_vcp
 		put(&cf, &eh, sizeof(eh));
 		put(&cf, &note, sizeof(note));
 		for (size_t i = 0; i < m->nsegs; i++) {
-			Elf64_Phdr ph = {.p_type = PT_LOAD, .p_flags = m->segs[i].flags,
-					 .p_offset = end, .p_vaddr = m->segs[i].gva,
-					 .p_filesz = m->segs[i].size, .p_memsz = m->segs[i].size,
+			Elf64_Phdr ph = {.p_type = PT_LOAD,
+					 .p_flags = m->segs[i].flags,
+					 .p_offset = end,
+					 .p_vaddr = m->segs[i].gva,
+					 .p_filesz = m->segs[i].size,
+					 .p_memsz = m->segs[i].size,
 					 .p_align = SNAPVM_PAGE};
 
 			put(&cf, &ph, sizeof(ph));
 			end += m->segs[i].size;
 		}
 	} else {
-		Elf32_Ehdr eh = {.e_type = ET_CORE, .e_machine = EM_386, .e_version = EV_CURRENT,
-				 .e_phoff = sizeof(Elf32_Ehdr), .e_ehsize = sizeof(Elf32_Ehdr),
-				 .e_phentsize = sizeof(Elf32_Phdr), .e_phnum = phnum};
-		Elf32_Phdr note = {.p_type = PT_NOTE, .p_offset = (uint32_t)notes_offset,
-				   .p_filesz = (uint32_t)notes, .p_align = 4};
+		Elf32_Ehdr eh = {.e_type = ET_CORE,
+				 .e_machine = EM_386,
+				 .e_version = EV_CURRENT,
+				 .e_phoff = sizeof(Elf32_Ehdr),
+				 .e_ehsize = sizeof(Elf32_Ehdr),
+				 .e_phentsize = sizeof(Elf32_Phdr),
+				 .e_phnum = phnum};
+		Elf32_Phdr note = {.p_type = PT_NOTE,
+				   .p_offset = (uint32_t)notes_offset,
+				   .p_filesz = (uint32_t)notes,
+				   .p_align = 4};
 
 		memcpy(eh.e_ident, ELFMAG, SELFMAG);
 		eh.e_ident[EI_CLASS] = ELFCLASS32;
@@ -418,10 +442,13 @@ static int write_core(struct snapvm_sandbox *sb, int fd, const struct snapvm_vcp
 		put(&cf, &eh, sizeof(eh));
 		put(&cf, &note, sizeof(note));
 		for (size_t i = 0; i < m->nsegs; i++) {
-			Elf32_Phdr ph = {.p_type = PT_LOAD, .p_flags = m->segs[i].flags,
-					 .p_offset = (uint32_t)end, .p_vaddr = (uint32_t)m->segs[i].gva,
+			Elf32_Phdr ph = {.p_type = PT_LOAD,
+					 .p_flags = m->segs[i].flags,
+					 .p_offset = (uint32_t)end,
+					 .p_vaddr = (uint32_t)m->segs[i].gva,
 					 .p_filesz = (uint32_t)m->segs[i].size,
-					 .p_memsz = (uint32_t)m->segs[i].size, .p_align = SNAPVM_PAGE};
+					 .p_memsz = (uint32_t)m->segs[i].size,
+					 .p_align = SNAPVM_PAGE};
 
 			put(&cf, &ph, sizeof(ph));
 			end += m->segs[i].size;
@@ -535,8 +562,8 @@ int snapvm_sandbox_core_dump(struct snapvm_sandbox *sb, const char *path, struct
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		ret = snapvm_fail_errno(err, EX_CANTCREAT, errno, "cannot create core dump %s",
-					tmp);
+		ret =
+		    snapvm_fail_errno(err, EX_CANTCREAT, errno, "cannot create core dump %s", tmp);
 		goto out;
 	}
 	ret = write_core(sb, fd, state, &cr, &map);

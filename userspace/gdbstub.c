@@ -49,8 +49,8 @@ struct snapvm_gdb {
 	char unix_path[108];
 	struct snapvm_gdb_rx rx;
 	struct snapvm_sandbox *sb;
-	bool stopped;	 /* gdb holds the guest; it waits for our commands */
-	bool step;	 /* the resume asked for is a single step */
+	bool stopped;	  /* gdb holds the guest; it waits for our commands */
+	bool step;	  /* the resume asked for is a single step */
 	bool end_pending; /* stopped at ABORT/FAULT: resuming ends the run */
 	bool killed;
 	/* What KVM_SET_GUEST_DEBUG really does here (probed at listen). */
@@ -236,48 +236,84 @@ enum { RAX, RBX, RCX, RDX, RSI, RDI, RSP, RBP, R8 };
 	    {"fctrl", 4, R_FPU, 0, "int"}, {"fstat", 4, R_FPU, 1, "int"},                          \
 	    {"ftag", 4, R_FPU, 2, "int"}, {"fiseg", 4, R_FPU, 3, "int"},                           \
 	    {"fioff", 4, R_FPU, 4, "int"}, {"foseg", 4, R_FPU, 5, "int"},                          \
-	    {"fooff", 4, R_FPU, 6, "int"}, {"fop", 4, R_FPU, 7, "int"}
+	    {"fooff", 4, R_FPU, 6, "int"},                                                         \
+	{                                                                                          \
+		"fop", 4, R_FPU, 7, "int"                                                          \
+	}
 
 static const struct reg regs_i386[] = {
-    {"eax", 4, R_GPR, RAX, "int32"},   {"ecx", 4, R_GPR, RCX, "int32"},
-    {"edx", 4, R_GPR, RDX, "int32"},   {"ebx", 4, R_GPR, RBX, "int32"},
-    {"esp", 4, R_GPR, RSP, "data_ptr"}, {"ebp", 4, R_GPR, RBP, "data_ptr"},
-    {"esi", 4, R_GPR, RSI, "int32"},   {"edi", 4, R_GPR, RDI, "int32"},
-    {"eip", 4, R_RIP, 0, "code_ptr"},  {"eflags", 4, R_FLAGS, 0, "int32"},
-    {"cs", 4, R_SEG, 0, "int32"},      {"ss", 4, R_SEG, 1, "int32"},
-    {"ds", 4, R_SEG, 2, "int32"},      {"es", 4, R_SEG, 3, "int32"},
-    {"fs", 4, R_SEG, 4, "int32"},      {"gs", 4, R_SEG, 5, "int32"},
+    {"eax", 4, R_GPR, RAX, "int32"},
+    {"ecx", 4, R_GPR, RCX, "int32"},
+    {"edx", 4, R_GPR, RDX, "int32"},
+    {"ebx", 4, R_GPR, RBX, "int32"},
+    {"esp", 4, R_GPR, RSP, "data_ptr"},
+    {"ebp", 4, R_GPR, RBP, "data_ptr"},
+    {"esi", 4, R_GPR, RSI, "int32"},
+    {"edi", 4, R_GPR, RDI, "int32"},
+    {"eip", 4, R_RIP, 0, "code_ptr"},
+    {"eflags", 4, R_FLAGS, 0, "int32"},
+    {"cs", 4, R_SEG, 0, "int32"},
+    {"ss", 4, R_SEG, 1, "int32"},
+    {"ds", 4, R_SEG, 2, "int32"},
+    {"es", 4, R_SEG, 3, "int32"},
+    {"fs", 4, R_SEG, 4, "int32"},
+    {"gs", 4, R_SEG, 5, "int32"},
     X87(),
-    {"xmm0", 16, R_XMM, 0, "uint128"}, {"xmm1", 16, R_XMM, 1, "uint128"},
-    {"xmm2", 16, R_XMM, 2, "uint128"}, {"xmm3", 16, R_XMM, 3, "uint128"},
-    {"xmm4", 16, R_XMM, 4, "uint128"}, {"xmm5", 16, R_XMM, 5, "uint128"},
-    {"xmm6", 16, R_XMM, 6, "uint128"}, {"xmm7", 16, R_XMM, 7, "uint128"},
+    {"xmm0", 16, R_XMM, 0, "uint128"},
+    {"xmm1", 16, R_XMM, 1, "uint128"},
+    {"xmm2", 16, R_XMM, 2, "uint128"},
+    {"xmm3", 16, R_XMM, 3, "uint128"},
+    {"xmm4", 16, R_XMM, 4, "uint128"},
+    {"xmm5", 16, R_XMM, 5, "uint128"},
+    {"xmm6", 16, R_XMM, 6, "uint128"},
+    {"xmm7", 16, R_XMM, 7, "uint128"},
     {"mxcsr", 4, R_MXCSR, 0, "int"},
 };
 
 static const struct reg regs_amd64[] = {
-    {"rax", 8, R_GPR, RAX, "int64"},	 {"rbx", 8, R_GPR, RBX, "int64"},
-    {"rcx", 8, R_GPR, RCX, "int64"},	 {"rdx", 8, R_GPR, RDX, "int64"},
-    {"rsi", 8, R_GPR, RSI, "int64"},	 {"rdi", 8, R_GPR, RDI, "int64"},
-    {"rbp", 8, R_GPR, RBP, "data_ptr"},	 {"rsp", 8, R_GPR, RSP, "data_ptr"},
-    {"r8", 8, R_GPR, R8, "int64"},	 {"r9", 8, R_GPR, R8 + 1, "int64"},
-    {"r10", 8, R_GPR, R8 + 2, "int64"},	 {"r11", 8, R_GPR, R8 + 3, "int64"},
-    {"r12", 8, R_GPR, R8 + 4, "int64"},	 {"r13", 8, R_GPR, R8 + 5, "int64"},
-    {"r14", 8, R_GPR, R8 + 6, "int64"},	 {"r15", 8, R_GPR, R8 + 7, "int64"},
-    {"rip", 8, R_RIP, 0, "code_ptr"},	 {"eflags", 4, R_FLAGS, 0, "int32"},
-    {"cs", 4, R_SEG, 0, "int32"},	 {"ss", 4, R_SEG, 1, "int32"},
-    {"ds", 4, R_SEG, 2, "int32"},	 {"es", 4, R_SEG, 3, "int32"},
-    {"fs", 4, R_SEG, 4, "int32"},	 {"gs", 4, R_SEG, 5, "int32"},
+    {"rax", 8, R_GPR, RAX, "int64"},
+    {"rbx", 8, R_GPR, RBX, "int64"},
+    {"rcx", 8, R_GPR, RCX, "int64"},
+    {"rdx", 8, R_GPR, RDX, "int64"},
+    {"rsi", 8, R_GPR, RSI, "int64"},
+    {"rdi", 8, R_GPR, RDI, "int64"},
+    {"rbp", 8, R_GPR, RBP, "data_ptr"},
+    {"rsp", 8, R_GPR, RSP, "data_ptr"},
+    {"r8", 8, R_GPR, R8, "int64"},
+    {"r9", 8, R_GPR, R8 + 1, "int64"},
+    {"r10", 8, R_GPR, R8 + 2, "int64"},
+    {"r11", 8, R_GPR, R8 + 3, "int64"},
+    {"r12", 8, R_GPR, R8 + 4, "int64"},
+    {"r13", 8, R_GPR, R8 + 5, "int64"},
+    {"r14", 8, R_GPR, R8 + 6, "int64"},
+    {"r15", 8, R_GPR, R8 + 7, "int64"},
+    {"rip", 8, R_RIP, 0, "code_ptr"},
+    {"eflags", 4, R_FLAGS, 0, "int32"},
+    {"cs", 4, R_SEG, 0, "int32"},
+    {"ss", 4, R_SEG, 1, "int32"},
+    {"ds", 4, R_SEG, 2, "int32"},
+    {"es", 4, R_SEG, 3, "int32"},
+    {"fs", 4, R_SEG, 4, "int32"},
+    {"gs", 4, R_SEG, 5, "int32"},
     X87(),
-    {"xmm0", 16, R_XMM, 0, "uint128"},	 {"xmm1", 16, R_XMM, 1, "uint128"},
-    {"xmm2", 16, R_XMM, 2, "uint128"},	 {"xmm3", 16, R_XMM, 3, "uint128"},
-    {"xmm4", 16, R_XMM, 4, "uint128"},	 {"xmm5", 16, R_XMM, 5, "uint128"},
-    {"xmm6", 16, R_XMM, 6, "uint128"},	 {"xmm7", 16, R_XMM, 7, "uint128"},
-    {"xmm8", 16, R_XMM, 8, "uint128"},	 {"xmm9", 16, R_XMM, 9, "uint128"},
-    {"xmm10", 16, R_XMM, 10, "uint128"}, {"xmm11", 16, R_XMM, 11, "uint128"},
-    {"xmm12", 16, R_XMM, 12, "uint128"}, {"xmm13", 16, R_XMM, 13, "uint128"},
-    {"xmm14", 16, R_XMM, 14, "uint128"}, {"xmm15", 16, R_XMM, 15, "uint128"},
-    {"mxcsr", 4, R_MXCSR, 0, "int"},	 {"fs_base", 8, R_BASE, 0, "int64"},
+    {"xmm0", 16, R_XMM, 0, "uint128"},
+    {"xmm1", 16, R_XMM, 1, "uint128"},
+    {"xmm2", 16, R_XMM, 2, "uint128"},
+    {"xmm3", 16, R_XMM, 3, "uint128"},
+    {"xmm4", 16, R_XMM, 4, "uint128"},
+    {"xmm5", 16, R_XMM, 5, "uint128"},
+    {"xmm6", 16, R_XMM, 6, "uint128"},
+    {"xmm7", 16, R_XMM, 7, "uint128"},
+    {"xmm8", 16, R_XMM, 8, "uint128"},
+    {"xmm9", 16, R_XMM, 9, "uint128"},
+    {"xmm10", 16, R_XMM, 10, "uint128"},
+    {"xmm11", 16, R_XMM, 11, "uint128"},
+    {"xmm12", 16, R_XMM, 12, "uint128"},
+    {"xmm13", 16, R_XMM, 13, "uint128"},
+    {"xmm14", 16, R_XMM, 14, "uint128"},
+    {"xmm15", 16, R_XMM, 15, "uint128"},
+    {"mxcsr", 4, R_MXCSR, 0, "int"},
+    {"fs_base", 8, R_BASE, 0, "int64"},
     {"gs_base", 8, R_BASE, 1, "int64"},
 };
 
@@ -311,8 +347,8 @@ static size_t target_xml(const struct snapvm_gdb *g, char *buf, size_t size)
 			       is_amd64(g) ? "i386:x86-64" : "i386");
 	for (size_t i = 0; i < n && len < size; i++) {
 		const char *want = t[i].src == R_XMM || t[i].src == R_MXCSR ? "sse"
-				   : t[i].src == R_BASE				? "segments"
-										: "core";
+				   : t[i].src == R_BASE			    ? "segments"
+									    : "core";
 
 		if (!feature || strcmp(feature, want)) {
 			len += (size_t)snprintf(buf + len, size - len,
@@ -321,13 +357,13 @@ static size_t target_xml(const struct snapvm_gdb *g, char *buf, size_t size)
 			feature = want;
 		}
 		if (len < size)
-			len += (size_t)snprintf(buf + len, size - len,
-						"<reg name=\"%s\" bitsize=\"%u\" type=\"%s\"%s/>",
-						t[i].name, t[i].size * 8, t[i].type,
-						t[i].src == R_XMM || t[i].src == R_MXCSR
-						    ? " group=\"vector\""
-						: t[i].src == R_ST || t[i].src == R_FPU ? " group=\"float\""
-											: "");
+			len += (size_t)snprintf(
+			    buf + len, size - len,
+			    "<reg name=\"%s\" bitsize=\"%u\" type=\"%s\"%s/>", t[i].name,
+			    t[i].size * 8, t[i].type,
+			    t[i].src == R_XMM || t[i].src == R_MXCSR ? " group=\"vector\""
+			    : t[i].src == R_ST || t[i].src == R_FPU  ? " group=\"float\""
+								     : "");
 	}
 	if (len < size)
 		len += (size_t)snprintf(buf + len, size - len, "</feature></target>");
@@ -363,9 +399,8 @@ static int load_context(struct snapvm_gdb *g, struct reg_context *c, struct snap
 
 static __u64 *gpr(struct kvm_regs *r, unsigned int index)
 {
-	__u64 *slots[] = {&r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi,
-			     &r->rsp, &r->rbp, &r->r8,	&r->r9,	 &r->r10, &r->r11,
-			     &r->r12, &r->r13, &r->r14, &r->r15};
+	__u64 *slots[] = {&r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp,
+			  &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15};
 
 	return slots[index];
 }
@@ -1170,8 +1205,9 @@ int snapvm_gdb_listen(const char *where, struct snapvm_gdb **out, char *address,
 
 		if (!where[5] || strlen(where + 5) >= sizeof(sun.sun_path)) {
 			free(g);
-			return snapvm_fail(err, EX_USAGE, "--gdb=%s: want unix:PATH, at most %zu bytes",
-					   where, sizeof(sun.sun_path) - 1);
+			return snapvm_fail(err, EX_USAGE,
+					   "--gdb=%s: want unix:PATH, at most %zu bytes", where,
+					   sizeof(sun.sun_path) - 1);
 		}
 		strcpy(sun.sun_path, where + 5);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1215,8 +1251,8 @@ int snapvm_gdb_listen(const char *where, struct snapvm_gdb **out, char *address,
 
 			close(fd);
 			free(g);
-			return snapvm_fail_errno(err, EX_UNAVAILABLE, errnum, "gdb stub: bind %s:%lu",
-						 host, n);
+			return snapvm_fail_errno(err, EX_UNAVAILABLE, errnum,
+						 "gdb stub: bind %s:%lu", host, n);
 		}
 		snprintf(address, size, "%s:%lu", host, n);
 	}

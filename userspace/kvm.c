@@ -874,9 +874,9 @@ void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3)
 	run = mmap(NULL, (size_t)host.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		goto out;
-	*hw_breakpoints = probe_run(vcpu, run, 0x1000,
-				    KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, 0x1001) &&
-			  run->debug.arch.pc == 0x1001;
+	*hw_breakpoints =
+	    probe_run(vcpu, run, 0x1000, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, 0x1001) &&
+	    run->debug.arch.pc == 0x1001;
 	*int3 = probe_run(vcpu, run, 0x1100, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP, 0) &&
 		run->debug.arch.exception == 3;
 out:

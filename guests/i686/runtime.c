@@ -35,6 +35,6 @@ void rt_exception(struct rt_frame *f)
 		return;
 	}
 	rt_abort_frame(128 + (int)f->vector, f, "guest exception %u (%s): EIP=0x%x error=0x%x",
-		  (unsigned)f->vector, rt_exception_name(f->vector), (unsigned)f->ip,
-		  (unsigned)f->error);
+		       (unsigned)f->vector, rt_exception_name(f->vector), (unsigned)f->ip,
+		       (unsigned)f->error);
 }

@@ -36,9 +36,8 @@ void rt_arch_fill_idt(void *idt);
 /* Called by start.S for every exception. */
 void rt_exception(struct rt_frame *frame);
 /* ABORT from an exception handler: the VMM's core dumps show frame. */
-__attribute__((noreturn, format(printf, 3, 4))) void rt_abort_frame(int code,
-								    const struct rt_frame *frame,
-								    const char *fmt, ...);
+__attribute__((noreturn, format(printf, 3, 4))) void
+rt_abort_frame(int code, const struct rt_frame *frame, const char *fmt, ...);
 /* Name of an exception vector, e.g. "#PF". */
 const char *rt_exception_name(uintptr_t vector);
 

@@ -210,7 +210,8 @@ static int start_launcher(FIXTURE_DATA(debug) * self, struct launcher *l, const 
 	if (!strncmp(where, "unix:", 5))
 		snprintf(l->target, sizeof(l->target), "%s", where + 5);
 	else
-		snprintf(l->target, sizeof(l->target), "localhost:%s", where); /* lo: tests/vm/init */
+		snprintf(l->target, sizeof(l->target), "localhost:%s",
+			 where); /* lo: tests/vm/init */
 	l->pid = spawn(argv, l->out, l->err);
 	if (l->pid < 0 || !wait_for_text(l->err, "waiting for gdb", 60))
 		return -1;
@@ -278,7 +279,7 @@ static char gdb_out[1 << 16], launcher_err[1 << 16];
 		int status_ = finish((l)->pid, DEADLINE_S);                                        \
 		EXPECT_EQ((expected), status_)                                                     \
 		TH_LOG("launcher exited %d, expected %d; stderr:\n%s", status_, (expected),        \
-		       slurp((l)->err, launcher_err, sizeof(launcher_err)));                        \
+		       slurp((l)->err, launcher_err, sizeof(launcher_err)));                       \
 	} while (0)
 
 /* ---- core dumps ---- */
@@ -303,8 +304,8 @@ static void check_core_header(struct __test_metadata *_metadata, const char *cor
 
 DEBUG_TEST(core_dump_shows_the_fault_registers_and_a_global)
 {
-	char snapvm[PATH_MAX], core[PATH_MAX], flag[PATH_MAX + 16], out[PATH_MAX],
-	    err[PATH_MAX], expect[PATH_MAX + 64], rip[32] = "";
+	char snapvm[PATH_MAX], core[PATH_MAX], flag[PATH_MAX + 16], out[PATH_MAX], err[PATH_MAX],
+	    expect[PATH_MAX + 64], rip[32] = "";
 	int line = line_of(source("crash.c"), "CRASH_LINE");
 	const char *elf, *at;
 
@@ -489,8 +490,8 @@ DEBUG_TEST(gdb_from_a_snapshot_file_breakpoints_survive_restores)
 	snprintf(flag, sizeof(flag), "--snapshot-out=%s", snap);
 	snprintf(out, sizeof(out), "%s/snap.out", self->tmp);
 	{
-		const char *argv[] = {snapvm,	"run", self->memory_flag, flag,
-				      guest(self, "debugee"), NULL};
+		const char *argv[] = {
+		    snapvm, "run", self->memory_flag, flag, guest(self, "debugee"), NULL};
 
 		ASSERT_EQ(0, finish(spawn(argv, out, NULL), DEADLINE_S));
 	}
@@ -528,8 +529,7 @@ static ssize_t reply(int fd, char *buf, size_t size)
 			break;
 		len += (size_t)n;
 		/* A whole packet (or a lone NAK) is enough. */
-		if (memchr(buf, '#', len) && buf[len - 1] != '#' && len >= 3 &&
-		    buf[len - 3] == '#')
+		if (memchr(buf, '#', len) && buf[len - 1] != '#' && len >= 3 && buf[len - 3] == '#')
 			break;
 		if (len == 1 && buf[0] == '-')
 			break;
