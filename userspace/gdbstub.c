@@ -203,10 +203,23 @@ static int send_packet(struct snapvm_gdb *g, const char *data)
 	return 0;
 }
 
+/* Close once gdb has hung up (or after a while): closing with its acks
+ * unread would send a reset, which can cost gdb our last reply. */
 static void disconnect(struct snapvm_gdb *g)
 {
-	if (g->fd >= 0)
-		close(g->fd);
+	struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+	char buf[256];
+
+	if (g->fd < 0)
+		return;
+	/* Bounded: a client that keeps sending is cut off all the same. */
+	for (int i = 0; i < 64 && poll(&pfd, 1, 1000) == 1; i++) {
+		ssize_t n = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	close(g->fd);
 	g->fd = -1;
 }
 
@@ -1091,11 +1104,15 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 
 			g->stopped = false;
 			if (action == KILL) {
+				struct kvm_regs *r;
+
 				g->killed = true;
 				disconnect(g);
 				apply_debug(g, false, false, NULL);
 				memset(outcome, 0, sizeof(*outcome));
 				outcome->stop = SNAPVM_STOP_INTERRUPTED;
+				if (!snapvm_kvm_vcpu_regs(&sb->vcpu, &r, NULL))
+					outcome->rip = r->rip;
 				snprintf(outcome->message, sizeof(outcome->message),
 					 "killed by gdb");
 				return 0;
