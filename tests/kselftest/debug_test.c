@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,6 +49,21 @@ FIXTURE(debug)
 
 VMM_VARIANTS(debug);
 
+/* gdb reaches the stub over loopback: tests/vm/init brings it up, but the
+ * initramfs is cached per kernel and may come from an older init. */
+static void loopback_up(void)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 FIXTURE_SETUP(debug)
 {
 	const char *build = vmm_build_dir();
@@ -56,6 +73,7 @@ FIXTURE_SETUP(debug)
 	snprintf(self->memory_flag, sizeof(self->memory_flag), "--memory=%s", variant->memory);
 	ASSERT_NE(NULL, vmm_make_tmpdir(self->tmp, sizeof(self->tmp), "debug"));
 	vmm_skip_reason(variant->memory_id, self->skip, sizeof(self->skip));
+	loopback_up();
 	if (!self->skip[0] && access("/usr/bin/gdb", X_OK))
 		snprintf(self->skip, sizeof(self->skip), "no /usr/bin/gdb (Debian's gdb package)");
 }
