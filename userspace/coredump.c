@@ -262,6 +262,20 @@ static void apply_fault_frame(struct snapvm_sandbox *sb, const struct kvm_sregs 
 	}
 }
 
+bool snapvm_fault_frame_regs(struct snapvm_sandbox *sb, const struct kvm_sregs *s,
+			     struct kvm_regs *regs)
+{
+	struct core_regs cr = {.r = *regs};
+
+	if (sb->last_stop != SNAPVM_STOP_ABORT || !sb->abort_frame)
+		return false;
+	apply_fault_frame(sb, s, &cr);
+	if (cr.signo != SIGSEGV)
+		return false;
+	*regs = cr.r;
+	return true;
+}
+
 struct core_file {
 	int fd;
 	uint64_t offset;

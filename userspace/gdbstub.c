@@ -386,6 +386,7 @@ static size_t target_xml(const struct snapvm_gdb *g, char *buf, size_t size)
 /* What a register read needs besides kvm_regs: segments and FPU. */
 struct reg_context {
 	struct kvm_regs *r;
+	struct kvm_regs frame; /* held at a fault: the interrupted context */
 	struct snapvm_vcpu_state *state;
 	unsigned char fx[512];
 };
@@ -407,7 +408,13 @@ static int load_context(struct snapvm_gdb *g, struct reg_context *c, struct snap
 	}
 	snapvm_fxsave_from_state(c->state, c->fx);
 	/* get_state's KVM_GET_REGS re-read them: the synced copy stays ours. */
-	return snapvm_kvm_vcpu_regs(&g->sb->vcpu, &c->r, err);
+	ret = snapvm_kvm_vcpu_regs(&g->sb->vcpu, &c->r, err);
+	/* Held at a guest exception: show where it faulted, as a core dump
+	 * does, not the handler (the run ends when gdb resumes anyway). */
+	c->frame = *c->r;
+	if (!ret && g->end_pending && snapvm_fault_frame_regs(g->sb, &c->state->sregs, &c->frame))
+		c->r = &c->frame;
+	return ret;
 }
 
 static __u64 *gpr(struct kvm_regs *r, unsigned int index)
@@ -762,7 +769,7 @@ static void stop_reply(struct snapvm_gdb *g, const char *reply)
 
 static void read_registers(struct snapvm_gdb *g, int regno)
 {
-	struct reg_context c;
+	struct reg_context c = {0};
 	size_t n;
 	const struct reg *t = reg_table(g, &n);
 	char *o = g->out;
@@ -1114,7 +1121,8 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 				if (!snapvm_kvm_vcpu_regs(&sb->vcpu, &r, NULL))
 					outcome->rip = r->rip;
 				snprintf(outcome->message, sizeof(outcome->message),
-					 "killed by gdb");
+					 "killed by gdb at RIP 0x%llx",
+					 (unsigned long long)outcome->rip);
 				return 0;
 			}
 			if (action == DETACH) {
@@ -1166,7 +1174,10 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 			/* Held for gdb to look at; resuming ends the run. */
 			g->ended = *outcome;
 			g->end_pending = true;
-			stop_reply(g, outcome->stop == SNAPVM_STOP_ABORT ? "T06" : "T0b");
+			/* An exception the runtime caught is a SIGSEGV, as in the core. */
+			stop_reply(g, outcome->stop == SNAPVM_STOP_ABORT && !sb->abort_frame
+					  ? "T06"
+					  : "T0b");
 			g->stopped = true;
 			break;
 		default:

@@ -217,6 +217,12 @@ struct snapvm_vcpu_state {
  * XSAVE area or its kvm_fpu (coredump.c; the gdb stub shows it too). */
 void snapvm_fxsave_from_state(const struct snapvm_vcpu_state *state, unsigned char fx[512]);
 
+/* At an ABORT whose frame names the interrupted context (layout/abi.h),
+ * that context's registers into regs (coredump.c). False otherwise. */
+struct snapvm_sandbox;
+bool snapvm_fault_frame_regs(struct snapvm_sandbox *sb, const struct kvm_sregs *s,
+			     struct kvm_regs *regs);
+
 /* ---- layouts (arch_amd64.c, arch_i686.c, layout.c) ---- */
 
 /* What a layout builds for one image and scratch size. */

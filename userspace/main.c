@@ -178,8 +178,8 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 			timeout_text, (unsigned long long)outcome->rip);
 		break;
 	case SNAPVM_STOP_INTERRUPTED:
-		fprintf(stderr, "snapvm: %s: interrupted at RIP 0x%llx\n", what,
-			(unsigned long long)outcome->rip);
+		fprintf(stderr, "snapvm: %s: %s\n", what,
+			outcome->message[0] ? outcome->message : "interrupted");
 		break;
 	case SNAPVM_STOP_SNAPSHOT:
 		fprintf(stderr, "snapvm: %s: stopped at SNAPSHOT (RIP 0x%llx)\n", what,

@@ -532,6 +532,50 @@ DEBUG_TEST(gdb_from_a_snapshot_file_breakpoints_survive_restores)
 	EXPECT_LAUNCHER_EXIT(&l, 19);
 }
 
+DEBUG_TEST(gdb_holds_a_fault_for_a_backtrace_then_the_core_is_written)
+{
+	char port[16], flag[PATH_MAX + 16], core[PATH_MAX], expect[PATH_MAX + 32];
+	struct launcher l;
+
+	REQUIRE_BACKEND();
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(core, sizeof(core), "%s/held.core", self->tmp);
+	snprintf(flag, sizeof(flag), "--core-dump=%s", core);
+	{
+		const char *extra[] = {"--timeout=60", flag, guest(self, "crash"), NULL};
+
+		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+	}
+	GDB(gdb_out, guest(self, "crash"), NULL, &l, "continue", "bt", "p/x crash_global",
+	    "continue");
+	EXPECT_HAS(gdb_out, "SIGSEGV");
+	EXPECT_HAS(gdb_out, "crash_here");
+	EXPECT_HAS(gdb_out, "= 0x600dcafe");
+	/* 70 = 0106 */
+	EXPECT_HAS(gdb_out, "exited with code 0106");
+	EXPECT_LAUNCHER_EXIT(&l, SNAPVM_STATUS_GUEST_FAULT);
+	snprintf(expect, sizeof(expect), "core dump written to %s", core);
+	EXPECT_HAS(slurp(l.err, launcher_err, sizeof(launcher_err)), expect);
+}
+
+DEBUG_TEST(gdb_kill_ends_the_run)
+{
+	char port[16];
+	struct launcher l;
+
+	REQUIRE_BACKEND();
+	snprintf(port, sizeof(port), "%d", free_port());
+	{
+		const char *extra[] = {"--timeout=60", "--repeat=3", guest(self, "debugee"), NULL};
+
+		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+	}
+	GDB(gdb_out, guest(self, "debugee"), NULL, &l, "break compute", "continue", "kill");
+	EXPECT_HAS(gdb_out, "Breakpoint 1, compute");
+	EXPECT_LAUNCHER_EXIT(&l, SNAPVM_STATUS_INTERRUPTED);
+	EXPECT_HAS(slurp(l.err, launcher_err, sizeof(launcher_err)), "killed by gdb");
+}
+
 /* ---- bad input ---- */
 
 /* What comes back within a few seconds: bytes, "" at EOF. */
