@@ -40,7 +40,7 @@
 
 FIXTURE(debug)
 {
-	char guests[PATH_MAX / 2]; /* build/guests/<layout> */
+	char guests[PATH_MAX / 2 + 64]; /* build/guests/<layout> */
 	char tmp[PATH_MAX / 2];
 	char memory_flag[32];
 	char skip[256];
@@ -207,7 +207,7 @@ static const char *source(const char *name)
 struct launcher {
 	pid_t pid;
 	char out[PATH_MAX], err[PATH_MAX];
-	char target[PATH_MAX]; /* gdb's `target remote` argument */
+	char target[PATH_MAX / 2]; /* gdb's `target remote` argument */
 };
 
 /* snapvm run with the stub, once it listens. extra: NULL-terminated. */
@@ -380,7 +380,7 @@ DEBUG_TEST(core_dump_from_the_library_at_any_stop_atomically)
 	snapvm_snapshot_put(snap);
 	/* At SNAPSHOT: no fault anywhere. */
 	ASSERT_EQ(0, snapvm_sandbox_run(sb, 0, &outcome, &err));
-	ASSERT_EQ(SNAPVM_STOP_SNAPSHOT, outcome.stop);
+	ASSERT_EQ((int)SNAPVM_STOP_SNAPSHOT, (int)outcome.stop);
 	snprintf(core, sizeof(core), "%s/at-snapshot.core", self->tmp);
 	ASSERT_EQ(0, snapvm_sandbox_core_dump(sb, core, &err)) TH_LOG("%s", err.message);
 	check_core_header(_metadata, core, is_amd64(variant));
@@ -395,7 +395,7 @@ DEBUG_TEST(core_dump_from_the_library_at_any_stop_atomically)
 	EXPECT_STREQ("old", old);
 	/* At EXIT, then gdb reads it: the stop is in the runtime's rt_exit. */
 	ASSERT_EQ(0, snapvm_sandbox_run(sb, 0, &outcome, &err));
-	ASSERT_EQ(SNAPVM_STOP_EXIT, outcome.stop);
+	ASSERT_EQ((int)SNAPVM_STOP_EXIT, (int)outcome.stop);
 	ASSERT_EQ(0, snapvm_sandbox_core_dump(sb, core, &err)) TH_LOG("%s", err.message);
 	ASSERT_EQ(0, stat(core, &st));
 	EXPECT_LT(1000, st.st_size);
@@ -671,7 +671,7 @@ DEBUG_TEST(gdb_stub_survives_garbage_oversized_packets_and_bad_reads)
 
 TEST(help_says_the_stub_binds_to_localhost)
 {
-	char snapvm[PATH_MAX], out[PATH_MAX], dir[PATH_MAX];
+	char snapvm[PATH_MAX], out[PATH_MAX], dir[PATH_MAX / 2];
 
 	ASSERT_NE(NULL, vmm_make_tmpdir(dir, sizeof(dir), "debug-help"));
 	snprintf(snapvm, sizeof(snapvm), "%s/snapvm", vmm_build_dir());
