@@ -969,6 +969,7 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	sb->poisoned = true;
 	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore is unfinished");
 	sb->at_snapshot = sb->at_call_wait = false;
+	sb->last_stop = 0; /* no fault frame to show any more */
 	sb->console_len = 0;
 	/* The vCPU first: it finishes a pending I/O, which could write memory
 	 * (an `ins`), before the memory goes back. */
