@@ -438,16 +438,19 @@ int snapvm_seccomp_install(struct snapvm_error *err);
  * registers read-only), m/M on guest-virtual memory through the guest's
  * page tables (E14 outside guest memory; M refused where the host may not
  * write, the amd64 snapshot before the guest's copy-on-write), Z0/z0 and
- * Z1/z1 through KVM_SET_GUEST_DEBUG (both take one of the four debug
- * registers; more Z0 breakpoints become int3s where the host may write
- * guest memory, kept in memory only while the guest runs), s, c, ?, D (the guest runs on
- * alone), k and Ctrl-C. A run is cut into 50 ms slices to see Ctrl-C
- * between them; the timeout counts the time the guest ran. An ABORT or
- * FAULT is held for gdb first (SIGABRT, SIGSEGV), and ends the run when gdb
- * resumes. Breakpoints stay across runs and restores. Garbage outside
- * packets gets a NAK ("-"), a bad checksum a NAK, an unknown packet the
- * empty reply, a malformed one "E01", and a packet over 16 KiB closes the
- * connection (the guest then runs on alone, as after D).
+ * Z1/z1 through KVM_SET_GUEST_DEBUG, s, c, ?, D (the guest runs on alone),
+ * k and Ctrl-C. A breakpoint takes one of the four debug registers, else an
+ * int3 where the host may write guest memory (kept in memory only while
+ * the guest runs), else single steps that compare RIP: each only where a
+ * probe at snapvm_gdb_listen (a throw-away real-mode VM) saw KVM honour it.
+ * A run is cut into 50 ms slices to see Ctrl-C between them; the timeout
+ * counts the time the guest ran. An ABORT or FAULT is held for gdb first
+ * (SIGSEGV with the faulting context when the runtime's exception handler
+ * aborted, else SIGABRT or SIGSEGV), and ends the run when gdb resumes.
+ * Breakpoints stay across runs and restores. Garbage outside packets gets
+ * a NAK ("-"), a bad checksum a NAK, an unknown packet the empty reply, a
+ * malformed one "E01", and a packet over 16 KiB closes the connection (the
+ * guest then runs on alone, as after D).
  *
  * snapvm_gdb_killed: gdb sent k (the run ended SNAPVM_STOP_INTERRUPTED,
  * "killed by gdb"). snapvm_gdb_end tells a gdb that waits for the guest
