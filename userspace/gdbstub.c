@@ -896,17 +896,25 @@ static enum action handle_packet(struct snapvm_gdb *g, char *pkt)
 		return SERVE;
 	case 'c':
 	case 's':
-		/* "c ADDR" resumes elsewhere. */
-		if (pkt[1]) {
+	case 'C':
+	case 'S': {
+		/* "c[ADDR]", and "Csig[;ADDR]" after a stop with a signal: a
+		 * guest has no signals, so the signal is dropped. */
+		const char *addr = pkt + 1;
+
+		if (pkt[0] == 'C' || pkt[0] == 'S')
+			addr = strchr(pkt, ';') ? strchr(pkt, ';') + 1 : "";
+		if (*addr) {
 			struct kvm_regs *r;
 
 			if (!snapvm_kvm_vcpu_regs(&g->sb->vcpu, &r, NULL)) {
-				r->rip = strtoull(pkt + 1, NULL, 16);
+				r->rip = strtoull(addr, NULL, 16);
 				snapvm_kvm_vcpu_regs_changed(&g->sb->vcpu);
 			}
 		}
-		g->step = pkt[0] == 's';
+		g->step = pkt[0] == 's' || pkt[0] == 'S';
 		return RESUME;
+	}
 	case 'D':
 		send_packet(g, "OK");
 		return DETACH;
