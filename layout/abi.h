@@ -35,8 +35,11 @@
 /* SNAPSHOT(): returns 0 when the snapshot was just taken, 1 when the guest
  * resumes from a restore of it. */
 #define SNAPVM_HC_SNAPSHOT 2
-/* ABORT(code, gva of a NUL-terminated message): a guest-detected fatal
- * error; the launcher prints the message on stderr and exits 70. */
+/* ABORT(code, gva of a NUL-terminated message, frame): a guest-detected
+ * fatal error; the launcher prints the message on stderr and exits 70.
+ * frame is 0, or, when an exception handler aborts, the GVA of the
+ * interrupted context (struct snapvm_fault_frame_*): core dumps show that
+ * context, so a debugger's backtrace starts at the faulting instruction. */
 #define SNAPVM_HC_ABORT 3
 /* CALL_WAIT(result): the guest's call loop reports the result of the call
  * it just ran (ignored on the first wait) and waits for the next call,
@@ -70,6 +73,22 @@
  */
 #define SNAPVM_SELECTOR_CODE 0x08
 #define SNAPVM_SELECTOR_DATA 0x10
+
+/* ABORT's frame: the registers as the runtimes' exception stubs push them
+ * (guests/<arch>/start.S, struct rt_frame), then the CPU's own frame. */
+struct snapvm_fault_frame_amd64 {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t ip, cs, flags, sp, ss;
+};
+/* pushal's order; an exception at the same privilege pushes no SS:ESP, so
+ * the interrupted ESP is just above this frame. */
+struct snapvm_fault_frame_i686 {
+	uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax;
+	uint32_t vector, error;
+	uint32_t ip, cs, flags;
+};
 
 /* Longest ABORT message the VMM reads. */
 #define SNAPVM_ABORT_MSG_MAX 1024

@@ -142,6 +142,7 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome)
 	case SNAPVM_STOP_FAULT:
 	case SNAPVM_STOP_SNAPSHOT:  /* not an end: the caller had to continue */
 	case SNAPVM_STOP_CALL_WAIT: /* a call loop with nobody to call it */
+	case SNAPVM_STOP_DEBUG:	    /* not an end either */
 		break;
 	}
 	return SNAPVM_STATUS_GUEST_FAULT;

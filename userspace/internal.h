@@ -214,6 +214,16 @@ struct snapvm_vcpu_state {
 	struct kvm_cpuid_entry2 cpuid[SNAPVM_MAX_CPUID];
 };
 
+/* The FXSAVE image (512 bytes) of a state's FPU/SSE registers, from its
+ * XSAVE area or its kvm_fpu (coredump.c; the gdb stub shows it too). */
+void snapvm_fxsave_from_state(const struct snapvm_vcpu_state *state, unsigned char fx[512]);
+
+/* At an ABORT whose frame names the interrupted context (layout/abi.h),
+ * that context's registers into regs (coredump.c). False otherwise. */
+struct snapvm_sandbox;
+bool snapvm_fault_frame_regs(struct snapvm_sandbox *sb, const struct kvm_sregs *s,
+			     struct kvm_regs *regs);
+
 /* ---- layouts (arch_amd64.c, arch_i686.c, layout.c) ---- */
 
 /* What a layout builds for one image and scratch size. */
@@ -332,6 +342,7 @@ enum snapvm_exit_kind {
 	SNAPVM_EXIT_MMIO,
 	SNAPVM_EXIT_SHUTDOWN,
 	SNAPVM_EXIT_KICKED, /* snapvm_kvm_vcpu_kick() interrupted the run */
+	SNAPVM_EXIT_DEBUG,  /* guest debugging: breakpoint or single step */
 	SNAPVM_EXIT_OTHER,  /* anything else: description says what */
 };
 
@@ -351,6 +362,7 @@ struct snapvm_exit {
 			uint32_t len;
 			bool write;
 		} mmio;
+		struct kvm_debug_exit_arch debug; /* exception, pc, dr6, dr7 */
 	};
 	char description[160]; /* SNAPVM_EXIT_OTHER */
 };
@@ -404,12 +416,52 @@ void snapvm_kvm_vcpu_regs_changed(struct snapvm_kvm_vcpu *vcpu);
  * them): no ioctl with KVM_SYNC_X86_SREGS, one KVM_GET_SREGS without. */
 int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *paging,
 			   struct snapvm_error *err);
+/* KVM_SET_GUEST_DEBUG: control is KVM_GUESTDBG_* (0 turns debugging off),
+ * debugreg DR0-3 and DR7 for hardware breakpoints (NULL: none). */
+int snapvm_kvm_vcpu_set_guest_debug(struct snapvm_kvm_vcpu *vcpu, uint32_t control,
+				    const uint64_t debugreg[8], struct snapvm_error *err);
+/* Does this host's KVM stop at a debug-register breakpoint, and intercept
+ * an int3, as KVM_SET_GUEST_DEBUG promises? Probed in a throw-away real-mode
+ * VM: nested virtualisation may not (QEMU's emulated SVM arms no DR7 from
+ * the VMCB and checks INT3 against the software-interrupt intercept). */
+void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3);
 /* Async-signal-safe: make the current or next KVM_RUN return at once. */
 void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu);
 void snapvm_kvm_vcpu_unkick(struct snapvm_kvm_vcpu *vcpu);
 void snapvm_kvm_vcpu_destroy(struct snapvm_kvm_vcpu *vcpu);
 /* For `snapvm info`. */
 void snapvm_kvm_host_info(struct snapvm_host_info *info);
+
+/* ---- the gdb stub's framing (gdbstub.c), exposed for the unit tests ---- */
+
+/* The longest packet gdb may send us (qSupported's PacketSize). */
+#define SNAPVM_GDB_PACKET_MAX 16384
+
+enum snapvm_gdb_rx_event {
+	SNAPVM_GDB_RX_NONE,	    /* more bytes needed */
+	SNAPVM_GDB_RX_PACKET,	    /* rx->buf holds one, NUL-terminated */
+	SNAPVM_GDB_RX_BAD_CHECKSUM, /* a packet whose checksum is wrong: NAK it */
+	SNAPVM_GDB_RX_INTERRUPT,    /* Ctrl-C (0x03) */
+	SNAPVM_GDB_RX_OVERSIZED,    /* longer than SNAPVM_GDB_PACKET_MAX */
+	SNAPVM_GDB_RX_JUNK,	    /* a byte outside any packet */
+};
+
+struct snapvm_gdb_rx {
+	int state;
+	size_t len;
+	uint8_t sum, check;
+	bool check_bad;
+	char buf[SNAPVM_GDB_PACKET_MAX + 1];
+};
+
+/* One received byte through the framing ($data#xx, acks, Ctrl-C). */
+enum snapvm_gdb_rx_event snapvm_gdb_rx_byte(struct snapvm_gdb_rx *rx, unsigned char c);
+/* "ADDR,LEN" (hex, at most 16 digits each); *rest at what follows. -1 when
+ * malformed. */
+int snapvm_gdb_parse_addr_len(const char *p, uint64_t *addr, uint64_t *len, const char **rest);
+
+/* The launcher's filter plus what a gdb connection on fd needs (seccomp.c). */
+int snapvm_seccomp_install_fd(int fd, struct snapvm_error *err);
 
 /* ---- the objects ---- */
 
@@ -475,6 +527,12 @@ struct snapvm_sandbox {
 	unsigned int nhost_functions;
 	bool in_host_call;
 	unsigned char *host_in, *host_out; /* SNAPVM_HOST_CALL_MAX each, at first use */
+	/* How the last run stopped, and for an ABORT the GVA of the fault
+	 * frame the guest passed (0: none): what core dumps show. */
+	enum snapvm_stop last_stop;
+	uint64_t abort_frame;
+	/* SNAPVM_STOP_DEBUG: what KVM_EXIT_DEBUG said. */
+	struct kvm_debug_exit_arch debug_exit;
 };
 
 struct snapvm_host_binding {

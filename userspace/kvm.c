@@ -804,6 +804,93 @@ int snapvm_kvm_vcpu_paging(struct snapvm_kvm_vcpu *vcpu, struct snapvm_paging *p
 	return 0;
 }
 
+int snapvm_kvm_vcpu_set_guest_debug(struct snapvm_kvm_vcpu *vcpu, uint32_t control,
+				    const uint64_t debugreg[8], struct snapvm_error *err)
+{
+	struct kvm_guest_debug debug = {.control = control};
+
+	if (debugreg)
+		memcpy(debug.arch.debugreg, debugreg, sizeof(debug.arch.debugreg));
+	if (ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &debug) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_GUEST_DEBUG (control 0x%x)",
+					 control);
+	return 0;
+}
+
+/* One probe run: real mode at 0x1000 + offset, with control; true when it
+ * ends in KVM_EXIT_DEBUG (else the `hlt` after the probed instruction, or
+ * the int3 handler's, ends it). */
+static bool probe_run(int vcpu_fd, struct kvm_run *run, uint64_t rip, uint32_t control,
+		      uint64_t dr0)
+{
+	struct kvm_guest_debug debug = {.control = control};
+	struct kvm_regs regs = {.rip = rip, .rflags = 2};
+	struct kvm_sregs sregs;
+
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs))
+		return false;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	debug.arch.debugreg[0] = dr0;
+	debug.arch.debugreg[7] = dr0 ? 1 : 0; /* L0, execute */
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) || ioctl(vcpu_fd, KVM_SET_REGS, &regs) ||
+	    ioctl(vcpu_fd, KVM_SET_GUEST_DEBUG, &debug))
+		return false;
+	for (int tries = 0; tries < 4; tries++) {
+		if (ioctl(vcpu_fd, KVM_RUN, 0) == 0)
+			return run->exit_reason == KVM_EXIT_DEBUG;
+		if (errno != EINTR && errno != EAGAIN)
+			return false;
+	}
+	return false;
+}
+
+void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3)
+{
+	struct kvm_userspace_memory_region mem = {.memory_size = 0x2000};
+	struct kvm_run *run = MAP_FAILED;
+	unsigned char *page = MAP_FAILED;
+	int vm = -1, vcpu = -1;
+
+	*hw_breakpoints = *int3 = false;
+	if (snapvm_kvm_check(NULL))
+		return;
+	vm = ioctl(host.fd, KVM_CREATE_VM, 0);
+	page = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm < 0 || page == MAP_FAILED)
+		goto out;
+	/* Real mode: the IVT sends int3 to a hlt at 0x1800; 0x1000: nop,
+	 * nop, hlt with DR0 on the second nop; 0x1100: int3, hlt. */
+	memcpy(page + 0x0c, (const unsigned char[]){0x00, 0x18, 0x00, 0x00}, 4);
+	memcpy(page + 0x1000, (const unsigned char[]){0x90, 0x90, 0xf4}, 3);
+	memcpy(page + 0x1100, (const unsigned char[]){0xcc, 0xf4}, 2);
+	page[0x1800] = 0xf4;
+	mem.userspace_addr = (uintptr_t)page;
+	ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL); /* VMX without unrestricted guest */
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mem))
+		goto out;
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu < 0)
+		goto out;
+	run = mmap(NULL, (size_t)host.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED)
+		goto out;
+	*hw_breakpoints =
+	    probe_run(vcpu, run, 0x1000, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, 0x1001) &&
+	    run->debug.arch.pc == 0x1001;
+	*int3 = probe_run(vcpu, run, 0x1100, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP, 0) &&
+		run->debug.arch.exception == 3;
+out:
+	if (run != MAP_FAILED)
+		munmap(run, (size_t)host.vcpu_mmap_size);
+	if (vcpu >= 0)
+		close(vcpu);
+	if (vm >= 0)
+		close(vm);
+	if (page != MAP_FAILED)
+		munmap(page, 0x2000);
+}
+
 void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu)
 {
 	vcpu->kicked = 1;
@@ -943,6 +1030,10 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		break;
 	case KVM_EXIT_INTR:
 		exit->kind = SNAPVM_EXIT_KICKED;
+		break;
+	case KVM_EXIT_DEBUG:
+		exit->kind = SNAPVM_EXIT_DEBUG;
+		exit->debug = run->debug.arch;
 		break;
 	default:
 		exit->kind = SNAPVM_EXIT_OTHER;

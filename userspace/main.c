@@ -28,10 +28,11 @@ static const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
     "                  [--scratch-size=SIZE] [--max-memory=SIZE] [--kvm-pv]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
-    "                  [--no-seccomp] GUEST.elf\n"
+    "                  [--no-seccomp] [--core-dump=PATH] [--gdb=PORT|unix:PATH]\n"
+    "                  GUEST.elf\n"
     "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
-    "                  [--no-seccomp]\n"
+    "                  [--no-seccomp] [--core-dump=PATH] [--gdb=PORT|unix:PATH]\n"
     "       snapvm call --from=FILE [--input=FILE|-] [--timeout=SECONDS]\n"
     "                   [--memory=kmod|memfd] [--max-memory=SIZE] [--no-seccomp]\n"
     "                   FUNCTION\n"
@@ -59,6 +60,14 @@ static const char usage_text[] =
     "                    snapshot between runs; exit with the last run's status\n"
     "  --no-seccomp      for debugging: run without the seccomp filter that\n"
     "                    otherwise confines snapvm once the sandbox exists\n"
+    "  --core-dump=PATH  when the guest faults or aborts, write an ELF core file\n"
+    "                    to PATH (atomically) for `gdb GUEST.elf PATH`\n"
+    "  --gdb=PORT        hold the guest at its entry point (or where the snapshot\n"
+    "                    resumes) and wait for gdb's `target remote :PORT`; binds\n"
+    "                    to localhost (127.0.0.1) only, unless given as\n"
+    "                    ADDRESS:PORT. --gdb=unix:PATH listens on a unix socket.\n"
+    "                    Breakpoints last across --repeat's runs; the seccomp\n"
+    "                    filter then also allows the connection's recv/send/poll\n"
     "call     restore snapshot FILE and call guest FUNCTION (a number) with the\n"
     "         bytes of --input (a file, or - for stdin; none by default) through\n"
     "         its I/O area (rt_buffer_call_loop); the output bytes go to stdout.\n"
@@ -186,8 +195,8 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 			timeout_text, (unsigned long long)outcome->rip);
 		break;
 	case SNAPVM_STOP_INTERRUPTED:
-		fprintf(stderr, "snapvm: %s: interrupted at RIP 0x%llx\n", what,
-			(unsigned long long)outcome->rip);
+		fprintf(stderr, "snapvm: %s: %s\n", what,
+			outcome->message[0] ? outcome->message : "interrupted");
 		break;
 	case SNAPVM_STOP_SNAPSHOT:
 		fprintf(stderr, "snapvm: %s: stopped at SNAPSHOT (RIP 0x%llx)\n", what,
@@ -199,20 +208,24 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 			"makes none\n",
 			what, (unsigned long long)outcome->rip);
 		break;
+	case SNAPVM_STOP_DEBUG:
+		break;
 	}
 }
 
 /* One run; a SNAPSHOT on the way is taken and saved when snapshot_out is
  * set (and ends the run), else the guest goes on with SNAPSHOT = 0. */
-static int run_once(struct snapvm_sandbox *sandbox, uint64_t timeout_ms, const char *snapshot_out,
-		    struct snapvm_outcome *outcome, struct snapvm_error *err)
+static int run_once(struct snapvm_sandbox *sandbox, struct snapvm_gdb *gdb, uint64_t timeout_ms,
+		    const char *snapshot_out, struct snapvm_outcome *outcome,
+		    struct snapvm_error *err)
 {
 	int ret;
 
 	for (;;) {
 		struct snapvm_snapshot *taken;
 
-		ret = snapvm_sandbox_run(sandbox, timeout_ms, outcome, err);
+		ret = gdb ? snapvm_gdb_run(gdb, sandbox, timeout_ms, outcome, err)
+			  : snapvm_sandbox_run(sandbox, timeout_ms, outcome, err);
 		if (ret || outcome->stop != SNAPVM_STOP_SNAPSHOT)
 			return ret;
 		if (!snapshot_out)
@@ -224,6 +237,37 @@ static int run_once(struct snapvm_sandbox *sandbox, uint64_t timeout_ms, const c
 		snapvm_snapshot_put(taken);
 		return ret;
 	}
+}
+
+/* --core-dump: the run faulted or aborted; its status stays the guest's. */
+static void write_core_dump(struct snapvm_sandbox *sandbox, const char *path)
+{
+	struct snapvm_error err;
+
+	if (snapvm_sandbox_core_dump(sandbox, path, &err))
+		fprintf(stderr, "snapvm: %s\n", err.message);
+	else
+		fprintf(stderr, "snapvm: core dump written to %s\n", path);
+}
+
+/* --gdb: listen, say where (tests and people wait for that line), and take
+ * gdb's connection. */
+static int start_gdb(const char *where, struct snapvm_gdb **gdb)
+{
+	struct snapvm_error err;
+	char address[160];
+	int ret = snapvm_gdb_listen(where, gdb, address, sizeof(address), &err);
+
+	if (!ret) {
+		fprintf(stderr, "snapvm: waiting for gdb on %s\n", address);
+		ret = snapvm_gdb_accept(*gdb, &err);
+	}
+	if (ret) {
+		fprintf(stderr, "snapvm: %s\n", err.message);
+		snapvm_gdb_end(*gdb, 0);
+		*gdb = NULL;
+	}
+	return ret;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -239,10 +283,14 @@ static int cmd_run(int argc, char **argv)
 	    {"max-memory", required_argument, NULL, 'M'},
 	    {"kvm-pv", no_argument, NULL, 'P'},
 	    {"no-seccomp", no_argument, NULL, 'S'},
+	    {"core-dump", required_argument, NULL, 'c'},
+	    {"gdb", required_argument, NULL, 'g'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct snapvm_snapshot_options options = {0};
+	const char *core_dump = NULL, *gdb_where = NULL;
+	struct snapvm_gdb *gdb = NULL;
 	struct snapvm_snapshot *snapshot;
 	struct snapvm_sandbox *sandbox;
 	struct snapvm_outcome outcome;
@@ -294,6 +342,14 @@ static int cmd_run(int argc, char **argv)
 		case 'S':
 			seccomp = false;
 			break;
+		case 'c':
+			if (!*optarg)
+				return usage_error("%s", "--core-dump needs a file name");
+			core_dump = optarg;
+			break;
+		case 'g':
+			gdb_where = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -337,17 +393,32 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "snapvm: %s\n", err.message);
 		return ret;
 	}
+	/* gdb connects before the filter: it allows no socket, bind or accept. */
+	if (gdb_where) {
+		ret = start_gdb(gdb_where, &gdb);
+		if (ret) {
+			snapvm_sandbox_destroy(sandbox);
+			return ret;
+		}
+	}
 	/* Set-up is over: from here on only the run loop's system calls. */
 	if (seccomp)
-		ret = snapvm_seccomp_install(&err);
+		ret = gdb ? snapvm_gdb_seccomp_install(gdb, &err) : snapvm_seccomp_install(&err);
 	for (uint64_t i = 0; i < repeat && !ret; i++) {
 		if (i)
 			ret = snapvm_sandbox_restore(sandbox, &err);
 		if (!ret)
-			ret = run_once(sandbox, timeout_ms, snapshot_out, &outcome, &err);
+			ret = run_once(sandbox, gdb, timeout_ms, snapshot_out, &outcome, &err);
 		if (!ret && (!snapshot_out || outcome.stop != SNAPVM_STOP_SNAPSHOT))
 			report(path, &outcome, timeout_text);
+		if (!ret && core_dump &&
+		    (outcome.stop == SNAPVM_STOP_FAULT || outcome.stop == SNAPVM_STOP_ABORT))
+			write_core_dump(sandbox, core_dump);
+		if (snapvm_gdb_killed(gdb))
+			break;
 	}
+	if (gdb)
+		snapvm_gdb_end(gdb, ret ? ret : snapvm_outcome_exit_status(&outcome));
 	snapvm_sandbox_destroy(sandbox);
 	if (ret) {
 		fprintf(stderr, "snapvm: %s\n", err.message);

@@ -210,6 +210,7 @@ static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	outcome->stop = SNAPVM_STOP_ABORT;
 	outcome->code = guest_signed(hc, hc->arg[0]);
 	outcome->rip = hc->rip;
+	sb->abort_frame = hc->arg[2];
 	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
 		return -ret;
@@ -526,6 +527,12 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 			     (unsigned long long)rip);
 	case SNAPVM_EXIT_KICKED:
 		return timed_out(sb, outcome);
+	case SNAPVM_EXIT_DEBUG:
+		/* Only while a debugger (gdbstub.c) has guest debugging on. */
+		sb->debug_exit = exit->debug;
+		outcome->stop = SNAPVM_STOP_DEBUG;
+		outcome->rip = exit->debug.pc;
+		return HC_STOP;
 	case SNAPVM_EXIT_OTHER:
 		rip = current_rip(sb);
 		return fault(outcome, rip, "%s at RIP 0x%llx", exit->description,
@@ -591,6 +598,7 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 			ret = flushed;
 	}
 out:
+	sb->last_stop = outcome->stop;
 	snapvm_deadline_end(sb, &deadline);
 	return ret;
 }
@@ -787,6 +795,7 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	sb->poisoned = true;
 	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore is unfinished");
 	sb->at_snapshot = sb->at_call_wait = false;
+	sb->last_stop = 0; /* no fault frame to show any more */
 	sb->console_len = 0;
 	/* The vCPU first: it finishes a pending I/O, which could write memory
 	 * (an `ins`), before the memory goes back. */

@@ -92,6 +92,22 @@ static int add_rule(scmp_filter_ctx ctx, int syscall, unsigned int count,
 	return 0;
 }
 
+/* A gdb connection: recv and send on its socket only; poll for Ctrl-C
+ * (poll's fds sit in memory, where the filter cannot look). */
+static int add_debugger_rules(scmp_filter_ctx ctx, int fd, struct snapvm_error *err)
+{
+	const struct scmp_arg_cmp on_fd = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd);
+	int ret = add_rule(ctx, SCMP_SYS(recvfrom), 1, &on_fd, "recvfrom", err);
+
+	if (!ret)
+		ret = add_rule(ctx, SCMP_SYS(sendto), 1, &on_fd, "sendto", err);
+	if (!ret)
+		ret = add_rule(ctx, SCMP_SYS(poll), 0, NULL, "poll", err);
+	if (!ret)
+		ret = add_rule(ctx, SCMP_SYS(ppoll), 0, NULL, "ppoll", err);
+	return ret;
+}
+
 static int add_rules(scmp_filter_ctx ctx, struct snapvm_error *err)
 {
 	/* The host never executes what it maps after set-up. */
@@ -125,7 +141,19 @@ static int add_rules(scmp_filter_ctx ctx, struct snapvm_error *err)
 	return ret;
 }
 
+static int install(int debugger_fd, struct snapvm_error *err);
+
 int snapvm_seccomp_install(struct snapvm_error *err)
+{
+	return install(-1, err);
+}
+
+int snapvm_seccomp_install_fd(int fd, struct snapvm_error *err)
+{
+	return install(fd, err);
+}
+
+static int install(int debugger_fd, struct snapvm_error *err)
 {
 	scmp_filter_ctx ctx;
 	int ret;
@@ -150,6 +178,8 @@ int snapvm_seccomp_install(struct snapvm_error *err)
 		goto out;
 	}
 	ret = add_rules(ctx, err);
+	if (!ret && debugger_fd >= 0)
+		ret = add_debugger_rules(ctx, debugger_fd, err);
 	if (ret)
 		goto out;
 	ret = seccomp_load(ctx);

@@ -217,6 +217,8 @@ enum snapvm_stop {
 				  * may take it now; running on returns 0 to it */
 	SNAPVM_STOP_CALL_WAIT,	 /* hypercall CALL_WAIT(result): code = result */
 	SNAPVM_STOP_INTERRUPTED, /* snapvm_sandbox_interrupt(); the sandbox is intact */
+	SNAPVM_STOP_DEBUG,	 /* a breakpoint or single step of the gdb stub
+				  * (only while it debugs the sandbox) */
 };
 
 struct snapvm_outcome {
@@ -360,6 +362,30 @@ SNAPVM_API int snapvm_kick_signal(void);
 SNAPVM_API int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t gpa, void *buf,
 				       size_t len, struct snapvm_error *err);
 
+/*
+ * Write an ELF core file of the sandbox as it stands, at any stop (the
+ * launcher's --core-dump=PATH does at a FAULT or ABORT): ET_CORE, ELF32
+ * EM_386 for i686 guests, ELF64 EM_X86_64 for amd64, so that
+ * `gdb GUEST.elf CORE` reads it as a Linux core of that architecture:
+ * - NT_PRSTATUS with the general registers in gdb's order (i386's 17-entry
+ *   elf_gregset_t, x86-64's struct user_regs_struct) and the stop as a
+ *   signal (ABORT SIGABRT, an exception or FAULT SIGSEGV, a debugger's
+ *   stop SIGTRAP, a timeout SIGALRM, an interrupt SIGINT);
+ * - NT_FPREGSET (x86-64: FXSAVE; i386: FSAVE, plus NT_PRXFPREG's FXSAVE);
+ * - one PT_LOAD per run of guest-virtual memory, at the GVAs the guest's
+ *   code uses: its page tables walked (4-level, PAE or 32-bit), GVA = GPA
+ *   with paging off; pages outside guest memory are left out, all-zero
+ *   pages are holes in a sparse file, and a guest whose tables alias memory
+ *   more than 4 times over its size is cut short there.
+ * At an ABORT whose frame argument names the interrupted context (the
+ * runtimes' exception handlers pass it, layout/abi.h), the registers are
+ * that context's, so a backtrace starts at the faulting instruction.
+ * Written atomically, as snapshot files are: an earlier file at path
+ * survives any failure. EX_CANTCREAT / EX_IOERR on failure.
+ */
+SNAPVM_API int snapvm_sandbox_core_dump(struct snapvm_sandbox *sandbox, const char *path,
+					struct snapvm_error *err);
+
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
  * FAULT -> 70, TIMEOUT -> 124. */
 SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
@@ -402,6 +428,57 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  * EX_OSERR, with a message naming the libseccomp call that failed.
  */
 SNAPVM_API int snapvm_seccomp_install(struct snapvm_error *err);
+
+/*
+ * The gdb remote stub (`snapvm run --gdb=...`): one debugger for one
+ * sandbox at a time, speaking gdb's remote serial protocol.
+ *
+ * snapvm_gdb_listen: where is "PORT" (bound to 127.0.0.1 only),
+ * "ADDRESS:PORT" (an IPv4 address, to listen elsewhere on purpose) or
+ * "unix:PATH"; address gets what was bound, for messages. EX_USAGE for a
+ * malformed where, EX_UNAVAILABLE when the port is taken.
+ * snapvm_gdb_accept waits for gdb and takes its one connection (the
+ * listening socket, and a unix socket's file, go away then).
+ *
+ * snapvm_gdb_run runs the sandbox like snapvm_sandbox_run, under gdb: the
+ * first run is held where it stands (a fresh sandbox at the guest's entry
+ * point, a snapshot file where it resumes) until gdb continues or steps.
+ * It serves qSupported, the target description (qXfer:features:read,
+ * i386 or i386:x86-64 with the core, sse and, amd64, segments features),
+ * g/G/p/P (general registers, RIP and RFLAGS writable; segment and FPU
+ * registers read-only), m/M on guest-virtual memory through the guest's
+ * page tables (E14 outside guest memory; M refused where the host may not
+ * write, the amd64 snapshot before the guest's copy-on-write), Z0/z0 and
+ * Z1/z1 through KVM_SET_GUEST_DEBUG, s, c, ?, D (the guest runs on alone),
+ * k and Ctrl-C. A breakpoint takes one of the four debug registers, else an
+ * int3 where the host may write guest memory (kept in memory only while
+ * the guest runs), else single steps that compare RIP: each only where a
+ * probe at snapvm_gdb_listen (a throw-away real-mode VM) saw KVM honour it.
+ * A run is cut into 50 ms slices to see Ctrl-C between them; the timeout
+ * counts the time the guest ran. An ABORT or FAULT is held for gdb first
+ * (SIGSEGV with the faulting context when the runtime's exception handler
+ * aborted, else SIGABRT or SIGSEGV), and ends the run when gdb resumes.
+ * Breakpoints stay across runs and restores. Garbage outside packets gets
+ * a NAK ("-"), a bad checksum a NAK, an unknown packet the empty reply, a
+ * malformed one "E01", and a packet over 16 KiB closes the connection (the
+ * guest then runs on alone, as after D).
+ *
+ * snapvm_gdb_killed: gdb sent k (the run ended SNAPVM_STOP_INTERRUPTED,
+ * "killed by gdb"). snapvm_gdb_end tells a gdb that waits for the guest
+ * that it exited with status (W), closes and frees everything.
+ * snapvm_gdb_seccomp_install is snapvm_seccomp_install plus recvfrom and
+ * sendto on the connection's socket, and poll/ppoll.
+ */
+struct snapvm_gdb;
+SNAPVM_API int snapvm_gdb_listen(const char *where, struct snapvm_gdb **gdb, char *address,
+				 size_t size, struct snapvm_error *err);
+SNAPVM_API int snapvm_gdb_accept(struct snapvm_gdb *gdb, struct snapvm_error *err);
+SNAPVM_API int snapvm_gdb_seccomp_install(struct snapvm_gdb *gdb, struct snapvm_error *err);
+SNAPVM_API int snapvm_gdb_run(struct snapvm_gdb *gdb, struct snapvm_sandbox *sandbox,
+			      uint64_t timeout_ms, struct snapvm_outcome *outcome,
+			      struct snapvm_error *err);
+SNAPVM_API bool snapvm_gdb_killed(const struct snapvm_gdb *gdb);
+SNAPVM_API void snapvm_gdb_end(struct snapvm_gdb *gdb, int status);
 
 /* What the host offers: for `snapvm info` and for tests that must SKIP. */
 struct snapvm_host_info {

@@ -144,18 +144,19 @@ void rt_exception(struct rt_frame *f)
 		return;
 	}
 	if (f->vector == 14)
-		rt_abortf(128 + 14,
-			  "guest page fault: CR2=0x%llx RIP=0x%llx error=0x%llx (%s, %s%s)",
-			  (unsigned long long)cr2, (unsigned long long)f->ip,
-			  (unsigned long long)f->error,
-			  f->error & PF_PRESENT ? "protection" : "not present",
-			  f->error & PF_FETCH	? "fetch"
-			  : f->error & PF_WRITE ? "write"
-						: "read",
-			  f->error & PF_RESERVED ? ", reserved bit" : "");
-	rt_abortf(128 + (int)f->vector, "guest exception %llu (%s): RIP=0x%llx error=0x%llx",
-		  (unsigned long long)f->vector, rt_exception_name(f->vector),
-		  (unsigned long long)f->ip, (unsigned long long)f->error);
+		rt_abort_frame(128 + 14, f,
+			       "guest page fault: CR2=0x%llx RIP=0x%llx error=0x%llx (%s, %s%s)",
+			       (unsigned long long)cr2, (unsigned long long)f->ip,
+			       (unsigned long long)f->error,
+			       f->error & PF_PRESENT ? "protection" : "not present",
+			       f->error & PF_FETCH   ? "fetch"
+			       : f->error & PF_WRITE ? "write"
+						     : "read",
+			       f->error & PF_RESERVED ? ", reserved bit" : "");
+	rt_abort_frame(128 + (int)f->vector, f,
+		       "guest exception %llu (%s): RIP=0x%llx error=0x%llx",
+		       (unsigned long long)f->vector, rt_exception_name(f->vector),
+		       (unsigned long long)f->ip, (unsigned long long)f->error);
 }
 
 void rt_probe_access(int kind, uintptr_t addr, uintptr_t *recover);

@@ -34,7 +34,7 @@ void rt_exception(struct rt_frame *f)
 		s->probe_recover = 0;
 		return;
 	}
-	rt_abortf(128 + (int)f->vector, "guest exception %u (%s): EIP=0x%x error=0x%x",
-		  (unsigned)f->vector, rt_exception_name(f->vector), (unsigned)f->ip,
-		  (unsigned)f->error);
+	rt_abort_frame(128 + (int)f->vector, f, "guest exception %u (%s): EIP=0x%x error=0x%x",
+		       (unsigned)f->vector, rt_exception_name(f->vector), (unsigned)f->ip,
+		       (unsigned)f->error);
 }

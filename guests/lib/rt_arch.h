@@ -17,20 +17,12 @@
 #endif
 
 /* The exception frame start.S builds: general registers (as pushed), the
- * vector and error code (0 when the CPU pushes none), then the CPU's frame. */
+ * vector and error code (0 when the CPU pushes none), then the CPU's frame.
+ * It is the ABI's fault frame (layout/abi.h), which ABORT hands the VMM. */
 #if defined(__x86_64__)
-struct rt_frame {
-	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
-	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
-	uint64_t vector, error;
-	uint64_t ip, cs, flags, sp, ss;
-};
+#define rt_frame snapvm_fault_frame_amd64
 #else
-struct rt_frame {
-	uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax; /* pushal */
-	uint32_t vector, error;
-	uint32_t ip, cs, flags; /* same privilege: no SS:ESP */
-};
+#define rt_frame snapvm_fault_frame_i686
 #endif
 
 /* Entry stubs for vectors 0..RT_ARCH_IDT_ENTRIES-1 (start.S). */
@@ -43,6 +35,9 @@ __attribute__((noreturn)) void rt_start(struct snapvm_boot_info *bi,
 void rt_arch_fill_idt(void *idt);
 /* Called by start.S for every exception. */
 void rt_exception(struct rt_frame *frame);
+/* ABORT from an exception handler: the VMM's core dumps show frame. */
+__attribute__((noreturn, format(printf, 3, 4))) void
+rt_abort_frame(int code, const struct rt_frame *frame, const char *fmt, ...);
 /* Name of an exception vector, e.g. "#PF". */
 const char *rt_exception_name(uintptr_t vector);
 

@@ -87,6 +87,19 @@ void rt_abortf(int code, const char *fmt, ...)
 	rt_abort(code, msg);
 }
 
+void rt_abort_frame(int code, const struct rt_frame *frame, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	rt_vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rt_hypercall(SNAPVM_HC_ABORT, (uintptr_t)code, (uintptr_t)msg, (uintptr_t)frame, 0);
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
 const volatile struct snapvm_call *rt_call_wait(uint64_t result)
 {
 	/* On i686 a 64-bit result does not fit one register: the ABI passes
