@@ -5,6 +5,8 @@
 #   make setup      install what a fresh Debian machine needs (idempotent)
 #   make check      host unit tests (and 10 s of each fuzzer) + kselftests in
 #                   ONE boot of the test VM
+#   make check-debug  kselftests under a KASAN/lockdep/kmemleak kernel, built
+#                   once per machine (tests/vm/check-debug; slow, not in check)
 #   make fuzz       run each libFuzzer harness FUZZ_SECONDS (see fuzz/build.mk)
 #   make demo       run the hello guests (natively with usable KVM, else in the VM)
 #   make bench      benchmarks (see bench/README)
@@ -68,6 +70,14 @@ check: $(SETUP_STAMP)
 	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap $(UNIT_TESTS) fuzz/run-tap
 	-tests/vm/run --timeout 1200 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
 	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
+
+# The kselftests under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)
+# built from linux-source-6.1 into ~/.cache/snapvm once per machine.
+# CHECK_DEBUG_TESTS picks kselftests (default: module, launcher, snapshot,
+# isolation, embed). Verdict and dmesg in build/check-debug/.
+.PHONY: check-debug
+check-debug: $(SETUP_STAMP) programs guests tests
+	tests/vm/check-debug $(CHECK_DEBUG_TESTS)
 
 # The hello guests of both layouts: natively when this machine's KVM runs
 # them, else inside the test VM (with snapvm.ko loaded). DEMO_WHERE=vm
