@@ -385,6 +385,9 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
 		return HC_CONTINUE;
 	}
+	/* A handler that claims more than it wrote must not hand the guest an
+	 * earlier call's bytes (another request's, perhaps). */
+	memset(sb->host_out, 0, out.len);
 	sb->in_host_call = true;
 	n = binding->fn(binding->ctx, sb, sb->host_in, in.len, sb->host_out, out.len);
 	sb->in_host_call = false;
