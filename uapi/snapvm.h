@@ -29,12 +29,19 @@
 #define SNAPVM_PROT_EXEC (1U << 2)
 #define SNAPVM_PROT_ALL (SNAPVM_PROT_READ | SNAPVM_PROT_WRITE | SNAPVM_PROT_EXEC)
 
-/* struct snapvm_region_create.flags: none defined yet, every bit is EINVAL. */
-#define SNAPVM_CREATE_FLAGS_ALL 0U
+/*
+ * struct snapvm_region_create.flags. LAZY: pages are allocated, zeroed,
+ * charged and pinned at first touch (a fault, pwrite or RESTORE) instead of
+ * at create, and held from then on like any other region page.
+ */
+#define SNAPVM_CREATE_LAZY (1U << 0)
+#define SNAPVM_CREATE_FLAGS_ALL SNAPVM_CREATE_LAZY
 
 /* struct snapvm_region_info.flags */
 #define SNAPVM_REGION_SEALED (1U << 0)
 #define SNAPVM_REGION_READONLY_FD (1U << 1)	/* asked through a SNAPVM_REGION_DUP_READONLY fd */
+#define SNAPVM_REGION_LAZY (1U << 2)	/* created with SNAPVM_CREATE_LAZY, or a clone */
+#define SNAPVM_REGION_CLONE (1U << 3)	/* made by SNAPVM_REGION_CLONE */
 
 /* struct snapvm_region_restore.flags: none defined yet. */
 #define SNAPVM_RESTORE_FLAGS_ALL 0U
@@ -44,6 +51,8 @@
 
 /* SNAPVM_GET_FEATURES: the optional features this module has. */
 #define SNAPVM_FEATURE_DUP_READONLY (1U << 0)	/* SNAPVM_REGION_DUP_READONLY */
+#define SNAPVM_FEATURE_LAZY (1U << 1)	/* SNAPVM_CREATE_LAZY, INFO's resident_pages */
+#define SNAPVM_FEATURE_CLONE (1U << 2)	/* SNAPVM_REGION_CLONE */
 
 /* SNAPVM_REGION_RESTORE.src_fd value meaning "zero the pages". */
 #define SNAPVM_RESTORE_ZERO (-1)
@@ -61,8 +70,20 @@ struct snapvm_region_create {
 struct snapvm_region_info {
 	__u64 size;
 	__u32 prot;	/* as created; WRITE is gone once sealed */
-	__u32 flags;	/* SNAPVM_REGION_SEALED */
+	__u32 flags;	/* SNAPVM_REGION_* */
 	__u64 reserved[2];	/* written as 0 */
+	/*
+	 * Pages this region holds now: size / 4096 unless lazy. A clone's
+	 * pages still shared with its source are not counted. (Added after
+	 * the first v2 modules; the 32-byte INFO of those is still answered.)
+	 */
+	__u64 resident_pages;
+};
+
+struct snapvm_region_clone {
+	__u32 prot;	/* SNAPVM_PROT_*; must include READ */
+	__u32 flags;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
 };
 
 struct snapvm_region_restore {
@@ -97,5 +118,14 @@ struct snapvm_region_restore {
  * handed to another process.
  */
 #define SNAPVM_REGION_DUP_READONLY _IO(SNAPVM_IOCTL_MAGIC, 0x13)
+/*
+ * On a sealed region fd (a read-only one too). Returns a new O_CLOEXEC
+ * region fd of the same size: a lazy private clone. A page it never wrote
+ * reads as the source's; its first write (a fault, pwrite or RESTORE) gives
+ * it a page of its own, copied from the source, charged and pinned. The
+ * clone holds a reference on the source. How copy-on-write scratch is
+ * backed: many sandboxes share one sealed scratch image.
+ */
+#define SNAPVM_REGION_CLONE _IOW(SNAPVM_IOCTL_MAGIC, 0x14, struct snapvm_region_clone)
 
 #endif /* _UAPI_LINUX_SNAPVM_H */
