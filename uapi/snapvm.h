@@ -41,7 +41,7 @@
 #define SNAPVM_REGION_SEALED (1U << 0)
 #define SNAPVM_REGION_READONLY_FD (1U << 1)	/* asked through a SNAPVM_REGION_DUP_READONLY fd */
 #define SNAPVM_REGION_LAZY (1U << 2)	/* created with SNAPVM_CREATE_LAZY, or a clone */
-#define SNAPVM_REGION_CLONE (1U << 3)	/* made by SNAPVM_REGION_CLONE */
+#define SNAPVM_REGION_CLONED (1U << 3)	/* made by SNAPVM_REGION_CLONE */
 
 /* struct snapvm_region_restore.flags: none defined yet. */
 #define SNAPVM_RESTORE_FLAGS_ALL 0U
