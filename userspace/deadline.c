@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * deadline.c - what stops a run from outside the guest: its timeout (a
- * per-run POSIX timer aimed at the running thread) and
+ * POSIX timer per thread, aimed at it) and
  * snapvm_sandbox_interrupt (tgkill of the running thread, from any thread),
  * both through one signal, the kick signal, whose handler makes KVM_RUN or a
  * write blocked on the output fd return EINTR.
@@ -19,7 +19,7 @@
 #include "userspace/internal.h"
 
 /*
- * A timeout (a per-run POSIX timer aimed at the running thread) and
+ * A timeout (the thread's POSIX timer) and
  * snapvm_sandbox_interrupt (tgkill of the running thread) both stop a run
  * the same way: a signal whose handler sets kvm_run.immediate_exit, so that
  * KVM_RUN, or a write blocked on the output fd, returns EINTR. The signal is
@@ -30,11 +30,35 @@ static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 static int kick_signo; /* 0 until a handler is installed */
 static struct sigaction kick_previous;
 
-static __thread struct snapvm_sandbox *running_sandbox;
-static __thread int running_token;
-static __thread pid_t thread_tid;
-
 #define DEFAULT_KICK_SIGNAL (SIGRTMIN + 2)
+
+/*
+ * A run's hot path makes no system call but KVM_RUN: each thread has one
+ * timer, created at its first timed run and deleted when it exits, and it
+ * is re-armed only when a run's deadline comes before the time it is set
+ * for. A timer that fires early (a later run's deadline is further away)
+ * re-arms itself from the handler (timer_settime is async-signal-safe), at
+ * the cost of one spurious KVM_RUN return per timeout period, not per call.
+ * The thread's id and signal mask are read once per thread.
+ */
+struct kick_thread {
+	pid_t tid;
+	bool have_timer, kick_blocked;
+	int timer_signo, mask_signo; /* what the timer and the mask were set up for */
+	timer_t timer;
+	uint64_t armed_ns;    /* when the timer fires (CLOCK_MONOTONIC), 0: never */
+	uint64_t deadline_ns; /* the current run's deadline, 0: none */
+	sigset_t mask;	      /* the thread's own mask, without the kick signal */
+	struct snapvm_sandbox *running;
+};
+static __thread struct kick_thread self;
+static pthread_once_t thread_setup = PTHREAD_ONCE_INIT;
+static pthread_key_t thread_key;
+
+/* Re-sent this long after the deadline while the run has not ended: a
+ * signal that lands just before a blocking write(2) starts would otherwise
+ * be lost to it. */
+#define KICK_REPEAT_NS 100000000ULL
 
 int snapvm_kick_signal(void)
 {
@@ -43,17 +67,67 @@ int snapvm_kick_signal(void)
 	return signo ? signo : DEFAULT_KICK_SIGNAL;
 }
 
-/* A timer's signal only kicks the run that armed it (an earlier run's carries
- * an older token); anything else only when an interrupt was asked for. */
+static uint64_t monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+static int arm_at(uint64_t when_ns)
+{
+	struct itimerspec when = {
+	    .it_value.tv_sec = (time_t)(when_ns / 1000000000ULL),
+	    .it_value.tv_nsec = (long)(when_ns % 1000000000ULL),
+	};
+
+	self.armed_ns = when_ns;
+	return timer_settime(self.timer, TIMER_ABSTIME, &when, NULL);
+}
+
+/* A timer's signal kicks the run in progress on this thread once its
+ * deadline has passed; anything else only when an interrupt was asked for. */
 static void on_kick(int sig, siginfo_t *info, void *context)
 {
-	struct snapvm_sandbox *sb = running_sandbox;
+	struct snapvm_sandbox *sb = self.running;
+	int saved_errno = errno;
 
-	if (!sb)
-		return;
-	if (info->si_code == SI_TIMER ? info->si_value.sival_int == running_token
-				      : __atomic_load_n(&sb->interrupt_requested, __ATOMIC_SEQ_CST))
+	if (info->si_code == SI_TIMER) {
+		self.armed_ns = 0;
+		if (sb && self.deadline_ns) {
+			uint64_t now = monotonic_ns();
+
+			if (now >= self.deadline_ns) {
+				snapvm_kvm_vcpu_kick(&sb->vcpu);
+				arm_at(now + KICK_REPEAT_NS);
+			} else {
+				arm_at(self.deadline_ns);
+			}
+		}
+	} else if (sb && __atomic_load_n(&sb->interrupt_requested, __ATOMIC_SEQ_CST)) {
 		snapvm_kvm_vcpu_kick(&sb->vcpu);
+	}
+	errno = saved_errno;
+}
+
+static void thread_exit(void *unused)
+{
+	if (self.have_timer)
+		timer_delete(self.timer);
+	self.have_timer = false;
+}
+
+/* A forked child has its own thread id, no timers and perhaps another mask. */
+static void forked_child(void)
+{
+	memset(&self, 0, sizeof(self));
+}
+
+static void setup_once(void)
+{
+	pthread_key_create(&thread_key, thread_exit);
+	pthread_atfork(NULL, NULL, forked_child);
 }
 
 int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err)
@@ -107,33 +181,90 @@ static int ensure_kick_signal(struct snapvm_error *err)
 	return snapvm_set_kick_signal(DEFAULT_KICK_SIGNAL, 0, err);
 }
 
-static int arm_timeout(uint64_t timeout_ms, timer_t *timer, struct snapvm_error *err)
+static int ensure_timer(struct snapvm_error *err)
 {
-	static int tokens;
 	struct sigevent sev = {
 	    .sigev_notify = SIGEV_THREAD_ID,
 	    .sigev_signo = snapvm_kick_signal(),
 	};
-	/* Re-sent every 100 ms after the deadline: a signal that lands just
-	 * before a blocking write(2) starts would otherwise be lost to it. */
-	struct itimerspec when = {
-	    .it_value.tv_sec = (time_t)(timeout_ms / 1000),
-	    .it_value.tv_nsec = (long)(timeout_ms % 1000) * 1000000,
-	    .it_interval.tv_nsec = 100 * 1000000,
-	};
 
-	running_token = __atomic_add_fetch(&tokens, 1, __ATOMIC_RELAXED);
-	sev.sigev_value.sival_int = running_token;
-	sev._sigev_un._tid = thread_tid;
-	if (timer_create(CLOCK_MONOTONIC, &sev, timer) != 0)
+	if (self.have_timer && self.timer_signo == sev.sigev_signo)
+		return 0;
+	thread_exit(NULL); /* made for an earlier kick signal */
+	sev._sigev_un._tid = self.tid;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &self.timer) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "timer_create");
-	if (timer_settime(*timer, 0, &when, NULL) != 0) {
-		int errnum = errno;
-
-		timer_delete(*timer);
-		return snapvm_fail_errno(err, EX_OSERR, errnum, "timer_settime");
-	}
+	self.have_timer = true;
+	self.timer_signo = sev.sigev_signo;
+	self.armed_ns = 0;
+	pthread_setspecific(thread_key, &self); /* deleted when the thread ends */
 	return 0;
+}
+
+static int arm_timeout(uint64_t timeout_ms, struct snapvm_error *err)
+{
+	int ret = ensure_timer(err);
+
+	if (ret)
+		return ret;
+	self.deadline_ns = monotonic_ns() + timeout_ms * 1000000ULL;
+	/* The handler may run from here on and re-arm; arming again is harmless. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (self.armed_ns && self.armed_ns <= self.deadline_ns)
+		return 0; /* fires first, and re-arms for this deadline */
+	if (arm_at(self.deadline_ns) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "timer_settime");
+	return 0;
+}
+
+/*
+ * The kick signal must reach this thread during KVM_RUN even when the
+ * thread blocks it, and reading a thread's mask is a system call. So the
+ * mask is read at the thread's first run, again when the kick signal
+ * changes, and at every restore (snapvm_deadline_refresh_mask), and the
+ * vCPU gets it without the kick signal through KVM_SET_SIGNAL_MASK, which
+ * KVM applies only while it runs the guest: the thread's own mask never
+ * changes, and a call costs no mask system call.
+ */
+static void read_mask(void)
+{
+	int signo = snapvm_kick_signal();
+
+	pthread_sigmask(SIG_BLOCK, NULL, &self.mask);
+	self.kick_blocked = sigismember(&self.mask, signo) == 1;
+	sigdelset(&self.mask, signo);
+	self.mask_signo = signo;
+}
+
+void snapvm_deadline_refresh_mask(void)
+{
+	read_mask();
+}
+
+static int prepare_thread(struct snapvm_sandbox *sb, struct snapvm_error *err)
+{
+	pthread_once(&thread_setup, setup_once);
+	if (!self.tid)
+		self.tid = (pid_t)syscall(SYS_gettid);
+	if (self.mask_signo != snapvm_kick_signal())
+		read_mask();
+	if (sb->vcpu.sigmask_valid && !memcmp(&sb->vcpu.sigmask, &self.mask, sizeof(self.mask)))
+		return 0;
+	if (snapvm_kvm_vcpu_set_signal_mask(&sb->vcpu, &self.mask, err))
+		return err ? err->status : EX_OSERR;
+	return 0;
+}
+
+bool snapvm_deadline_unblock(bool unblock)
+{
+	sigset_t kick;
+
+	if (!self.kick_blocked)
+		return false;
+	sigemptyset(&kick);
+	sigaddset(&kick, snapvm_kick_signal());
+	pthread_sigmask(unblock ? SIG_UNBLOCK : SIG_BLOCK, &kick, NULL);
+	return true;
 }
 
 void snapvm_sandbox_interrupt(struct snapvm_sandbox *sb)
@@ -173,36 +304,30 @@ int snapvm_deadline_start(struct snapvm_sandbox *sb, uint64_t timeout_ms, struct
 	if (!d->have_kick && timeout_ms)
 		return err ? err->status : EX_UNAVAILABLE;
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
-	if (!thread_tid)
-		thread_tid = (pid_t)syscall(SYS_gettid);
-	/* The thread's signal mask is its own again when the run ends. */
 	if (d->have_kick) {
-		sigemptyset(&d->kick);
-		sigaddset(&d->kick, snapvm_kick_signal());
-		pthread_sigmask(SIG_UNBLOCK, &d->kick, &d->blocked);
+		ret = prepare_thread(sb, err);
+		if (ret)
+			return ret;
 	}
-	running_sandbox = sb;
-	__atomic_store_n(&sb->running_tid, thread_tid, __ATOMIC_SEQ_CST);
+	self.running = sb;
+	__atomic_store_n(&sb->running_tid, self.tid, __ATOMIC_SEQ_CST);
 	if (timeout_ms) {
-		ret = arm_timeout(timeout_ms, &d->timer, err);
+		ret = arm_timeout(timeout_ms, err);
 		if (ret) {
 			snapvm_deadline_end(sb, d);
 			return ret;
 		}
-		d->armed = true;
 	}
 	return 0;
 }
 
 void snapvm_deadline_end(struct snapvm_sandbox *sb, struct snapvm_deadline *d)
 {
-	if (d->armed)
-		timer_delete(d->timer);
-	d->armed = false;
+	/* The timer stays armed: a next run with a later deadline needs no
+	 * system call, and a signal between runs finds nothing to kick. */
+	self.deadline_ns = 0;
 	__atomic_store_n(&sb->running_tid, 0, __ATOMIC_SEQ_CST);
-	running_sandbox = NULL;
+	self.running = NULL;
 	snapvm_kvm_vcpu_unkick(&sb->vcpu);
-	if (d->have_kick && sigismember(&d->blocked, snapvm_kick_signal()))
-		pthread_sigmask(SIG_BLOCK, &d->kick, NULL);
 	d->have_kick = false;
 }

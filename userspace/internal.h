@@ -72,9 +72,16 @@ enum snapvm_map {
 /* AUTO -> KMOD when /dev/snapvm exists, else MEMFD; KMOD checks the API. */
 int snapvm_memory_resolve(enum snapvm_memory wanted, enum snapvm_memory *memory,
 			  struct snapvm_error *err);
-/* Zeroed, page-multiple; what names the region in messages. */
-int snapvm_region_create(enum snapvm_memory memory, uint64_t size, const char *what,
+/* Zeroed, page-multiple; what names the region in messages. lazy: pages
+ * are taken at first touch (memfd always; kmod when the module can). */
+int snapvm_region_create(enum snapvm_memory memory, uint64_t size, const char *what, bool lazy,
 			 struct snapvm_region *region, struct snapvm_error *err);
+/* Can the module make private clones of this sealed region? */
+bool snapvm_region_can_clone(const struct snapvm_region *sealed);
+/* A new kmod region that reads as the sealed one and gets a page of its own
+ * (pinned, charged) at each page's first write (SNAPVM_REGION_CLONE). */
+int snapvm_region_clone(const struct snapvm_region *sealed, const char *what,
+			struct snapvm_region *clone, struct snapvm_error *err);
 int snapvm_region_write(struct snapvm_region *region, uint64_t offset, const void *buf,
 			uint64_t len, struct snapvm_error *err);
 /* No write ever again, by anyone: the module's SEAL or F_SEAL_WRITE. */
@@ -335,6 +342,8 @@ struct snapvm_kvm_vcpu {
 	bool regs_fetched, regs_dirty;
 	bool io_pending; /* the last exit was I/O: KVM finishes it on the next run */
 	volatile sig_atomic_t kicked;
+	sigset_t sigmask; /* what KVM_SET_SIGNAL_MASK gave it, when valid */
+	bool sigmask_valid;
 };
 
 enum snapvm_exit_kind {
@@ -399,11 +408,20 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
  * `out`): KVM_RUN with immediate_exit completes it and returns at once. */
 int snapvm_kvm_vcpu_complete_io(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err);
 /* Dirty logging: slots mapped with log_dirty record the pages the guest
- * writes. Adds the pages written since the last call to pending (KVM's
- * format, one bit per page of the slot; fetch is room for one such bitmap)
- * and starts a new round. The bits are in pending before KVM forgets them. */
-int snapvm_kvm_vm_dirty_log(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
-			    uint64_t *fetch, uint64_t *pending, struct snapvm_error *err);
+ * writes. _fetch adds the pages KVM reports (written since their bits were
+ * last cleared) to pending (KVM's format, one bit per page of the slot) and
+ * leaves them in fetch (room for one such bitmap). _clear re-protects the
+ * pages of bitmap, so their next write is reported again; without manual
+ * protection (old kernels) _fetch has already done that for all of them. */
+int snapvm_kvm_vm_dirty_log_fetch(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
+				  uint64_t *fetch, uint64_t *pending, struct snapvm_error *err);
+int snapvm_kvm_vm_dirty_log_clear(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
+				  uint64_t *bitmap, struct snapvm_error *err);
+/* Can pages stay write-enabled across rounds (KVM's manual protection)? */
+bool snapvm_kvm_vm_manual_protect(const struct snapvm_kvm_vm *vm);
+/* The signal mask KVM applies while it runs the guest (NULL: the thread's). */
+int snapvm_kvm_vcpu_set_signal_mask(struct snapvm_kvm_vcpu *vcpu, const sigset_t *mask,
+				    struct snapvm_error *err);
 /* KVM_RUN until an exit (EINTR from foreign signals is retried). */
 int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 			struct snapvm_error *err);
@@ -488,6 +506,31 @@ struct snapvm_snapshot {
 	uint64_t io_in_offset, io_out_offset, io_size;
 };
 
+/* ---- the restore's working set (workingset.c) ---- */
+
+enum { SNAPVM_WS_SCRATCH, SNAPVM_WS_VIEW, SNAPVM_WS_SLOTS };
+
+/* Pages kept write-enabled across restores: never re-protected, always
+ * put back. max_pages 0: none (every restore re-protects what it saw). */
+struct snapvm_working_set {
+	uint64_t *kept[SNAPVM_WS_SLOTS];
+	uint64_t npages[SNAPVM_WS_SLOTS];
+	uint64_t pages, max_pages;
+	unsigned int age; /* restores since the last re-protection */
+};
+
+int snapvm_working_set_init(struct snapvm_working_set *ws, const uint64_t npages[SNAPVM_WS_SLOTS],
+			    uint64_t max_pages);
+void snapvm_working_set_free(struct snapvm_working_set *ws);
+void snapvm_working_set_limit(struct snapvm_working_set *ws, uint64_t max_pages);
+/* At each restore: true when this one empties the set (re-protects all). */
+bool snapvm_working_set_begin(struct snapvm_working_set *ws);
+/* dirty: what KVM_GET_DIRTY_LOG reported for the slot. Admits new pages
+ * (when admit) while there is room, and leaves in dirty only the pages to
+ * re-protect; returns whether any are left. */
+bool snapvm_working_set_admit(struct snapvm_working_set *ws, int slot, uint64_t *dirty,
+			      bool admit);
+
 struct snapvm_sandbox {
 	struct snapvm_snapshot *snapshot;
 	struct snapvm_kvm_vm vm;
@@ -507,6 +550,7 @@ struct snapvm_sandbox {
 	struct snapvm_vcpu_state *own_origin;
 	uint64_t *scratch_dirty, *view_dirty; /* pages to put back (pending) */
 	uint64_t *dirty_fetch;		      /* what one KVM_GET_DIRTY_LOG returned */
+	struct snapvm_working_set working_set;
 	uint64_t last_restore_pages;
 	uint64_t random_seed, generation;
 	/* Stopped at SNAPSHOT: the state a resume starts from (RAX = 1). */
@@ -544,9 +588,7 @@ struct snapvm_host_binding {
 /* ---- what stops a run: timeouts and interrupts (deadline.c) ---- */
 
 struct snapvm_deadline {
-	bool have_kick, armed;
-	sigset_t kick, blocked;
-	timer_t timer;
+	bool have_kick;
 };
 
 /* Around each run on the calling thread: the kick signal installed and
@@ -555,6 +597,13 @@ struct snapvm_deadline {
 int snapvm_deadline_start(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 			  struct snapvm_deadline *deadline, struct snapvm_error *err);
 void snapvm_deadline_end(struct snapvm_sandbox *sb, struct snapvm_deadline *deadline);
+/* Around a write that may block during a run: a thread that blocks the
+ * kick signal unblocks it (true), then blocks it again (false). Returns
+ * whether the mask was changed. */
+bool snapvm_deadline_unblock(bool unblock);
+/* Read the calling thread's signal mask again (at each restore: see
+ * deadline.c for why not at each run). */
+void snapvm_deadline_refresh_mask(void);
 /* Has snapvm_sandbox_interrupt been asked for? _take also consumes it. */
 bool snapvm_interrupt_pending(struct snapvm_sandbox *sb);
 bool snapvm_interrupt_take(struct snapvm_sandbox *sb);

@@ -443,24 +443,36 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 	return 0;
 }
 
-int snapvm_kvm_vm_dirty_log(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
-			    uint64_t *fetch, uint64_t *pending, struct snapvm_error *err)
+int snapvm_kvm_vm_dirty_log_fetch(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
+				  uint64_t *fetch, uint64_t *pending, struct snapvm_error *err)
 {
 	struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = fetch};
-	struct kvm_clear_dirty_log clear = {
-	    .slot = slot,
-	    .num_pages = (uint32_t)npages,
-	    .dirty_bitmap = fetch,
-	};
 
 	memset(fetch, 0, snapvm_bitmap_words(npages) * sizeof(uint64_t));
 	if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_DIRTY_LOG slot %u", slot);
 	for (uint64_t i = 0; i < snapvm_bitmap_words(npages); i++)
 		pending[i] |= fetch[i];
+	return 0;
+}
+
+int snapvm_kvm_vm_dirty_log_clear(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t npages,
+				  uint64_t *bitmap, struct snapvm_error *err)
+{
+	struct kvm_clear_dirty_log clear = {
+	    .slot = slot,
+	    .num_pages = (uint32_t)npages,
+	    .dirty_bitmap = bitmap,
+	};
+
 	if (vm->manual_protect && ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &clear) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CLEAR_DIRTY_LOG slot %u", slot);
 	return 0;
+}
+
+bool snapvm_kvm_vm_manual_protect(const struct snapvm_kvm_vm *vm)
+{
+	return vm->manual_protect;
 }
 
 int snapvm_kvm_vm_map(struct snapvm_kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
@@ -889,6 +901,27 @@ out:
 		close(vm);
 	if (page != MAP_FAILED)
 		munmap(page, 0x2000);
+}
+
+int snapvm_kvm_vcpu_set_signal_mask(struct snapvm_kvm_vcpu *vcpu, const sigset_t *mask,
+				    struct snapvm_error *err)
+{
+	/* The kernel's sigset_t: 64 signals, the first 8 bytes of glibc's. */
+	struct {
+		struct kvm_signal_mask head;
+		uint64_t sigset;
+	} arg = {.head.len = sizeof(uint64_t)};
+
+	vcpu->sigmask_valid = false;
+	if (mask)
+		memcpy(&arg.sigset, mask, sizeof(arg.sigset));
+	if (ioctl(vcpu->fd, KVM_SET_SIGNAL_MASK, mask ? &arg.head : NULL) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SIGNAL_MASK");
+	if (mask) {
+		vcpu->sigmask = *mask;
+		vcpu->sigmask_valid = true;
+	}
+	return 0;
 }
 
 void snapvm_kvm_vcpu_kick(struct snapvm_kvm_vcpu *vcpu)

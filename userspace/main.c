@@ -27,12 +27,13 @@
 static const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
     "                  [--scratch-size=SIZE] [--max-memory=SIZE] [--kvm-pv]\n"
-    "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
-    "                  [--no-seccomp] [--core-dump=PATH] [--gdb=PORT|unix:PATH]\n"
-    "                  GUEST.elf\n"
+    "                  [--timeout=SECONDS] [--repeat=N] [--working-set=PAGES]\n"
+    "                  [--snapshot-out=FILE] [--no-seccomp] [--core-dump=PATH]\n"
+    "                  [--gdb=PORT|unix:PATH] GUEST.elf\n"
     "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
-    "                  [--timeout=SECONDS] [--repeat=N] [--snapshot-out=FILE]\n"
-    "                  [--no-seccomp] [--core-dump=PATH] [--gdb=PORT|unix:PATH]\n"
+    "                  [--timeout=SECONDS] [--repeat=N] [--working-set=PAGES]\n"
+    "                  [--snapshot-out=FILE] [--no-seccomp] [--core-dump=PATH]\n"
+    "                  [--gdb=PORT|unix:PATH]\n"
     "       snapvm call --from=FILE [--input=FILE|-] [--timeout=SECONDS]\n"
     "                   [--memory=kmod|memfd] [--max-memory=SIZE] [--no-seccomp]\n"
     "                   FUNCTION\n"
@@ -58,6 +59,9 @@ static const char usage_text[] =
     "  --from=F          start from snapshot file F instead of an ELF file\n"
     "  --repeat=N        run N times (default 1), restoring the sandbox to its\n"
     "                    snapshot between runs; exit with the last run's status\n"
+    "  --working-set=P   keep at most P pages (default 1024; 0: none) that recent\n"
+    "                    runs wrote write-enabled across restores: they are put\n"
+    "                    back every time, and their writes cost no fault\n"
     "  --no-seccomp      for debugging: run without the seccomp filter that\n"
     "                    otherwise confines snapvm once the sandbox exists\n"
     "  --core-dump=PATH  when the guest faults or aborts, write an ELF core file\n"
@@ -145,6 +149,21 @@ static int parse_max_memory(const char *text, uint64_t *size)
 		return usage_error("--max-memory: %s", err.message);
 	if (*size == 0)
 		return usage_error("--max-memory: %s is no memory at all", text);
+	return 0;
+}
+
+static int parse_working_set(const char *text, uint64_t *pages)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || n > SNAPVM_WORKING_SET_MAX)
+		return usage_error("malformed --working-set '%s': want a number of pages from 0 "
+				   "(none) to 1048576 (SNAPVM_WORKING_SET_MAX)",
+				   text);
+	*pages = n;
 	return 0;
 }
 
@@ -285,10 +304,12 @@ static int cmd_run(int argc, char **argv)
 	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {"core-dump", required_argument, NULL, 'c'},
 	    {"gdb", required_argument, NULL, 'g'},
+	    {"working-set", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct snapvm_snapshot_options options = {0};
+	uint64_t working_set = SNAPVM_WORKING_SET_DEFAULT;
 	const char *core_dump = NULL, *gdb_where = NULL;
 	struct snapvm_gdb *gdb = NULL;
 	struct snapvm_snapshot *snapshot;
@@ -350,6 +371,9 @@ static int cmd_run(int argc, char **argv)
 		case 'g':
 			gdb_where = optarg;
 			break;
+		case 'w':
+			ret = parse_working_set(optarg, &working_set);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -389,6 +413,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	ret = snapvm_sandbox_create(snapshot, NULL, &sandbox, &err);
 	snapvm_snapshot_put(snapshot);
+	if (!ret && working_set != SNAPVM_WORKING_SET_DEFAULT) {
+		ret = snapvm_sandbox_set_working_set(sandbox, working_set, &err);
+		if (ret)
+			snapvm_sandbox_destroy(sandbox);
+	}
 	if (ret) {
 		fprintf(stderr, "snapvm: %s\n", err.message);
 		return ret;

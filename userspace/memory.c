@@ -67,7 +67,23 @@ int snapvm_memory_resolve(enum snapvm_memory wanted, enum snapvm_memory *memory,
 	return 0;
 }
 
-static int create_kmod(uint64_t size, const char *what, struct snapvm_error *err)
+/* The module's SNAPVM_FEATURE_* bits, asked once (0 before ABI v2's
+ * SNAPVM_GET_FEATURES answers). */
+static unsigned int module_features(int dev)
+{
+	static int features = -1;
+	int f = __atomic_load_n(&features, __ATOMIC_RELAXED);
+
+	if (f < 0) {
+		f = ioctl(dev, SNAPVM_GET_FEATURES);
+		if (f < 0)
+			f = 0;
+		__atomic_store_n(&features, f, __ATOMIC_RELAXED);
+	}
+	return (unsigned int)f;
+}
+
+static int create_kmod(uint64_t size, const char *what, bool lazy, struct snapvm_error *err)
 {
 	/* Scratch and snapshot both start writable; sealing drops WRITE. The
 	 * host never executes guest memory, and KVM ignores the host's EXEC. */
@@ -80,6 +96,10 @@ static int create_kmod(uint64_t size, const char *what, struct snapvm_error *err
 
 	if (dev < 0)
 		return dev;
+	/* Lazy: pinned and charged at first touch, so a sandbox costs the
+	 * pages its guest uses, not its whole scratch. */
+	if (lazy && (module_features(dev) & SNAPVM_FEATURE_LAZY))
+		create.flags |= SNAPVM_CREATE_LAZY;
 	fd = ioctl(dev, SNAPVM_CREATE_REGION, &create);
 	if (fd < 0) {
 		int errnum = errno;
@@ -123,7 +143,7 @@ static int create_memfd(uint64_t size, const char *what, struct snapvm_error *er
 	return fd;
 }
 
-int snapvm_region_create(enum snapvm_memory memory, uint64_t size, const char *what,
+int snapvm_region_create(enum snapvm_memory memory, uint64_t size, const char *what, bool lazy,
 			 struct snapvm_region *region, struct snapvm_error *err)
 {
 	int fd;
@@ -132,12 +152,42 @@ int snapvm_region_create(enum snapvm_memory memory, uint64_t size, const char *w
 		return snapvm_fail(err, EX_SOFTWARE, "bad size %llu for the %s region",
 				   (unsigned long long)size, what);
 	if (memory == SNAPVM_MEMORY_KMOD)
-		fd = create_kmod(size, what, err);
+		fd = create_kmod(size, what, lazy, err);
 	else
 		fd = create_memfd(size, what, err);
 	if (fd < 0)
 		return -fd;
 	*region = (struct snapvm_region){.fd = fd, .size = size, .memory = memory};
+	return 0;
+}
+
+bool snapvm_region_can_clone(const struct snapvm_region *sealed)
+{
+	struct snapvm_error ignored;
+	unsigned int features;
+	int dev;
+
+	if (sealed->memory != SNAPVM_MEMORY_KMOD || !sealed->sealed)
+		return false;
+	dev = open_module(&ignored);
+	if (dev < 0)
+		return false;
+	features = module_features(dev);
+	close(dev);
+	return features & SNAPVM_FEATURE_CLONE;
+}
+
+int snapvm_region_clone(const struct snapvm_region *sealed, const char *what,
+			struct snapvm_region *clone, struct snapvm_error *err)
+{
+	struct snapvm_region_clone args = {.prot = SNAPVM_PROT_READ | SNAPVM_PROT_WRITE};
+	int fd = ioctl(sealed->fd, SNAPVM_REGION_CLONE, &args);
+
+	if (fd < 0)
+		return snapvm_fail_errno(err, errno == ENOMEM ? EX_OSERR : EX_SOFTWARE, errno,
+					 "SNAPVM_REGION_CLONE for the %s region (%llu bytes)", what,
+					 (unsigned long long)sealed->size);
+	*clone = (struct snapvm_region){.fd = fd, .size = sealed->size, .memory = SNAPVM_MEMORY_KMOD};
 	return 0;
 }
 

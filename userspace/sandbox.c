@@ -37,22 +37,30 @@ enum { SLOT_SNAPSHOT, SLOT_SCRATCH };
 static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct snapvm_error *err)
 {
 	const unsigned char *p = buf;
+	bool unblocked = snapvm_deadline_unblock(true);
+	int ret = 0;
 
 	while (len) {
 		ssize_t n;
 
-		if (sb->vcpu.kicked)
-			return OUTPUT_TIMED_OUT;
+		if (sb->vcpu.kicked) {
+			ret = OUTPUT_TIMED_OUT;
+			break;
+		}
 		n = write(sb->output_fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return snapvm_fail_errno(err, EX_IOERR, n < 0 ? errno : EIO,
-						 "writing guest output to fd %d", sb->output_fd);
+		if (n <= 0) {
+			ret = snapvm_fail_errno(err, EX_IOERR, n < 0 ? errno : EIO,
+						"writing guest output to fd %d", sb->output_fd);
+			break;
+		}
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
+	if (unblocked)
+		snapvm_deadline_unblock(false);
+	return ret;
 }
 
 static int console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err)
@@ -608,6 +616,45 @@ out:
 
 /* ---- lifecycle ---- */
 
+/*
+ * Scratch starts as the snapshot's scratch image, copy-on-write where the
+ * image is a sealed region, so that a new sandbox copies nothing and holds
+ * only the pages its guest writes: a private mapping of the image (memfd),
+ * or a clone of it (snapvm.ko, which pins and charges each page the clone
+ * writes). The dirty log sees every guest write either way, and restore
+ * copies the image's bytes back. Otherwise (an ELF snapshot, an older
+ * module) a zeroed region gets the image's non-zero pages.
+ */
+static int create_scratch(struct snapvm_sandbox *sb, struct snapvm_error *err)
+{
+	struct snapvm_snapshot *snap = sb->snapshot;
+	struct snapvm_region *image = &snap->scratch_image;
+	enum snapvm_memory memory = snap->region.memory;
+	int64_t fill;
+	int ret;
+
+	if (image->fd >= 0 && memory == SNAPVM_MEMORY_MEMFD) {
+		sb->scratch = (struct snapvm_region){.fd = -1, .size = image->size, .memory = memory};
+		sb->scratch_memory = snapvm_region_map(image, SNAPVM_MAP_PRIVATE_RW, err);
+		return sb->scratch_memory ? 0 : (err ? err->status : EX_OSERR);
+	}
+	if (image->fd >= 0 && snapvm_region_can_clone(image)) {
+		ret = snapvm_region_clone(image, "scratch", &sb->scratch, err);
+		if (ret)
+			return ret;
+		sb->scratch_memory = snapvm_region_map(&sb->scratch, SNAPVM_MAP_SHARED_RW, err);
+		return sb->scratch_memory ? 0 : (err ? err->status : EX_OSERR);
+	}
+	ret = snapvm_region_create(memory, snap->scratch_size, "scratch", true, &sb->scratch, err);
+	if (ret)
+		return ret;
+	sb->scratch_memory = snapvm_region_map(&sb->scratch, SNAPVM_MAP_SHARED_RW, err);
+	if (!sb->scratch_memory)
+		return err ? err->status : EX_OSERR;
+	fill = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory, NULL, err);
+	return fill < 0 ? (int)-fill : 0;
+}
+
 int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 			  const struct snapvm_sandbox_options *options, struct snapvm_sandbox **out,
 			  struct snapvm_error *err)
@@ -616,7 +663,6 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	struct snapvm_sandbox *sb;
 	struct snapvm_boot_info *info;
 	uint64_t scratch_gpa = arch->scratch_base_gpa(snap->scratch_size);
-	int64_t fill;
 	int ret;
 
 	*out = NULL;
@@ -631,20 +677,9 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
 	sb->snapshot = snap;
 
-	ret = snapvm_region_create(snap->region.memory, snap->scratch_size, "scratch", &sb->scratch,
-				   err);
+	ret = create_scratch(sb, err);
 	if (ret)
 		goto fail;
-	sb->scratch_memory = snapvm_region_map(&sb->scratch, SNAPVM_MAP_SHARED_RW, err);
-	if (!sb->scratch_memory) {
-		ret = err ? err->status : EX_OSERR;
-		goto fail;
-	}
-	fill = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory, NULL, err);
-	if (fill < 0) {
-		ret = (int)-fill;
-		goto fail;
-	}
 	/* Clones must not share secrets: a seed of their own. The generation
 	 * goes on from the snapshot's (see snapvm_sandbox_restore). */
 	info = (struct snapvm_boot_info *)sb->scratch_memory;
@@ -660,7 +695,12 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 							 ? snap->scratch_size / SNAPVM_PAGE
 							 : snap->size / SNAPVM_PAGE),
 				 8);
-	if (!sb->scratch_dirty || !sb->view_dirty || !sb->dirty_fetch) {
+	if (!sb->scratch_dirty || !sb->view_dirty || !sb->dirty_fetch ||
+	    snapvm_working_set_init(&sb->working_set,
+				    (const uint64_t[SNAPVM_WS_SLOTS]){
+					[SNAPVM_WS_SCRATCH] = snap->scratch_size / SNAPVM_PAGE,
+					[SNAPVM_WS_VIEW] = snap->size / SNAPVM_PAGE},
+				    0) != 0) {
 		ret = snapvm_fail(err, EX_OSERR, "out of memory for dirty-page bitmaps");
 		goto fail;
 	}
@@ -696,6 +736,8 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 		ret = snapvm_kvm_vcpu_create(&sb->vm, &sb->vcpu, &snap->entry, err);
 	if (!ret)
 		ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, &snap->entry, err);
+	if (!ret)
+		ret = snapvm_sandbox_set_working_set(sb, SNAPVM_WORKING_SET_DEFAULT, err);
 	if (ret)
 		goto fail;
 	sb->origin = &snap->entry;
@@ -735,6 +777,7 @@ void snapvm_sandbox_destroy(struct snapvm_sandbox *sb)
 	free(sb->scratch_dirty);
 	free(sb->view_dirty);
 	free(sb->dirty_fetch);
+	snapvm_working_set_free(&sb->working_set);
 	free(sb->host_functions);
 	free(sb->host_in);
 	free(sb->host_out);
@@ -771,6 +814,36 @@ static int64_t restore_view_pages(struct snapvm_sandbox *sb, const uint64_t *bit
 	return (int64_t)restored;
 }
 
+/* The pages of one slot that KVM saw written, into pending; all of them
+ * re-protected except the working set's (see workingset.c). */
+static int fetch_dirty(struct snapvm_sandbox *sb, uint32_t slot, int ws_slot, uint64_t *pending,
+		       bool admit, struct snapvm_error *err)
+{
+	uint64_t npages = sb->working_set.npages[ws_slot];
+	int ret = snapvm_kvm_vm_dirty_log_fetch(&sb->vm, slot, npages, sb->dirty_fetch, pending, err);
+
+	if (ret || !snapvm_working_set_admit(&sb->working_set, ws_slot, sb->dirty_fetch, admit))
+		return ret;
+	return snapvm_kvm_vm_dirty_log_clear(&sb->vm, slot, npages, sb->dirty_fetch, err);
+}
+
+int snapvm_sandbox_set_working_set(struct snapvm_sandbox *sb, uint64_t max_pages,
+				   struct snapvm_error *err)
+{
+	if (sb->in_host_call)
+		return reentered("snapvm_sandbox_set_working_set", err);
+	if (max_pages > SNAPVM_WORKING_SET_MAX)
+		return snapvm_fail(err, EX_USAGE,
+				   "working set of %llu pages: at most %llu (0 turns it off)",
+				   (unsigned long long)max_pages,
+				   (unsigned long long)SNAPVM_WORKING_SET_MAX);
+	/* Without manual protection KVM re-protects every page it reports. */
+	if (!snapvm_kvm_vm_manual_protect(&sb->vm))
+		max_pages = 0;
+	snapvm_working_set_limit(&sb->working_set, max_pages);
+	return 0;
+}
+
 static int restore_failed(struct snapvm_sandbox *sb, int status, struct snapvm_error *err)
 {
 	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore failed (%s)",
@@ -791,6 +864,7 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	uint64_t view_pages = snap->size / SNAPVM_PAGE;
 	struct snapvm_boot_info *info = (struct snapvm_boot_info *)sb->scratch_memory;
 	int64_t scratch_done, view_done = 0;
+	bool admit;
 	int ret;
 
 	if (sb->in_host_call)
@@ -800,17 +874,17 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	sb->at_snapshot = sb->at_call_wait = false;
 	sb->last_stop = 0; /* no fault frame to show any more */
 	sb->console_len = 0;
+	snapvm_deadline_refresh_mask();
 	/* The vCPU first: it finishes a pending I/O, which could write memory
 	 * (an `ins`), before the memory goes back. */
 	ret = snapvm_kvm_vcpu_set_state(&sb->vcpu, sb->origin, err);
 	if (!ret)
 		ret = snapvm_kvm_vcpu_reset_tsc(&sb->vcpu, err);
+	admit = !snapvm_working_set_begin(&sb->working_set);
 	if (!ret)
-		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SCRATCH, scratch_pages, sb->dirty_fetch,
-					      sb->scratch_dirty, err);
+		ret = fetch_dirty(sb, SLOT_SCRATCH, SNAPVM_WS_SCRATCH, sb->scratch_dirty, admit, err);
 	if (!ret && sb->view_private)
-		ret = snapvm_kvm_vm_dirty_log(&sb->vm, SLOT_SNAPSHOT, view_pages, sb->dirty_fetch,
-					      sb->view_dirty, err);
+		ret = fetch_dirty(sb, SLOT_SNAPSHOT, SNAPVM_WS_VIEW, sb->view_dirty, admit, err);
 	if (!ret && sb->inject_restore_fault) {
 		sb->inject_restore_fault = false;
 		ret = snapvm_fail(err, EX_OSERR, "fault injected into the restore (a test hook)");

@@ -60,7 +60,8 @@ static int seal_copy(enum snapvm_memory memory, const unsigned char *bytes, uint
 
 	if (!bitmap)
 		return snapvm_fail(err, EX_OSERR, "out of memory");
-	ret = snapvm_region_create(memory, size, what, region, err);
+	/* Lazy: the zero pages, never written, take no memory (kmod). */
+	ret = snapvm_region_create(memory, size, what, true, region, err);
 	for (uint64_t page = 0; !ret && page < npages;) {
 		uint64_t run = 0;
 		const unsigned char *src = page == 0 && page0 ? page0 : bytes + page * SNAPVM_PAGE;

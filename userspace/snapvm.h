@@ -253,11 +253,30 @@ SNAPVM_API int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sandbox,
  * see "Isolation" above), snapshot view and scratch. On failure the sandbox
  * is poisoned: runs, calls and snapshots fail with SNAPVM_STATUS_POISONED
  * until a restore succeeds, which then puts back every page dirtied since
- * the last successful one. Costs what the guest wrote since the last restore (the
- * pages KVM's dirty log reports, plus the boot-info page the VMM writes).
- * Bumps boot_info.generation; the seed stays the sandbox's own.
+ * the last successful one. Bumps boot_info.generation; the seed stays the
+ * sandbox's own.
+ *
+ * What it touches: every page any request wrote since the last restore is
+ * back, and a restore touches those pages plus at most the working set.
+ * The working set is the pages recent requests wrote, kept write-enabled
+ * (KVM does not re-protect them for its dirty log), so the next request's
+ * writes to them cost no write-protection fault; a kept page is put back
+ * at every restore, written or not. It adapts: every 64 restores all pages
+ * are re-protected and only those written again come back into it.
  */
 SNAPVM_API int snapvm_sandbox_restore(struct snapvm_sandbox *sandbox, struct snapvm_error *err);
+
+/*
+ * The working set's bound, in pages (SNAPVM_WORKING_SET_DEFAULT for a new
+ * sandbox, at most SNAPVM_WORKING_SET_MAX). 0 turns it off: each restore
+ * then touches exactly the pages written since the last one, and every
+ * page's first write after a restore takes a fault. It takes effect at the
+ * next restore, which re-protects every page and starts the set afresh.
+ */
+#define SNAPVM_WORKING_SET_DEFAULT 1024
+#define SNAPVM_WORKING_SET_MAX (1ULL << 20)
+SNAPVM_API int snapvm_sandbox_set_working_set(struct snapvm_sandbox *sandbox, uint64_t max_pages,
+					      struct snapvm_error *err);
 
 /* Pages the last restore copied or zeroed (for tests, benches). */
 SNAPVM_API uint64_t snapvm_sandbox_last_restore_pages(const struct snapvm_sandbox *sandbox);
@@ -328,9 +347,18 @@ SNAPVM_API void snapvm_sandbox_interrupt(struct snapvm_sandbox *sandbox);
  * The signal that stops runs (timeouts and interrupts): SIGRTMIN + 2 unless
  * set here, installed at the first run. It is refused (EX_UNAVAILABLE) when
  * the application already handles or ignores it, unless flags has
- * SNAPVM_KICK_SIGNAL_REPLACE. A run unblocks it in its own thread for the
- * run's duration only. Without a kick signal, runs with a timeout fail;
- * others still run.
+ * SNAPVM_KICK_SIGNAL_REPLACE. Without a kick signal, runs with a timeout
+ * fail; others still run.
+ *
+ * A run's only system call on its hot path is KVM_RUN. Each thread gets one
+ * POSIX timer (at its first timed run; deleted when the thread ends),
+ * re-armed only when a deadline comes earlier than it is set for. A thread
+ * that blocks the kick signal still gets it inside a run: its mask is read
+ * once, at its first run, and KVM applies that mask without the kick
+ * signal while it runs the guest (KVM_SET_SIGNAL_MASK); output writes
+ * unblock it for their duration. The thread's own mask is never changed
+ * outside a run. A thread that changes its mask after its first run keeps
+ * the first one inside KVM_RUN.
  */
 #define SNAPVM_KICK_SIGNAL_REPLACE (1U << 0)
 SNAPVM_API int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err);

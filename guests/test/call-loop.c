@@ -48,6 +48,19 @@ static uint64_t serve(uint64_t function, uint64_t arg)
 		return (uint64_t)snapshot_value;
 	case CALL_EXIT:
 		rt_exit((int)arg);
+	case CALL_SCRIBBLE: {
+		unsigned int x = (unsigned int)arg | 1;
+		unsigned int n = call_loop_scribble_next(&x) % 48;
+
+		for (unsigned int i = 0; i < n; i++) {
+			unsigned int r = call_loop_scribble_next(&x);
+			volatile uint32_t *page = (r & 1) ? data[(r >> 1) % CALL_LOOP_PAGES]
+							  : scratch[(r >> 1) % CALL_LOOP_PAGES];
+
+			page[(r >> 8) % (RT_PAGE_SIZE / 4)] = r;
+		}
+		return n;
+	}
 	}
 	rt_abortf(1, "call-loop: unknown function %llu", (unsigned long long)function);
 }

@@ -25,7 +25,20 @@ enum call_loop_function {
 	CALL_PEEK_SCRATCH,   /* word 0 of scratch page 0 */
 	CALL_SNAPSHOT_VALUE, /* what SNAPSHOT returned */
 	CALL_EXIT,	     /* EXIT(arg) */
+	CALL_SCRIBBLE,	     /* write words in pages of both buffers picked by the
+			      * 32-bit seed arg (call_loop_scribble); pages written */
 };
 #define CALL_LOOP_ADDEND 1000
+
+/* CALL_SCRIBBLE's pattern, a xorshift32 walk from the seed: how many words
+ * it writes (0..47), then for each the buffer (bit 0: .bss, else scratch),
+ * the page and the word. Shared by the guest and the test. */
+static inline unsigned int call_loop_scribble_next(unsigned int *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
 
 #endif /* SNAPVM_GUEST_CALL_LOOP_H */

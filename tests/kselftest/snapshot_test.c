@@ -373,6 +373,8 @@ TEST_F_TIMEOUT(snapshot, restore_after_dirtying_k_pages_touches_k_pages, 120)
 
 	REQUIRE_BACKEND();
 	CREATE(self->taken, &sb);
+	/* Exactly the pages written: without a working set. */
+	ASSERT_EQ(0, snapvm_sandbox_set_working_set(sb, 0, &self->err));
 	/* What a call dirties anyway: its stack, the boot info. (The first
 	 * restore of a fresh sandbox may count a page more: measure after.) */
 	restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
@@ -406,6 +408,96 @@ TEST_F_TIMEOUT(snapshot, restore_after_dirtying_k_pages_touches_k_pages, 120)
 		}
 	}
 	snapvm_sandbox_destroy(sb);
+}
+
+/* The working set: pages recent requests wrote are put back at every
+ * restore, written or not, up to its bound, and leave it once they are no
+ * longer written (re-protection every 64 restores). */
+TEST_F_TIMEOUT(snapshot, working_set_keeps_recent_pages_and_lets_idle_ones_go, 300)
+{
+	struct snapvm_sandbox *sb;
+	uint64_t base, kept;
+
+	REQUIRE_BACKEND();
+	CREATE(self->taken, &sb);
+	/* The first restore of a fresh sandbox may count a page its first
+	 * run only read: start the set afresh after it. */
+	restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	ASSERT_EQ(0, snapvm_sandbox_set_working_set(sb, SNAPVM_WORKING_SET_DEFAULT, &self->err));
+	restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	base = restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	EXPECT_LT(0ULL, base);
+	/* 33 pages written once: restored now, and at the next restores too
+	 * although nobody writes them (they stayed write-enabled). */
+	EXPECT_LE(base + 33, restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 33));
+	kept = restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	EXPECT_LE(base + 33, kept) TH_LOG("the written pages left the working set at once");
+	EXPECT_EQ(kept, restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0));
+	/* Idle: gone after a re-protection, at most 64 restores later (two
+	 * restores per round). */
+	for (int i = 0; i < 40; i++)
+		restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	EXPECT_EQ(base, restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0));
+	/* The bound: at most 8 pages stay, whatever was written. */
+	ASSERT_EQ(0, snapvm_sandbox_set_working_set(sb, 8, &self->err));
+	EXPECT_LE(base + CALL_LOOP_PAGES,
+		  restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, CALL_LOOP_PAGES));
+	kept = restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	EXPECT_GE(base + 8, kept) TH_LOG("%llu pages kept", (unsigned long long)kept);
+	/* Off: exactly what was written. */
+	ASSERT_EQ(0, snapvm_sandbox_set_working_set(sb, 0, &self->err));
+	restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
+	EXPECT_EQ(base, restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0));
+	EXPECT_EQ(EX_USAGE, snapvm_sandbox_set_working_set(sb, SNAPVM_WORKING_SET_MAX + 1,
+							   &self->err));
+	snapvm_sandbox_destroy(sb);
+}
+
+/* Random writes over both buffers, many requests: after every restore all
+ * of guest memory hashes as the fresh sandbox's did, with the working set
+ * and without it. The pattern is replayed on the host to check that the
+ * guest really wrote what it was asked to. */
+TEST_F_TIMEOUT(snapshot, random_writes_are_undone_with_and_without_working_set, 900)
+{
+	static const uint64_t working_sets[] = {SNAPVM_WORKING_SET_DEFAULT, 16, 0};
+	unsigned int seed = (unsigned int)getpid();
+
+	REQUIRE_BACKEND();
+	for (unsigned int w = 0; w < sizeof(working_sets) / sizeof(working_sets[0]); w++) {
+		struct snapvm_sandbox *sb;
+		uint64_t fresh, hash, result = 0, restored = 0;
+
+		CREATE(self->taken, &sb);
+		ASSERT_EQ(0, snapvm_sandbox_set_working_set(sb, working_sets[w], &self->err));
+		ASSERT_EQ(0, memory_hash(sb, self->taken, &fresh, &self->err));
+		for (int i = 0; i < 150; i++) {
+			unsigned int x = (seed = seed * 1103515245u + 12345u) | 1;
+			uint64_t want = call_loop_scribble_next(&x) % 48;
+
+			/* Some requests write nothing: pages must leave the set. */
+			if (i % 50 >= 40)
+				want = 0;
+			ASSERT_EQ(0, snapvm_sandbox_call(sb, want ? CALL_SCRIBBLE : CALL_WRITE_SCRATCH,
+							 want ? seed : 0, 60000, &result,
+							 &self->outcome, &self->err));
+			ASSERT_EQ((int)SNAPVM_STOP_CALL_WAIT, (int)self->outcome.stop)
+			TH_LOG("%s", self->outcome.message);
+			EXPECT_EQ(want, result);
+			if (want) {
+				ASSERT_EQ(0, memory_hash(sb, self->taken, &hash, &self->err));
+				EXPECT_NE(fresh, hash) TH_LOG("request %d wrote nothing?", i);
+			}
+			RESTORE(sb);
+			restored += snapvm_sandbox_last_restore_pages(sb);
+			ASSERT_EQ(0, memory_hash(sb, self->taken, &hash, &self->err));
+			ASSERT_EQ(fresh, hash)
+			TH_LOG("working set %llu: memory differs after restore %d",
+			       (unsigned long long)working_sets[w], i);
+		}
+		TH_LOG("working set %llu: %llu pages restored in 150 requests",
+		       (unsigned long long)working_sets[w], (unsigned long long)restored);
+		snapvm_sandbox_destroy(sb);
+	}
 }
 
 /* ---- many sandboxes, one snapshot ---- */
