@@ -43,7 +43,7 @@ static struct sigaction kick_previous;
  */
 struct kick_thread {
 	pid_t tid;
-	bool have_timer, kick_blocked;
+	bool have_timer;
 	int timer_signo, mask_signo; /* what the timer and the mask were set up for */
 	timer_t timer;
 	uint64_t armed_ns;    /* when the timer fires (CLOCK_MONOTONIC), 0: never */
@@ -109,6 +109,25 @@ static void on_kick(int sig, siginfo_t *info, void *context)
 		snapvm_kvm_vcpu_kick(&sb->vcpu);
 	}
 	errno = saved_errno;
+}
+
+/*
+ * KVM_RUN returned EINTR for a signal but no handler ran: the kick signal
+ * arrived while KVM ran the guest with the thread's mask lifted, and the
+ * thread blocks it, so it is still pending. Take it and do what the handler
+ * would have done (as QEMU does for its SIG_IPI). Only after an EINTR.
+ */
+void snapvm_deadline_take_pending(void)
+{
+	static const struct timespec no_wait;
+	siginfo_t info;
+	sigset_t kick;
+	int signo = snapvm_kick_signal();
+
+	sigemptyset(&kick);
+	sigaddset(&kick, signo);
+	if (sigtimedwait(&kick, &info, &no_wait) == signo)
+		on_kick(signo, &info, NULL);
 }
 
 static void thread_exit(void *unused)
@@ -231,7 +250,6 @@ static void read_mask(void)
 	int signo = snapvm_kick_signal();
 
 	pthread_sigmask(SIG_BLOCK, NULL, &self.mask);
-	self.kick_blocked = sigismember(&self.mask, signo) == 1;
 	sigdelset(&self.mask, signo);
 	self.mask_signo = signo;
 }
@@ -255,15 +273,17 @@ static int prepare_thread(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	return 0;
 }
 
-bool snapvm_deadline_unblock(bool unblock)
+bool snapvm_deadline_unblock(bool unblock, sigset_t *saved)
 {
 	sigset_t kick;
 
-	if (!self.kick_blocked)
-		return false;
 	sigemptyset(&kick);
 	sigaddset(&kick, snapvm_kick_signal());
-	pthread_sigmask(unblock ? SIG_UNBLOCK : SIG_BLOCK, &kick, NULL);
+	if (unblock) {
+		pthread_sigmask(SIG_UNBLOCK, &kick, saved);
+		return sigismember(saved, snapvm_kick_signal()) == 1;
+	}
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
 	return true;
 }
 

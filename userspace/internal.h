@@ -597,10 +597,12 @@ struct snapvm_deadline {
 int snapvm_deadline_start(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 			  struct snapvm_deadline *deadline, struct snapvm_error *err);
 void snapvm_deadline_end(struct snapvm_sandbox *sb, struct snapvm_deadline *deadline);
-/* Around a write that may block during a run: a thread that blocks the
- * kick signal unblocks it (true), then blocks it again (false). Returns
- * whether the mask was changed. */
-bool snapvm_deadline_unblock(bool unblock);
+/* Around a write that may block during a run: the kick signal unblocked
+ * (true; the mask before in *saved), then the mask back (false). Returns
+ * whether the signal was blocked, i.e. whether the mask must go back. */
+bool snapvm_deadline_unblock(bool unblock, sigset_t *saved);
+/* After KVM_RUN's EINTR: handle a kick signal left pending (deadline.c). */
+void snapvm_deadline_take_pending(void);
 /* Read the calling thread's signal mask again (at each restore: see
  * deadline.c for why not at each run). */
 void snapvm_deadline_refresh_mask(void);

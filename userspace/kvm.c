@@ -1025,6 +1025,8 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		if (ret < 0) {
 			if (errno != EINTR && errno != EAGAIN)
 				return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_RUN");
+			if (!vcpu->kicked)
+				snapvm_deadline_take_pending();
 			if (vcpu->kicked) {
 				exit->kind = SNAPVM_EXIT_KICKED;
 				exit->reason = KVM_EXIT_INTR;

@@ -37,7 +37,8 @@ enum { SLOT_SNAPSHOT, SLOT_SCRATCH };
 static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct snapvm_error *err)
 {
 	const unsigned char *p = buf;
-	bool unblocked = snapvm_deadline_unblock(true);
+	sigset_t saved;
+	bool unblocked = snapvm_deadline_unblock(true, &saved);
 	int ret = 0;
 
 	while (len) {
@@ -59,7 +60,7 @@ static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct
 		len -= (size_t)n;
 	}
 	if (unblocked)
-		snapvm_deadline_unblock(false);
+		snapvm_deadline_unblock(false, &saved);
 	return ret;
 }
 

@@ -54,14 +54,16 @@ static const struct {
     ALLOW(fsync),
     ALLOW(rename),
     ALLOW(unlink),
-    /* Timeouts: a timer per run whose signal kicks KVM_RUN; its handler is
-     * installed by the first run with a timeout; a signal may interrupt a
-     * restartable call. */
+    /* Timeouts: a timer per thread whose signal kicks KVM_RUN; its handler
+     * is installed by the first run with a timeout; a signal may interrupt
+     * a restartable call; one that arrived while KVM_RUN ran with the
+     * thread's mask lifted is taken with rt_sigtimedwait. */
     ALLOW(timer_create),
     ALLOW(timer_settime),
     ALLOW(timer_delete),
     ALLOW(rt_sigaction),
     ALLOW(rt_sigprocmask),
+    ALLOW(rt_sigtimedwait),
     ALLOW(rt_sigreturn),
     ALLOW(restart_syscall),
     ALLOW(gettid),

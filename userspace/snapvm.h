@@ -354,11 +354,11 @@ SNAPVM_API void snapvm_sandbox_interrupt(struct snapvm_sandbox *sandbox);
  * POSIX timer (at its first timed run; deleted when the thread ends),
  * re-armed only when a deadline comes earlier than it is set for. A thread
  * that blocks the kick signal still gets it inside a run: its mask is read
- * once, at its first run, and KVM applies that mask without the kick
- * signal while it runs the guest (KVM_SET_SIGNAL_MASK); output writes
- * unblock it for their duration. The thread's own mask is never changed
- * outside a run. A thread that changes its mask after its first run keeps
- * the first one inside KVM_RUN.
+ * at its first run and at each restore, and KVM applies that mask without
+ * the kick signal while it runs the guest (KVM_SET_SIGNAL_MASK); output
+ * writes unblock it for their duration. The thread's own mask is never
+ * changed outside a run. Inside KVM_RUN, a mask changed since the thread's
+ * last restore (or first run) applies from the next restore on.
  */
 #define SNAPVM_KICK_SIGNAL_REPLACE (1U << 0)
 SNAPVM_API int snapvm_set_kick_signal(int signo, unsigned int flags, struct snapvm_error *err);
