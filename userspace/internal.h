@@ -528,8 +528,7 @@ bool snapvm_working_set_begin(struct snapvm_working_set *ws);
 /* dirty: what KVM_GET_DIRTY_LOG reported for the slot. Admits new pages
  * (when admit) while there is room, and leaves in dirty only the pages to
  * re-protect; returns whether any are left. */
-bool snapvm_working_set_admit(struct snapvm_working_set *ws, int slot, uint64_t *dirty,
-			      bool admit);
+bool snapvm_working_set_admit(struct snapvm_working_set *ws, int slot, uint64_t *dirty, bool admit);
 
 struct snapvm_sandbox {
 	struct snapvm_snapshot *snapshot;

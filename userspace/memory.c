@@ -187,7 +187,8 @@ int snapvm_region_clone(const struct snapvm_region *sealed, const char *what,
 		return snapvm_fail_errno(err, errno == ENOMEM ? EX_OSERR : EX_SOFTWARE, errno,
 					 "SNAPVM_REGION_CLONE for the %s region (%llu bytes)", what,
 					 (unsigned long long)sealed->size);
-	*clone = (struct snapvm_region){.fd = fd, .size = sealed->size, .memory = SNAPVM_MEMORY_KMOD};
+	*clone =
+	    (struct snapvm_region){.fd = fd, .size = sealed->size, .memory = SNAPVM_MEMORY_KMOD};
 	return 0;
 }
 

@@ -635,7 +635,8 @@ static int create_scratch(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	int ret;
 
 	if (image->fd >= 0 && memory == SNAPVM_MEMORY_MEMFD) {
-		sb->scratch = (struct snapvm_region){.fd = -1, .size = image->size, .memory = memory};
+		sb->scratch =
+		    (struct snapvm_region){.fd = -1, .size = image->size, .memory = memory};
 		sb->scratch_memory = snapvm_region_map(image, SNAPVM_MAP_PRIVATE_RW, err);
 		return sb->scratch_memory ? 0 : (err ? err->status : EX_OSERR);
 	}
@@ -821,7 +822,8 @@ static int fetch_dirty(struct snapvm_sandbox *sb, uint32_t slot, int ws_slot, ui
 		       bool admit, struct snapvm_error *err)
 {
 	uint64_t npages = sb->working_set.npages[ws_slot];
-	int ret = snapvm_kvm_vm_dirty_log_fetch(&sb->vm, slot, npages, sb->dirty_fetch, pending, err);
+	int ret =
+	    snapvm_kvm_vm_dirty_log_fetch(&sb->vm, slot, npages, sb->dirty_fetch, pending, err);
 
 	if (ret || !snapvm_working_set_admit(&sb->working_set, ws_slot, sb->dirty_fetch, admit))
 		return ret;
@@ -834,10 +836,9 @@ int snapvm_sandbox_set_working_set(struct snapvm_sandbox *sb, uint64_t max_pages
 	if (sb->in_host_call)
 		return reentered("snapvm_sandbox_set_working_set", err);
 	if (max_pages > SNAPVM_WORKING_SET_MAX)
-		return snapvm_fail(err, EX_USAGE,
-				   "working set of %llu pages: at most %llu (0 turns it off)",
-				   (unsigned long long)max_pages,
-				   (unsigned long long)SNAPVM_WORKING_SET_MAX);
+		return snapvm_fail(
+		    err, EX_USAGE, "working set of %llu pages: at most %llu (0 turns it off)",
+		    (unsigned long long)max_pages, (unsigned long long)SNAPVM_WORKING_SET_MAX);
 	/* Without manual protection KVM re-protects every page it reports. */
 	if (!snapvm_kvm_vm_manual_protect(&sb->vm))
 		max_pages = 0;
@@ -883,7 +884,8 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 		ret = snapvm_kvm_vcpu_reset_tsc(&sb->vcpu, err);
 	admit = !snapvm_working_set_begin(&sb->working_set);
 	if (!ret)
-		ret = fetch_dirty(sb, SLOT_SCRATCH, SNAPVM_WS_SCRATCH, sb->scratch_dirty, admit, err);
+		ret =
+		    fetch_dirty(sb, SLOT_SCRATCH, SNAPVM_WS_SCRATCH, sb->scratch_dirty, admit, err);
 	if (!ret && sb->view_private)
 		ret = fetch_dirty(sb, SLOT_SNAPSHOT, SNAPVM_WS_VIEW, sb->view_dirty, admit, err);
 	if (!ret && sb->inject_restore_fault) {

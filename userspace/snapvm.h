@@ -274,7 +274,7 @@ SNAPVM_API int snapvm_sandbox_restore(struct snapvm_sandbox *sandbox, struct sna
  * next restore, which re-protects every page and starts the set afresh.
  */
 #define SNAPVM_WORKING_SET_DEFAULT 1024
-#define SNAPVM_WORKING_SET_MAX (1ULL << 20)
+#define SNAPVM_WORKING_SET_MAX	   (1ULL << 20)
 SNAPVM_API int snapvm_sandbox_set_working_set(struct snapvm_sandbox *sandbox, uint64_t max_pages,
 					      struct snapvm_error *err);
 

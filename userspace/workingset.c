@@ -68,8 +68,7 @@ bool snapvm_working_set_begin(struct snapvm_working_set *ws)
 	return true;
 }
 
-bool snapvm_working_set_admit(struct snapvm_working_set *ws, int slot, uint64_t *dirty,
-			      bool admit)
+bool snapvm_working_set_admit(struct snapvm_working_set *ws, int slot, uint64_t *dirty, bool admit)
 {
 	uint64_t *kept = ws->kept[slot];
 	bool any = false;

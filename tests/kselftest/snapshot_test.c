@@ -448,8 +448,8 @@ TEST_F_TIMEOUT(snapshot, working_set_keeps_recent_pages_and_lets_idle_ones_go, 3
 	ASSERT_EQ(0, snapvm_sandbox_set_working_set(sb, 0, &self->err));
 	restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0);
 	EXPECT_EQ(base, restore_pages_after(self, _metadata, sb, CALL_WRITE_SCRATCH, 0));
-	EXPECT_EQ(EX_USAGE, snapvm_sandbox_set_working_set(sb, SNAPVM_WORKING_SET_MAX + 1,
-							   &self->err));
+	EXPECT_EQ(EX_USAGE,
+		  snapvm_sandbox_set_working_set(sb, SNAPVM_WORKING_SET_MAX + 1, &self->err));
 	snapvm_sandbox_destroy(sb);
 }
 
@@ -477,9 +477,10 @@ TEST_F_TIMEOUT(snapshot, random_writes_are_undone_with_and_without_working_set, 
 			/* Some requests write nothing: pages must leave the set. */
 			if (i % 50 >= 40)
 				want = 0;
-			ASSERT_EQ(0, snapvm_sandbox_call(sb, want ? CALL_SCRIBBLE : CALL_WRITE_SCRATCH,
-							 want ? seed : 0, 60000, &result,
-							 &self->outcome, &self->err));
+			ASSERT_EQ(0,
+				  snapvm_sandbox_call(sb, want ? CALL_SCRIBBLE : CALL_WRITE_SCRATCH,
+						      want ? seed : 0, 60000, &result,
+						      &self->outcome, &self->err));
 			ASSERT_EQ((int)SNAPVM_STOP_CALL_WAIT, (int)self->outcome.stop)
 			TH_LOG("%s", self->outcome.message);
 			EXPECT_EQ(want, result);
