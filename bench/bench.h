@@ -115,6 +115,7 @@ struct bench_config {
 	double scale;		/* multiplies every time budget (SNAPVM_BENCH_SCALE) */
 	bool kvm_usable;
 	bool kmod_usable;	   /* /dev/snapvm answers with our API version */
+	bool spare_cpus_offline;   /* --spare-cpus-offline: see bench_spare_cpus() */
 	uint64_t exit_ns_estimate; /* one bare KVM exit, measured first */
 	double guest_loop_ns;	   /* one dec/jnz iteration of guest code */
 };
@@ -128,6 +129,17 @@ struct bench_budget bench_budget(unsigned int min_samples, unsigned int max_samp
 const char *bench_guest_path(char *buf, size_t len, uint32_t layout, const char *name);
 /* Pages pinned by snapvm.ko now, or 0 without the module. */
 uint64_t bench_pinned_pages(void);
+
+/*
+ * With --spare-cpus-offline (make bench in the test VM), every CPU but the
+ * first is offline except while a benchmark that needs several runs:
+ * QEMU's TCG with 2 vCPUs and nested SVM now and then stops delivering
+ * interrupts and NMIs to one vCPU while the other is idle and ours runs
+ * guest code, which hangs the whole test VM (RCU stalls, soft lockups).
+ * Takes them offline (false) or online (true) when asked to; a failure is
+ * reported and leaves fewer CPUs online, which the benchmark then sees.
+ */
+void bench_spare_cpus(bool online);
 
 /* Whether a benchmark was selected with --only. */
 bool bench_selected(const char *benchmark);

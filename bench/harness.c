@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -280,6 +281,29 @@ int bench_devnull(void)
 	if (fd < 0)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	return fd;
+}
+
+void bench_spare_cpus(bool online)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
+	if (!bench_config.spare_cpus_offline)
+		return;
+	for (long cpu = 1; cpu < cpus; cpu++) {
+		char path[64];
+		FILE *f;
+		bool ok;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%ld/online", cpu);
+		f = fopen(path, "w");
+		ok = f && fputs(online ? "1" : "0", f) != EOF;
+		/* The write itself happens (and fails) at fclose. */
+		if (f && fclose(f))
+			ok = false;
+		if (!ok)
+			bench_progress("snapvm-bench: cannot take CPU %ld %s: %s", cpu,
+				       online ? "online" : "offline", strerror(errno));
+	}
 }
 
 bool bench_selected(const char *benchmark)

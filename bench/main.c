@@ -41,7 +41,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: snapvm-bench [--guests DIR] [--out FILE] [--table FILE] [--plot-data DIR]\n"
-		"                    [--only LIST] [--scale X] [--probe]\n"
+		"                    [--only LIST] [--scale X] [--spare-cpus-offline] [--probe]\n"
 		"\n"
 		"  --guests DIR     where <arch>/bench-*.elf are (default build/guests)\n"
 		"  --out FILE       results.json to write (default build/bench/results.json)\n"
@@ -50,6 +50,9 @@ static void usage(FILE *out)
 		"  --only LIST      comma-separated benchmarks: hypercall, start, restore,\n"
 		"                   direct_write, density, request, scaling\n"
 		"  --scale X        multiply every time budget by X (SNAPVM_BENCH_SCALE)\n"
+		"  --spare-cpus-offline\n"
+		"                   keep every CPU but the first offline except for the scaling\n"
+		"                   benchmark (root; make bench does so in the test VM)\n"
 		"  --probe          exit 0 when /dev/kvm runs guest code at CPU speed here,\n"
 		"                   69 otherwise (no /dev/kvm, or a KVM that emulates)\n");
 }
@@ -158,7 +161,8 @@ static void print_table(FILE *out, const struct host_facts *h)
 
 	fprintf(out, "\nsnapvm benchmarks, %s: %s, kernel %s, nested KVM: %s\n", h->where,
 		h->cpu_model, h->release, h->nested ? "yes" : "no");
-	fprintf(out, "%ld CPUs online\n", h->cpus);
+	fprintf(out, "%ld CPUs online%s\n", h->cpus,
+		bench_config.spare_cpus_offline ? ", all but one offline except for scaling" : "");
 	fprintf(out, "(median [p10..p90]; ratio = ours / baseline, lower is better except where "
 		     "the target is '>=', a throughput)\n\n");
 	for (size_t i = 0; i < bench_nfigures; i++) {
@@ -414,6 +418,7 @@ int main(int argc, char **argv)
 	    {"scale", required_argument, NULL, 's'},
 	    {"probe", no_argument, NULL, 'P'},
 	    {"table", required_argument, NULL, 't'},
+	    {"spare-cpus-offline", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -451,6 +456,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			probe = true;
+			break;
+		case 'C':
+			bench_config.spare_cpus_offline = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -513,6 +521,13 @@ int main(int argc, char **argv)
 	    host.where, host.cpu_model, host.cpus, host.nested ? "yes" : "no", host.memory_backends,
 	    bench_config.scale);
 
+	if (bench_config.spare_cpus_offline) {
+		bench_note("--spare-cpus-offline: of the %ld CPUs, all but the first were offline "
+			   "except during the scaling benchmark",
+			   host.cpus);
+		bench_spare_cpus(false);
+	}
+
 	bench_floor_exit();
 	if (bench_selected("hypercall"))
 		bench_hypercall();
@@ -530,6 +545,7 @@ int main(int argc, char **argv)
 		bench_scaling();
 
 	bench_service_release();
+	bench_spare_cpus(true);
 	print_table(stdout, &host);
 	if (table) {
 		FILE *f = fopen(table, "w");

@@ -295,6 +295,8 @@ out:
 
 void bench_scaling(void)
 {
+	bench_spare_cpus(true);
 	scaling_layout(SNAPVM_LAYOUT_I686);
 	scaling_layout(SNAPVM_LAYOUT_AMD64);
+	bench_spare_cpus(false);
 }
