@@ -162,7 +162,9 @@ static void print_table(FILE *out, const struct host_facts *h)
 	fprintf(out, "\nsnapvm benchmarks, %s: %s, kernel %s, nested KVM: %s\n", h->where,
 		h->cpu_model, h->release, h->nested ? "yes" : "no");
 	fprintf(out, "%ld CPUs online%s\n", h->cpus,
-		bench_config.spare_cpus_offline ? ", all but one offline except for scaling" : "");
+		bench_config.spare_cpus_offline && h->cpus > 1
+		    ? ", all but one offline except for scaling"
+		    : "");
 	fprintf(out, "(median [p10..p90]; ratio = ours / baseline, lower is better except where "
 		     "the target is '>=', a throughput)\n\n");
 	for (size_t i = 0; i < bench_nfigures; i++) {

@@ -259,8 +259,8 @@ static void scaling_layout(uint32_t layout)
 
 	if (cpus < SCALING_THREADS) {
 		snprintf(why, sizeof(why),
-			 "needs %u online CPUs, this machine has %ld (make bench runs the test VM "
-			 "with SNAPVM_VM_SMP=2)",
+			 "needs %u online CPUs, this machine has %ld (make bench gives the test VM "
+			 "BENCH_VM_SMP=2 vCPUs unless told otherwise)",
 			 SCALING_THREADS, cpus);
 		goto fail;
 	}
