@@ -5,7 +5,9 @@
  * table, results.json and the plot.
  *
  * Every figure compares "ours" with a baseline measured in the same run
- * (ratio = ours / baseline, so lower is better for times and bytes alike).
+ * (ratio = ours / baseline, so lower is better for times and bytes alike;
+ * a throughput figure says that higher is better, and its target is a
+ * lower bound).
  * A figure that cannot be measured here stays in the results, marked not
  * measured with the reason: numbers are never invented.
  */
@@ -64,7 +66,7 @@ enum bench_target_result {
 
 struct bench_figure {
 	char name[96];	    /* e.g. "restore.i686.kmod.k16" */
-	char benchmark[32]; /* "hypercall", "restore", "start", "direct_write", "density" */
+	char benchmark[32]; /* "hypercall", "restore", "start", "direct_write", "density", ... */
 	char title[160];    /* what ours is, for the table */
 	const char *unit;   /* "ns", "ns/page", "bytes", ... */
 	bool measured;
@@ -74,18 +76,30 @@ struct bench_figure {
 	char baseline_title[160];
 	bool baseline_computed; /* a bound from the issue, not a measurement */
 	struct bench_stats baseline;
-	double ratio;		 /* ours.median / baseline.median */
-	double target_max_ratio; /* 0 = no target */
+	double ratio; /* ours.median / baseline.median */
+	/* Throughput and the like: a higher ratio is better, and the targets
+	 * are lower bounds on it. */
+	bool higher_is_better;
+	/* The issue's target: a bound on the ratio, at most target_ratio (at
+	 * least when higher_is_better); 0 = no target. stretch_ratio: a harder
+	 * bound of the same kind beside it, 0 = none. */
+	double target_ratio, stretch_ratio;
 	char target_text[96];
-	enum bench_target_result target;
+	enum bench_target_result target, stretch;
 };
 
 /* A new figure, measured = false until bench_figure_set() fills it. */
 struct bench_figure *bench_figure_add(const char *benchmark, const char *name, const char *unit,
 				      const char *title);
 void bench_figure_baseline(struct bench_figure *f, const char *name, const char *title);
-/* The issue's target as a bound on the ratio, e.g. 1.15 for "<= 1.15 x floor". */
-void bench_figure_target(struct bench_figure *f, double max_ratio, const char *text);
+/* Ours is a rate (requests/s, ...): a higher ratio is better. Before a target. */
+void bench_figure_higher_is_better(struct bench_figure *f);
+/* The issue's target as a bound on the ratio, e.g. 1.15 for "<= 1.15 x floor":
+ * an upper bound, or a lower one when the figure is higher_is_better. */
+void bench_figure_target(struct bench_figure *f, double ratio, const char *text);
+/* A stretch target beside the target, a bound of the same kind; the
+ * target's text should name it. */
+void bench_figure_stretch(struct bench_figure *f, double ratio);
 void bench_figure_set(struct bench_figure *f, struct bench_stats ours, struct bench_stats baseline);
 __attribute__((format(printf, 2, 3))) void bench_figure_skip(struct bench_figure *f,
 							     const char *fmt, ...);
@@ -101,6 +115,7 @@ struct bench_config {
 	double scale;		/* multiplies every time budget (SNAPVM_BENCH_SCALE) */
 	bool kvm_usable;
 	bool kmod_usable;	   /* /dev/snapvm answers with our API version */
+	bool spare_cpus_offline;   /* --spare-cpus-offline: see bench_spare_cpus() */
 	uint64_t exit_ns_estimate; /* one bare KVM exit, measured first */
 	double guest_loop_ns;	   /* one dec/jnz iteration of guest code */
 };
@@ -115,8 +130,34 @@ const char *bench_guest_path(char *buf, size_t len, uint32_t layout, const char 
 /* Pages pinned by snapvm.ko now, or 0 without the module. */
 uint64_t bench_pinned_pages(void);
 
+/*
+ * With --spare-cpus-offline (make bench in the test VM), every CPU but the
+ * first is offline except while a benchmark that needs several runs:
+ * QEMU's TCG with 2 vCPUs and nested SVM now and then stops delivering
+ * interrupts and NMIs to one vCPU while the other is idle and ours runs
+ * guest code, which hangs the whole test VM (RCU stalls, soft lockups).
+ * Takes them offline (false) or online (true) when asked to; a failure is
+ * reported and leaves fewer CPUs online, which the benchmark then sees.
+ */
+void bench_spare_cpus(bool online);
+
 /* Whether a benchmark was selected with --only. */
 bool bench_selected(const char *benchmark);
+
+/*
+ * The ioctls the calling thread made: snapvm-bench is linked with
+ * -Wl,--wrap=ioctl, so every ioctl of libsnapvm (a static library) and of
+ * the floors passes through a counter in harness.c, and a benchmark counts
+ * what one request costs by difference.
+ */
+struct bench_ioctl_count {
+	uint64_t exits;	   /* KVM_RUN that returned an exit: the guest ran and exited to us */
+	uint64_t no_entry; /* KVM_RUN that returned EINTR/EAGAIN (immediate_exit: KVM
+			    * finished a pending I/O and did not enter the guest) */
+	uint64_t other;	   /* every other ioctl (KVM_SET_REGS, dirty log, snapvm.ko, ...) */
+};
+struct bench_ioctl_count bench_ioctl_count(void);
+struct bench_ioctl_count bench_ioctl_count_since(const struct bench_ioctl_count *before);
 
 /* Progress for the person waiting, on stderr. */
 __attribute__((format(printf, 1, 2))) void bench_progress(const char *fmt, ...);
@@ -129,6 +170,9 @@ struct kvm_floor_vm;
 int kvm_floor_create(struct kvm_floor_vm **vm, char *why, size_t why_len);
 /* KVM_RUN n times (each returns at the `out`); the time of all of them. */
 int kvm_floor_run(struct kvm_floor_vm *vm, unsigned int n, uint64_t *ns);
+/* What any VMM must do for a request that takes n exits: KVM_SET_REGS back
+ * to the entry state, then KVM_RUN n times; the time of all of it. */
+int kvm_floor_request(struct kvm_floor_vm *vm, unsigned int n, uint64_t *ns);
 void kvm_floor_destroy(struct kvm_floor_vm *vm);
 /* create + first KVM_RUN to the `out`, timed; destroy is not. */
 int kvm_floor_start_ns(uint64_t *ns);
@@ -159,6 +203,9 @@ int bench_service_create(struct snapvm_snapshot *snap, struct snapvm_sandbox **s
 int bench_service_call(struct snapvm_sandbox *sb, uint64_t function, uint64_t arg, uint64_t *result,
 		       char *why, size_t why_len);
 int bench_service_restore(struct snapvm_sandbox *sb, char *why, size_t why_len);
+/* A request: restore, then one call (checked as bench_service_call does). */
+int bench_service_request(struct snapvm_sandbox *sb, uint64_t function, uint64_t arg, char *why,
+			  size_t why_len);
 int bench_devnull(void);
 
 /* ---- the benchmarks (one file each) ---- */
@@ -169,5 +216,7 @@ void bench_start(void);
 void bench_restore(void);
 void bench_direct_write(void);
 void bench_density(void);
+void bench_request(void);
+void bench_scaling(void);
 
 #endif /* SNAPVM_BENCH_BENCH_H */

@@ -24,8 +24,7 @@ static int request_ns(struct snapvm_sandbox *sb, uint64_t pages, double *ns, cha
 		      size_t why_len)
 {
 	uint64_t start = bench_now_ns();
-	int ret = bench_service_restore(sb, why, why_len) ||
-		  bench_service_call(sb, BENCH_CALL_WRITE_PAGES, pages, NULL, why, why_len);
+	int ret = bench_service_request(sb, BENCH_CALL_WRITE_PAGES, pages, why, why_len);
 
 	*ns = (double)(bench_now_ns() - start);
 	return ret;

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "bench/bench.h"
 
@@ -137,11 +140,33 @@ void bench_figure_baseline(struct bench_figure *f, const char *name, const char 
 	snprintf(f->baseline_title, sizeof(f->baseline_title), "%s", title);
 }
 
-void bench_figure_target(struct bench_figure *f, double max_ratio, const char *text)
+void bench_figure_higher_is_better(struct bench_figure *f)
 {
-	f->target_max_ratio = max_ratio;
+	f->higher_is_better = true;
+}
+
+void bench_figure_target(struct bench_figure *f, double ratio, const char *text)
+{
+	f->target_ratio = ratio;
 	snprintf(f->target_text, sizeof(f->target_text), "%s", text);
 	f->target = f->measured ? f->target : BENCH_TARGET_UNKNOWN;
+}
+
+void bench_figure_stretch(struct bench_figure *f, double ratio)
+{
+	f->stretch_ratio = ratio;
+	f->stretch = f->measured ? f->stretch : BENCH_TARGET_UNKNOWN;
+}
+
+/* A measured ratio against a bound: at most, or at least when higher is better. */
+static enum bench_target_result judge(const struct bench_figure *f, double bound)
+{
+	if (!(bound > 0))
+		return BENCH_TARGET_NONE;
+	if (!isfinite(f->ratio))
+		return BENCH_TARGET_MISSED;
+	return (f->higher_is_better ? f->ratio >= bound : f->ratio <= bound) ? BENCH_TARGET_MET
+									     : BENCH_TARGET_MISSED;
 }
 
 void bench_figure_set(struct bench_figure *f, struct bench_stats ours, struct bench_stats baseline)
@@ -151,10 +176,8 @@ void bench_figure_set(struct bench_figure *f, struct bench_stats ours, struct be
 	f->ours = ours;
 	f->baseline = baseline;
 	f->ratio = baseline.median > 0 ? ours.median / baseline.median : NAN;
-	if (f->target_max_ratio > 0)
-		f->target = isfinite(f->ratio) && f->ratio <= f->target_max_ratio
-				? BENCH_TARGET_MET
-				: BENCH_TARGET_MISSED;
+	f->target = judge(f, f->target_ratio);
+	f->stretch = judge(f, f->stretch_ratio);
 }
 
 void bench_figure_skip(struct bench_figure *f, const char *fmt, ...)
@@ -165,8 +188,10 @@ void bench_figure_skip(struct bench_figure *f, const char *fmt, ...)
 	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
 	va_end(ap);
 	f->measured = false;
-	if (f->target_max_ratio > 0)
+	if (f->target_ratio > 0)
 		f->target = BENCH_TARGET_UNKNOWN;
+	if (f->stretch_ratio > 0)
+		f->stretch = BENCH_TARGET_UNKNOWN;
 	bench_progress("  %s: not measured: %s", f->name, f->reason);
 }
 
@@ -182,6 +207,48 @@ void bench_note(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(bench_notes[bench_nnotes++], sizeof(bench_notes[0]), fmt, ap);
 	va_end(ap);
+}
+
+/* ---- counting ioctls (the binary is linked with -Wl,--wrap=ioctl) ---- */
+
+static __thread struct bench_ioctl_count ioctls;
+
+int __real_ioctl(int fd, unsigned long request, ...);
+int __wrap_ioctl(int fd, unsigned long request, ...);
+
+int __wrap_ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+	int ret;
+
+	/* Every caller passes at most one argument, a pointer or an integer
+	 * in the same register, which the system call takes as it is. */
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	ret = __real_ioctl(fd, request, arg);
+	if (request != KVM_RUN)
+		ioctls.other++;
+	else if (ret == 0)
+		ioctls.exits++;
+	else if (errno == EINTR || errno == EAGAIN)
+		ioctls.no_entry++;
+	return ret;
+}
+
+struct bench_ioctl_count bench_ioctl_count(void)
+{
+	return ioctls;
+}
+
+struct bench_ioctl_count bench_ioctl_count_since(const struct bench_ioctl_count *before)
+{
+	return (struct bench_ioctl_count){
+	    .exits = ioctls.exits - before->exits,
+	    .no_entry = ioctls.no_entry - before->no_entry,
+	    .other = ioctls.other - before->other,
+	};
 }
 
 /* ---- small helpers ---- */
@@ -214,6 +281,29 @@ int bench_devnull(void)
 	if (fd < 0)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	return fd;
+}
+
+void bench_spare_cpus(bool online)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
+	if (!bench_config.spare_cpus_offline)
+		return;
+	for (long cpu = 1; cpu < cpus; cpu++) {
+		char path[64];
+		FILE *f;
+		bool ok;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%ld/online", cpu);
+		f = fopen(path, "w");
+		ok = f && fputs(online ? "1" : "0", f) != EOF;
+		/* The write itself happens (and fails) at fclose. */
+		if (f && fclose(f))
+			ok = false;
+		if (!ok)
+			bench_progress("snapvm-bench: cannot take CPU %ld %s: %s", cpu,
+				       online ? "online" : "offline", strerror(errno));
+	}
 }
 
 bool bench_selected(const char *benchmark)

@@ -99,7 +99,8 @@ static void hypercall_layout(uint32_t layout)
 			     "one hypercall round trip (WRITE(buf, 0)), libsnapvm");
 	bench_figure_baseline(f, "kvm_floor.exit",
 			      "bare KVM_RUN loop on the same `out` in the same process");
-	bench_figure_target(f, 1.15, "<= 1.15");
+	bench_figure_target(f, 1.15, "<= 1.15 (stretch <= 1.05)");
+	bench_figure_stretch(f, 1.05);
 	bench_progress("hypercall %s ...", arch);
 
 	if (snapvm_snapshot_from_elf(

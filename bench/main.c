@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 
@@ -33,21 +34,25 @@ struct host_facts {
 	const char *where;
 	char date[32];
 	const char *memory_backends;
+	long cpus; /* online */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: snapvm-bench [--guests DIR] [--out FILE] [--table FILE] [--plot-data DIR]\n"
-		"                    [--only LIST] [--scale X] [--probe]\n"
+		"                    [--only LIST] [--scale X] [--spare-cpus-offline] [--probe]\n"
 		"\n"
 		"  --guests DIR     where <arch>/bench-*.elf are (default build/guests)\n"
 		"  --out FILE       results.json to write (default build/bench/results.json)\n"
 		"  --table FILE     also write the table there\n"
 		"  --plot-data DIR  write ratios.dat and restore.dat there for bench/plot.gp\n"
 		"  --only LIST      comma-separated benchmarks: hypercall, start, restore,\n"
-		"                   direct_write, density\n"
+		"                   direct_write, density, request, scaling\n"
 		"  --scale X        multiply every time budget by X (SNAPVM_BENCH_SCALE)\n"
+		"  --spare-cpus-offline\n"
+		"                   keep every CPU but the first offline except for the scaling\n"
+		"                   benchmark (root; make bench does so in the test VM)\n"
 		"  --probe          exit 0 when /dev/kvm runs guest code at CPU speed here,\n"
 		"                   69 otherwise (no /dev/kvm, or a KVM that emulates)\n");
 }
@@ -89,6 +94,7 @@ static void read_host_facts(struct host_facts *h)
 		h->where = "native";
 	strftime(h->date, sizeof(h->date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	h->memory_backends = bench_config.kmod_usable ? "kmod, memfd" : "memfd";
+	h->cpus = sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 /* ---- formatting ---- */
@@ -117,18 +123,20 @@ static void format_value(char *buf, size_t len, double v, const char *unit)
 			snprintf(buf, len, "%.3g KiB", v / 1024.0);
 		else
 			snprintf(buf, len, "%.0f B", v);
+	} else if (v >= 1e3 && !strcmp(unit, "req/s")) {
+		snprintf(buf, len, "%.3g k%s", v / 1e3, unit);
 	} else {
 		snprintf(buf, len, "%.3g %s", v, unit);
 	}
 }
 
-static const char *target_word(const struct bench_figure *f)
+static const char *result_word(enum bench_target_result result, bool json)
 {
-	switch (f->target) {
+	switch (result) {
 	case BENCH_TARGET_MET:
 		return "met";
 	case BENCH_TARGET_MISSED:
-		return "MISSED";
+		return json ? "missed" : "MISSED";
 	case BENCH_TARGET_UNKNOWN:
 		return "unknown";
 	default:
@@ -136,16 +144,39 @@ static const char *target_word(const struct bench_figure *f)
 	}
 }
 
+/* "met", or "met, stretch MISSED" beside a stretch target. */
+static const char *target_words(char *buf, size_t len, const struct bench_figure *f)
+{
+	if (f->stretch == BENCH_TARGET_NONE)
+		snprintf(buf, len, "%s", result_word(f->target, false));
+	else
+		snprintf(buf, len, "%s, stretch %s", result_word(f->target, false),
+			 result_word(f->stretch, false));
+	return buf;
+}
+
 static void print_table(FILE *out, const struct host_facts *h)
 {
+	int target_width = 14;
+
 	fprintf(out, "\nsnapvm benchmarks, %s: %s, kernel %s, nested KVM: %s\n", h->where,
 		h->cpu_model, h->release, h->nested ? "yes" : "no");
-	fprintf(out, "(median [p10..p90]; ratio = ours / baseline, lower is better)\n\n");
-	fprintf(out, "%-36s %-26s %-40s %8s  %-14s %s\n", "figure", "ours", "baseline", "ratio",
-		"target", "");
+	fprintf(out, "%ld CPUs online%s\n", h->cpus,
+		bench_config.spare_cpus_offline && h->cpus > 1
+		    ? ", all but one offline except for scaling"
+		    : "");
+	fprintf(out, "(median [p10..p90]; ratio = ours / baseline, lower is better except where "
+		     "the target is '>=', a throughput)\n\n");
+	for (size_t i = 0; i < bench_nfigures; i++) {
+		int len = (int)strlen(bench_figures[i].target_text);
+
+		target_width = len > target_width ? len : target_width;
+	}
+	fprintf(out, "%-36s %-26s %-40s %8s  %-*s %s\n", "figure", "ours", "baseline", "ratio",
+		target_width, "target", "");
 	for (size_t i = 0; i < bench_nfigures; i++) {
 		const struct bench_figure *f = &bench_figures[i];
-		char ours[32], base[32], lo[32], hi[32], col[200];
+		char ours[32], base[32], lo[32], hi[32], col[200], words[40];
 
 		if (!f->measured) {
 			fprintf(out, "%-36s not measured: %s\n", f->name, f->reason);
@@ -159,8 +190,8 @@ static void print_table(FILE *out, const struct host_facts *h)
 		format_value(base, sizeof(base), f->baseline.median, f->unit);
 		snprintf(col, sizeof(col), "%s %s%s", f->baseline_name, base,
 			 f->baseline_computed ? " (bound)" : "");
-		fprintf(out, "%-40s %8.3g  %-14s %s\n", col, f->ratio, f->target_text,
-			target_word(f));
+		fprintf(out, "%-40s %8.3g  %-*s %s\n", col, f->ratio, target_width, f->target_text,
+			target_words(words, sizeof(words), f));
 	}
 	fputc('\n', out);
 }
@@ -212,7 +243,7 @@ static int write_json(const char *path, const struct host_facts *h)
 		fprintf(stderr, "snapvm-bench: cannot write %s: %s\n", path, strerror(errno));
 		return EX_CANTCREAT;
 	}
-	fputs("{\n  \"schema\": \"snapvm-bench/1\",\n  \"date\": ", out);
+	fputs("{\n  \"schema\": \"snapvm-bench/2\",\n  \"date\": ", out);
 	json_string(out, h->date);
 	fputs(",\n  \"host\": {\"where\": ", out);
 	json_string(out, h->where);
@@ -220,7 +251,8 @@ static int write_json(const char *path, const struct host_facts *h)
 	json_string(out, h->kernel);
 	fputs(", \"cpu_model\": ", out);
 	json_string(out, h->cpu_model);
-	fprintf(out, ", \"nested\": %s, \"memory_backends\": ", h->nested ? "true" : "false");
+	fprintf(out, ", \"nested\": %s, \"cpus\": %ld, \"memory_backends\": ",
+		h->nested ? "true" : "false", h->cpus);
 	json_string(out, h->memory_backends);
 	fputs(", \"snapvm_version\": ", out);
 	json_string(out, SNAPVM_VERSION);
@@ -248,7 +280,8 @@ static int write_json(const char *path, const struct host_facts *h)
 		json_string(out, f->title);
 		fputs(", \"unit\": ", out);
 		json_string(out, f->unit);
-		fprintf(out, ", \"measured\": %s", f->measured ? "true" : "false");
+		fprintf(out, ", \"better\": \"%s\", \"measured\": %s",
+			f->higher_is_better ? "higher" : "lower", f->measured ? "true" : "false");
 		if (!f->measured) {
 			fputs(", \"reason\": ", out);
 			json_string(out, f->reason);
@@ -275,15 +308,21 @@ static int write_json(const char *path, const struct host_facts *h)
 		fputs("},\n     \"ratio\": ", out);
 		json_number(out, f->measured ? f->ratio : NAN);
 		fputs(", \"target\": ", out);
-		if (f->target_max_ratio > 0) {
+		if (f->target_ratio > 0) {
+			const char *bound = f->higher_is_better ? "min_ratio" : "max_ratio";
+
 			fputs("{\"text\": ", out);
 			json_string(out, f->target_text);
-			fputs(", \"max_ratio\": ", out);
-			json_number(out, f->target_max_ratio);
-			fprintf(out, ", \"result\": \"%s\"}",
-				f->target == BENCH_TARGET_MET	   ? "met"
-				: f->target == BENCH_TARGET_MISSED ? "missed"
-								   : "unknown");
+			fprintf(out, ", \"%s\": ", bound);
+			json_number(out, f->target_ratio);
+			fprintf(out, ", \"result\": \"%s\"", result_word(f->target, true));
+			if (f->stretch_ratio > 0) {
+				fprintf(out, ", \"stretch_%s\": ", bound);
+				json_number(out, f->stretch_ratio);
+				fprintf(out, ", \"stretch_result\": \"%s\"",
+					result_word(f->stretch, true));
+			}
+			fputc('}', out);
 		} else {
 			fputs("null", out);
 		}
@@ -325,7 +364,8 @@ static int write_plot_data(const char *dir, const char *where)
 			fclose(restore);
 		return EX_CANTCREAT;
 	}
-	fprintf(ratios, "# row name ratio target_max_ratio(0=none) p10_ratio p90_ratio rgb\n");
+	fprintf(ratios, "# row name ratio target_ratio(0=none) p10_ratio p90_ratio rgb "
+			"bound(1=at most,-1=at least) stretch_ratio(0=none)\n");
 	fprintf(restore, "# layout k ours_ns ours_p10 ours_p90 full_copy_ns\n");
 	for (size_t i = 0; i < bench_nfigures; i++) {
 		const struct bench_figure *f = &bench_figures[i];
@@ -338,12 +378,13 @@ static int write_plot_data(const char *dir, const char *where)
 		    (ends_with(f->name, ".n1") || ends_with(f->name, ".n10")))
 			continue;
 		/* Bar colour: met green, missed red, no target blue. */
-		fprintf(ratios, "%d \"%s\" %.6g %.6g %.6g %.6g %d\n", row++, f->name, f->ratio,
-			f->target_max_ratio, b > 0 ? f->ours.p10 / b : f->ratio,
+		fprintf(ratios, "%d \"%s\" %.6g %.6g %.6g %.6g %d %d %.6g\n", row++, f->name,
+			f->ratio, f->target_ratio, b > 0 ? f->ours.p10 / b : f->ratio,
 			b > 0 ? f->ours.p90 / b : f->ratio,
 			f->target == BENCH_TARGET_MET	   ? 0x55a868
 			: f->target == BENCH_TARGET_MISSED ? 0xc44e52
-							   : 0x4c72b0);
+							   : 0x4c72b0,
+			f->higher_is_better ? -1 : 1, f->stretch_ratio);
 		if (!strcmp(f->benchmark, "restore")) {
 			const char *k = strrchr(f->name, 'k');
 			char layout[16] = "";
@@ -379,6 +420,7 @@ int main(int argc, char **argv)
 	    {"scale", required_argument, NULL, 's'},
 	    {"probe", no_argument, NULL, 'P'},
 	    {"table", required_argument, NULL, 't'},
+	    {"spare-cpus-offline", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -416,6 +458,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			probe = true;
+			break;
+		case 'C':
+			bench_config.spare_cpus_offline = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -473,9 +518,17 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	read_host_facts(&host);
-	bench_progress("snapvm-bench: %s, %s, nested KVM: %s, memory: %s, time scale %.2g",
-		       host.where, host.cpu_model, host.nested ? "yes" : "no", host.memory_backends,
-		       bench_config.scale);
+	bench_progress(
+	    "snapvm-bench: %s, %s, %ld CPUs, nested KVM: %s, memory: %s, time scale %.2g",
+	    host.where, host.cpu_model, host.cpus, host.nested ? "yes" : "no", host.memory_backends,
+	    bench_config.scale);
+
+	if (bench_config.spare_cpus_offline) {
+		bench_note("--spare-cpus-offline: of the %ld CPUs, all but the first were offline "
+			   "except during the scaling benchmark",
+			   host.cpus);
+		bench_spare_cpus(false);
+	}
 
 	bench_floor_exit();
 	if (bench_selected("hypercall"))
@@ -488,8 +541,13 @@ int main(int argc, char **argv)
 		bench_direct_write();
 	if (bench_selected("density"))
 		bench_density();
+	if (bench_selected("request"))
+		bench_request();
+	if (bench_selected("scaling"))
+		bench_scaling();
 
 	bench_service_release();
+	bench_spare_cpus(true);
 	print_table(stdout, &host);
 	if (table) {
 		FILE *f = fopen(table, "w");

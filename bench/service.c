@@ -87,6 +87,15 @@ int bench_service_restore(struct snapvm_sandbox *sb, char *why, size_t why_len)
 	return 0;
 }
 
+int bench_service_request(struct snapvm_sandbox *sb, uint64_t function, uint64_t arg, char *why,
+			  size_t why_len)
+{
+	if (bench_service_restore(sb, why, why_len) ||
+	    bench_service_call(sb, function, arg, NULL, why, why_len))
+		return -1;
+	return 0;
+}
+
 struct snapvm_snapshot *bench_service_snapshot(uint32_t layout, bool big, enum snapvm_memory memory,
 					       char *why, size_t why_len)
 {
