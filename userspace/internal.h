@@ -329,7 +329,8 @@ struct snapvm_kvm_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	bool sync_regs;	      /* kvm_run.s.regs.regs is valid after each exit */
-	bool sync_sregs;      /* kvm_run.s.regs.sregs too (read-only for us) */
+	bool sync_sregs;      /* kvm_run.s.regs.sregs too (read-only between exits) */
+	bool sync_events;     /* KVM can take vCPU events from kvm_run */
 	struct kvm_regs regs; /* fallback copy when sync_regs is false */
 	/* The state whose CPUID the vCPU has (it outlives the vCPU). */
 	const struct snapvm_vcpu_state *cpuid_from;
@@ -419,6 +420,10 @@ int snapvm_kvm_vm_dirty_log_clear(struct snapvm_kvm_vm *vm, uint32_t slot, uint6
 				  uint64_t *bitmap, struct snapvm_error *err);
 /* Can pages stay write-enabled across rounds (KVM's manual protection)? */
 bool snapvm_kvm_vm_manual_protect(const struct snapvm_kvm_vm *vm);
+/* set_state leaves regs, sregs and events in kvm_run for the next KVM_RUN
+ * to set; anything that reads the vCPU's state through an ioctl first
+ * sets them with this (get_state does). */
+int snapvm_kvm_vcpu_apply_staged(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err);
 /* The signal mask KVM applies while it runs the guest (NULL: the thread's). */
 int snapvm_kvm_vcpu_set_signal_mask(struct snapvm_kvm_vcpu *vcpu, const sigset_t *mask,
 				    struct snapvm_error *err);

@@ -614,8 +614,9 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 	/* Hypercalls are the hot path: read their registers, and the paging
 	 * registers WRITE and ABORT translate with, from kvm_run instead of a
 	 * KVM_GET_REGS / KVM_GET_SREGS per exit (in a nested KVM an ioctl
-	 * costs about as much as the exit). Only REGS is ever marked dirty:
-	 * a dirty SREGS would make KVM write the copy back. */
+	 * costs about as much as the exit). Between exits only REGS is marked
+	 * dirty: a dirty SREGS makes KVM write the copy back, which only
+	 * set_state wants. */
 	if (host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_REGS)) {
 		vcpu->sync_regs = true;
 		vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
@@ -624,6 +625,8 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 		vcpu->sync_sregs = true;
 		vcpu->run->kvm_valid_regs |= KVM_SYNC_X86_SREGS;
 	}
+	/* Events are only ever written (by set_state), never synced back. */
+	vcpu->sync_events = host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_EVENTS);
 	return 0;
 fail:
 	snapvm_kvm_vcpu_destroy(vcpu);
@@ -680,8 +683,11 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
 		struct kvm_msrs head;
 		struct kvm_msr_entry entries[SNAPVM_MAX_MSRS];
 	} msrs = {.head.nmsrs = vcpu->nmsrs};
-	int n;
+	int n, ret;
 
+	ret = snapvm_kvm_vcpu_apply_staged(vcpu, err);
+	if (ret)
+		return ret;
 	memset(state, 0, sizeof(*state));
 	/* The CPUID the vCPU was created with (KVM_GET_CPUID2 would add the
 	 * bits that follow the guest's CR4 and XCR0). */
@@ -723,6 +729,7 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
 int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
 			      struct snapvm_error *err)
 {
+	bool staged;
 	int ret;
 
 	/* A half-done `out` would otherwise complete on the next KVM_RUN,
@@ -732,7 +739,8 @@ int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_
 		if (ret)
 			return ret;
 	}
-	if (ioctl(vcpu->fd, KVM_SET_REGS, &state->regs) != 0)
+	staged = vcpu->sync_regs && vcpu->sync_sregs && vcpu->sync_events;
+	if (!staged && ioctl(vcpu->fd, KVM_SET_REGS, &state->regs) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_REGS");
 	if (state->parts & SNAPVM_STATE_XSAVE) {
 		if (ioctl(vcpu->fd, KVM_SET_XSAVE, &state->xsave) != 0)
@@ -743,7 +751,7 @@ int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_
 	}
 	if ((state->parts & SNAPVM_STATE_XCRS) && ioctl(vcpu->fd, KVM_SET_XCRS, &state->xcrs) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_XCRS");
-	if (ioctl(vcpu->fd, KVM_SET_SREGS, &state->sregs) != 0)
+	if (!staged && ioctl(vcpu->fd, KVM_SET_SREGS, &state->sregs) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SREGS");
 	if (state->parts & SNAPVM_STATE_FULL) {
 		struct {
@@ -761,20 +769,50 @@ int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_
 			    err, EX_OSERR, ret < 0 ? errno : EIO,
 			    "KVM_SET_MSRS (%d of %u MSRs; MSR 0x%x refused?)", ret, state->nmsrs,
 			    ret >= 0 && ret < (int)state->nmsrs ? state->msrs[ret].index : 0);
-		if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &state->events) != 0)
+		if (!staged && ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &state->events) != 0)
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_VCPU_EVENTS");
 		if (ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &state->debugregs) != 0)
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_DEBUGREGS");
 	}
 	/* Whatever kvm_run or our copy held is stale now: the synced copies
 	 * become the state just set (KVM refreshes them at the next exit), so
-	 * a register change before that run cannot write back old values. */
+	 * a register change before that run cannot write back old values.
+	 * Staged, they are the state: KVM_RUN sets regs, sregs and events from
+	 * them (in that order, after the ioctls above) before anything else,
+	 * one vCPU ioctl instead of three (each costs a vcpu_load and put). */
 	vcpu->run->kvm_dirty_regs = 0;
 	if (vcpu->sync_regs)
 		vcpu->run->s.regs.regs = state->regs;
 	if (vcpu->sync_sregs)
 		vcpu->run->s.regs.sregs = state->sregs;
+	if (staged) {
+		vcpu->run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+		if (state->parts & SNAPVM_STATE_FULL) {
+			vcpu->run->s.regs.events = state->events;
+			vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		}
+	}
 	vcpu->regs_fetched = false;
+	vcpu->regs_dirty = false;
+	return 0;
+}
+
+int snapvm_kvm_vcpu_apply_staged(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err)
+{
+	struct kvm_run *run = vcpu->run;
+
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_REGS) &&
+	    ioctl(vcpu->fd, KVM_SET_REGS, &run->s.regs.regs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_REGS");
+	run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) &&
+	    ioctl(vcpu->fd, KVM_SET_SREGS, &run->s.regs.sregs) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SREGS");
+	run->kvm_dirty_regs &= ~KVM_SYNC_X86_SREGS;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_EVENTS) &&
+	    ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &run->s.regs.events) != 0)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_VCPU_EVENTS");
+	run->kvm_dirty_regs &= ~KVM_SYNC_X86_EVENTS;
 	vcpu->regs_dirty = false;
 	return 0;
 }
