@@ -681,7 +681,7 @@ static long snapvm_region_ioctl_info(struct file *file,
 	if (region->lazy)
 		info.flags |= SNAPVM_REGION_LAZY;
 	if (region->source)
-		info.flags |= SNAPVM_REGION_CLONE;
+		info.flags |= SNAPVM_REGION_CLONED;
 	info.resident_pages = READ_ONCE(region->resident);
 
 	if (copy_to_user(uarg, &info, min(size, sizeof(info))))
