@@ -888,7 +888,8 @@ TEST_F(lazy, kvm_sees_the_clone_and_the_clone_sees_kvm)
 	EXPECT_EQ(p4, guest_out_value(&g)) TH_LOG("the guest sees the clone's new page 4");
 	ASSERT_EQ(KVM_EXIT_HLT, guest_run(&g)) TH_LOG("exit %u", g.run->exit_reason);
 
-	EXPECT_EQ(0xcafef00d, *(uint32_t *)(map + 0x3000)) TH_LOG("the host sees the guest's write");
+	EXPECT_EQ(0xcafef00d, *(uint32_t *)(map + 0x3000))
+	TH_LOG("the host sees the guest's write");
 	EXPECT_EQ(0xcafef00d, *(uint32_t *)(ro + 0x3000)) TH_LOG("so does its other mapping");
 	ASSERT_EQ(4, pread(c, &value, 4, 0x3000));
 	EXPECT_EQ(0xcafef00d, value);
@@ -1062,7 +1063,8 @@ TEST_F_TIMEOUT(lazy, racing_writes_to_clone_pages, 600)
 		EXPECT_EQ(0, atomic_load(&bad)) TH_LOG("round %d: a write went missing", r);
 		for (size_t i = 0; i < npages; i++) {
 			for (int id = 0; id < 4; id++)
-				ASSERT_EQ(1 + id, ro[i * PAGE + 16 + id]) TH_LOG("round %d page %zu", r, i);
+				ASSERT_EQ(1 + id, ro[i * PAGE + 16 + id])
+				TH_LOG("round %d page %zu", r, i);
 			ASSERT_EQ(fill_byte(i), ro[i * PAGE]);
 			ASSERT_EQ(fill_byte(i), map[i * PAGE + PAGE - 1]);
 		}
