@@ -1062,9 +1062,11 @@ TEST_F_TIMEOUT(lazy, racing_writes_to_clone_pages, 600)
 		pthread_barrier_destroy(&start);
 		EXPECT_EQ(0, atomic_load(&bad)) TH_LOG("round %d: a write went missing", r);
 		for (size_t i = 0; i < npages; i++) {
-			for (int id = 0; id < 4; id++)
-				ASSERT_EQ(1 + id, ro[i * PAGE + 16 + id])
-				TH_LOG("round %d page %zu", r, i);
+			for (int id = 0; id < 4; id++) {
+				unsigned char got = ro[i * PAGE + 16 + id];
+
+				ASSERT_EQ(1 + id, got) TH_LOG("round %d page %zu", r, i);
+			}
 			ASSERT_EQ(fill_byte(i), ro[i * PAGE]);
 			ASSERT_EQ(fill_byte(i), map[i * PAGE + PAGE - 1]);
 		}
