@@ -17,7 +17,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <grp.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "kselftest_harness.h"
 #include "tests/kselftest/module_helpers.h"
@@ -443,6 +447,191 @@ TEST_F(lazy, rlimit_at_touch_as_root_without_cap_ipc_lock)
 TEST_F(lazy, rlimit_at_touch_as_nobody)
 {
 	limit_at_touch(_metadata, self->dev, NOBODY);
+}
+
+/* max_total_mb counts a lazy page at its touch, a clone's at its write. */
+TEST_F(lazy, max_total_mb_at_touch)
+{
+	long max_total_mb = param_read("max_total_mb");
+	long pinned = pinned_pages();
+	long cap_mb = (pinned + 255) / 256 + 1;
+	long room = cap_mb * 256 - pinned;
+	int src = sealed_source(self->dev, 2, RW), fd, c;
+
+	ASSERT_GT(max_total_mb, 0);
+	ASSERT_GE(src, 0);
+	pinned += 2;
+	room -= 2;
+	fd = lazy_create(self->dev, (room + 64) * PAGE, RW);
+	ASSERT_GE(fd, 0);
+	c = region_clone(src, RW);
+	ASSERT_GE(c, 0);
+	ASSERT_EQ(0, param_write("max_total_mb", cap_mb));
+	for (long i = 0; i < room - 1; i++) {
+		ASSERT_EQ(1, pwrite(fd, "t", 1, i * PAGE)) TH_LOG("page %ld of %ld", i, room);
+	}
+	EXPECT_EQ(1, pwrite(c, "c", 1, 0)) TH_LOG("the last page under the cap");
+	EXPECT_EQ(ENOMEM, err_of(pwrite(fd, "t", 1, room * PAGE)));
+	EXPECT_EQ(ENOMEM, err_of(pwrite(c, "c", 1, PAGE)));
+	EXPECT_EQ(pinned + room, pinned_pages());
+	EXPECT_EQ(room - 1, resident(fd));
+	EXPECT_EQ(1, resident(c));
+	close(c);
+	EXPECT_EQ(1, pwrite(fd, "t", 1, room * PAGE)) TH_LOG("the clone's page came back");
+	ASSERT_EQ(0, param_write("max_total_mb", max_total_mb));
+	close(fd);
+	close(src);
+}
+
+static int cg_write(const char *dir, const char *file, const char *value)
+{
+	char path[PATH_MAX];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static long cg_read(const char *dir, const char *file, const char *key)
+{
+	char path[PATH_MAX], line[256];
+	size_t len = key ? strlen(key) : 0;
+	long value = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!key || (!strncmp(line, key, len) && line[len] == ' ')) {
+			value = strtol(line + len, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+/*
+ * A lazy region's pages are charged to its creator's memory cgroup at their
+ * touch, even when another process (outside the cgroup) touches them; a
+ * touch the cgroup cannot hold is ENOMEM (pwrite) or SIGBUS (a fault),
+ * never an OOM kill.
+ */
+TEST_F(lazy, memcg_is_charged_at_touch_and_its_limit_is_no_oom_kill)
+{
+	char root[] = "/tmp/snapvm-lazy-cgroup.XXXXXX", cg[PATH_MAX];
+	int sv[2], status;
+	pid_t pid;
+	long before, after;
+	int fd;
+
+	ASSERT_NE(NULL, mkdtemp(root));
+	if (mount("none", root, "cgroup2", 0, NULL)) {
+		rmdir(root);
+		SKIP(return, "cannot mount cgroup2: %s", strerror(errno));
+	}
+	snprintf(cg, sizeof(cg), "%s/snapvm-lazy", root);
+	if (cg_write(root, "cgroup.subtree_control", "+memory") || mkdir(cg, 0755)) {
+		umount(root);
+		rmdir(root);
+		SKIP(return, "no memory controller in cgroup2");
+	}
+	ASSERT_EQ(0, cg_write(cg, "memory.max", "16777216"));
+	cg_write(cg, "memory.swap.max", "0");
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+
+	/* The child joins the cgroup, creates 32 MiB lazily and hands it over. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char cbuf[CMSG_SPACE(sizeof(int))] = {0}, byte = 0;
+		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		struct msghdr msg = {.msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf)};
+		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+		int region;
+
+		CHILD_CHECK(cg_write(cg, "cgroup.procs", "0") == 0, "joining the cgroup");
+		region = lazy_create(self->dev, 32 << 20, RW);
+		CHILD_CHECK(region >= 0, "32 MiB lazy in a 16 MiB cgroup");
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &region, sizeof(int));
+		CHILD_CHECK(sendmsg(sv[1], &msg, 0) == 1, "sendmsg");
+		_exit(0);
+	}
+	{
+		char cbuf[CMSG_SPACE(sizeof(int))], byte;
+		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		struct msghdr msg = {.msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf)};
+
+		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
+		ASSERT_NE(NULL, CMSG_FIRSTHDR(&msg));
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+	}
+	EXPECT_EQ(0, wait_status(pid));
+
+	/* This process is not in the cgroup: its touches are charged there. */
+	before = cg_read(cg, "memory.current", NULL);
+	for (int i = 0; i < 1024; i++)
+		ASSERT_EQ(1, pwrite(fd, "m", 1, (off_t)i * PAGE));
+	after = cg_read(cg, "memory.current", NULL);
+	EXPECT_TRUE(after - before >= 4 << 20 && after - before < 5 << 20)
+	TH_LOG("memory.current grew by %ld, not by the 4 MiB touched", after - before);
+	/* Past the cgroup's 16 MiB: ENOMEM, then SIGBUS for a fault. */
+	{
+		long i = 1024, made, *faults;
+
+		while (i < 8192 && pwrite(fd, "m", 1, i * PAGE) == 1)
+			i++;
+		EXPECT_EQ(ENOMEM, errno);
+		EXPECT_LT(i, 4096) TH_LOG("%ld pages in a 16 MiB cgroup", i);
+		made = resident(fd);
+		EXPECT_EQ(i, made);
+		/* A fault past the limit: SIGBUS, within a charge batch or so
+		 * (the cgroup's per-CPU charge stock may hold a few pages). */
+		faults = mmap(NULL, sizeof(*faults), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, faults);
+		*faults = 0;
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			char *map = mmap(NULL, 32 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+			CHILD_CHECK(map != MAP_FAILED, "mmap");
+			for (long j = i; j < 8192; j++, (*faults)++)
+				map[j * PAGE] = 1;
+			_exit(0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		TH_LOG("status %#x", status);
+		EXPECT_LT(*faults, 128);
+		EXPECT_EQ(made + *faults, resident(fd));
+		munmap(faults, sizeof(*faults));
+	}
+	close(fd);
+	EXPECT_EQ(0, cg_read(cg, "memory.events", "oom_kill"));
+	EXPECT_EQ(0, cg_read(cg, "memory.events", "oom"));
+	EXPECT_EQ(self->pinned_at_start, pinned_pages());
+	close(sv[0]);
+	close(sv[1]);
+	rmdir(cg);
+	umount(root);
+	rmdir(root);
 }
 
 /* ---- clones ---- */
