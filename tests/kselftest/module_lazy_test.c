@@ -721,6 +721,18 @@ TEST_F(lazy, clone_reads_as_its_source_until_it_writes)
 	EXPECT_EQ(2, resident(c1));
 	munmap(priv, 8 * PAGE);
 
+	/* Read-only first, then widened by mprotect: the entries mapping the
+	 * source's pages stay read-only, and the write still makes a page. */
+	priv = mmap(NULL, 8 * PAGE, PROT_READ, MAP_SHARED, c1, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+	EXPECT_EQ(fill_byte(6), priv[6 * PAGE]);
+	ASSERT_EQ(0, mprotect(priv, 8 * PAGE, PROT_READ | PROT_WRITE));
+	priv[6 * PAGE] = 'm';
+	EXPECT_EQ('m', m2[6 * PAGE]);
+	EXPECT_EQ(fill_byte(6), view[6 * PAGE]);
+	EXPECT_EQ(3, resident(c1));
+	munmap(priv, 8 * PAGE);
+
 	munmap(m1, 8 * PAGE);
 	munmap(m2, 8 * PAGE);
 	munmap(m3, 8 * PAGE);
