@@ -1283,6 +1283,104 @@ TEST_F_TIMEOUT(lazy, racing_writes_to_clone_pages, 600)
 	EXPECT_EQ(0, can_pin_16(self->dev)) TH_LOG("root's locked_vm is back");
 }
 
+struct seal_race {
+	int fd, src;
+	size_t npages;
+	atomic_bool stop;
+	atomic_long ops;
+};
+
+/* Makes pages every way there is: write faults, pwrite, RESTORE, a
+ * read-only mapping widened, while SEAL is tried. */
+static void *seal_attacker(void *arg)
+{
+	struct seal_race *r = arg;
+	size_t size = r->npages * PAGE;
+
+	while (!atomic_load(&r->stop)) {
+		long n = atomic_fetch_add(&r->ops, 1);
+		size_t page = (size_t)n * 7 % r->npages;
+		uint64_t bitmap = 1ULL << ((size_t)n * 3 % r->npages);
+		unsigned char *map;
+		char byte = (char)n;
+
+		switch (n % 4) {
+		case 0:
+			map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+			if (map != MAP_FAILED) {
+				map[page * PAGE + 9] = (unsigned char)n;
+				munmap(map, size);
+			}
+			break;
+		case 1:
+			if (pwrite(r->fd, &byte, 1, (off_t)(page * PAGE + 11)) != 1 &&
+			    errno != EPERM)
+				return (void *)1;
+			break;
+		case 2:
+			region_restore(r->fd, n % 8 ? r->src : SNAPVM_RESTORE_ZERO, &bitmap, 0,
+				       r->npages);
+			break;
+		default:
+			map = mmap(NULL, size, PROT_READ, MAP_SHARED, r->fd, 0);
+			if (map != MAP_FAILED) {
+				(void)*(volatile unsigned char *)(map + page * PAGE);
+				if (!mprotect(map, size, PROT_READ | PROT_WRITE))
+					map[page * PAGE + 13] = (unsigned char)n;
+				munmap(map, size);
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Lazy regions and clones attacked by threads making their pages while SEAL
+ * is tried until it works; from then on nothing may change them, nor may
+ * any page be made (resident_pages stays).
+ */
+TEST_F_TIMEOUT(lazy, seal_races_first_touches_of_lazy_regions_and_clones, 600)
+{
+	const size_t npages = 16;
+	int src = sealed_source(self->dev, npages, RW), rounds = 60;
+	long total = 0;
+
+	ASSERT_GE(src, 0);
+	for (int round = 0; round < rounds; round++) {
+		struct seal_race r = {.src = src, .npages = npages};
+		pthread_t threads[3];
+		uint64_t h;
+		long made;
+
+		r.fd =
+		    round % 2 ? region_clone(src, RW) : lazy_create(self->dev, npages * PAGE, RW);
+		ASSERT_GE(r.fd, 0);
+		for (int t = 0; t < 3; t++)
+			ASSERT_EQ(0, pthread_create(&threads[t], NULL, seal_attacker, &r));
+		usleep((round % 5) * 1000);
+		while (region_seal(r.fd) != 0)
+			ASSERT_EQ(EBUSY, errno);
+		h = hash_region(r.fd, npages * PAGE);
+		made = resident(r.fd);
+		usleep(20 * 1000);
+		atomic_store(&r.stop, true);
+		for (int t = 0; t < 3; t++) {
+			void *ret;
+
+			pthread_join(threads[t], &ret);
+			EXPECT_EQ(NULL, ret);
+		}
+		EXPECT_EQ(h, hash_region(r.fd, npages * PAGE))
+		TH_LOG("round %d: the sealed region changed", round);
+		EXPECT_EQ(made, resident(r.fd))
+		TH_LOG("round %d: a page was made after SEAL", round);
+		total += atomic_load(&r.ops);
+		close(r.fd);
+	}
+	close(src);
+	TH_LOG("%d rounds, %ld operations", rounds, total);
+}
+
 /* Lazy regions and clones as nobody: made, touched, cloned, charged to
  * nobody within a 64 kB RLIMIT_MEMLOCK, all given back at exit. */
 TEST_F(lazy, lazy_and_clones_as_nobody)
