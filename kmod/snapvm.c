@@ -292,9 +292,9 @@ static struct page *snapvm_own_page(struct snapvm_region *region,
 
 /*
  * What page @idx of @region reads as: its own page, else (a clone) its
- * source's, else the zero page. Sources are sealed and never give a page
- * they lack one of their own, so for a clone the answer only changes when
- * the clone gets its own page.
+ * source's, else the zero page. Sources are sealed, and a sealed region never
+ * gets a page it lacks, so for a clone the answer only changes when the clone
+ * gets its own page.
  */
 static struct page *snapvm_page_resolve(struct snapvm_region *region,
 					unsigned long idx)
