@@ -113,7 +113,10 @@ TEST_F(snapvm, create_rejects_bad_arguments)
 	EXPECT_EQ(EINVAL, create_errno(self->dev, args));
 	args = good, args.prot = SNAPVM_PROT_ALL | (1u << 31);
 	EXPECT_EQ(EINVAL, create_errno(self->dev, args));
-	args = good, args.flags = 1;
+	/* Bit 0 is SNAPVM_CREATE_LAZY (module_lazy_test); the others are unknown. */
+	args = good, args.flags = 1u << 1;
+	EXPECT_EQ(EINVAL, create_errno(self->dev, args));
+	args = good, args.flags = SNAPVM_CREATE_LAZY | 1u << 1;
 	EXPECT_EQ(EINVAL, create_errno(self->dev, args));
 	args = good, args.flags = 1u << 31;
 	EXPECT_EQ(EINVAL, create_errno(self->dev, args));

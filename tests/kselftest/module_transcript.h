@@ -70,10 +70,11 @@ static void transcript_info(struct transcript *t, int fd, const char *what)
 
 	memset(&info, 0xa5, sizeof(info));
 	if (transcript_result(t, what, ioctl(fd, SNAPVM_REGION_INFO, &info)) == 0)
-		transcript_printf(t, "  size=%llu prot=%u flags=%u reserved=%llu,%llu\n",
-				  (unsigned long long)info.size, info.prot, info.flags,
-				  (unsigned long long)info.reserved[0],
-				  (unsigned long long)info.reserved[1]);
+		transcript_printf(
+		    t, "  size=%llu prot=%u flags=%u reserved=%llu,%llu resident=%llu\n",
+		    (unsigned long long)info.size, info.prot, info.flags,
+		    (unsigned long long)info.reserved[0], (unsigned long long)info.reserved[1],
+		    (unsigned long long)info.resident_pages);
 }
 
 static long transcript_restore(struct transcript *t, const char *what, int dst, int src_fd,
@@ -89,6 +90,47 @@ static long transcript_restore(struct transcript *t, const char *what, int dst, 
 	};
 
 	return transcript_result(t, what, ioctl(dst, SNAPVM_REGION_RESTORE, &args));
+}
+
+/* Lazy regions and clones; b is not sealed yet, a is. */
+static void transcript_lazy(struct transcript *t, int dev, int a, int b, const uint64_t *bitmap)
+{
+	const uint32_t rw = SNAPVM_PROT_READ | SNAPVM_PROT_WRITE;
+	struct snapvm_region_clone args = {.prot = rw};
+	unsigned char old_info[40];
+	int cl, lz;
+
+	cl = transcript_fd(t, "CLONE a", ioctl(a, SNAPVM_REGION_CLONE, &args));
+	if (cl >= 0) {
+		transcript_printf(t, "clone cloexec = %d\n", !!(fcntl(cl, F_GETFD) & FD_CLOEXEC));
+		transcript_info(t, cl, "INFO clone");
+		transcript_result(t, "pwrite clone", pwrite(cl, "c", 1, 5 * SNAPVM_PAGE_SIZE));
+		transcript_info(t, cl, "INFO clone written");
+		transcript_restore(t, "RESTORE clone from a", cl, a, 0, bitmap, 0, 16);
+		close(cl);
+	}
+	transcript_result(t, "CLONE b unsealed", ioctl(b, SNAPVM_REGION_CLONE, &args));
+	transcript_result(t, "CLONE NULL", ioctl(a, SNAPVM_REGION_CLONE, NULL));
+	args.flags = 1;
+	transcript_result(t, "CLONE a flags", ioctl(a, SNAPVM_REGION_CLONE, &args));
+	args.flags = 0;
+	args.reserved[1] = 1;
+	transcript_result(t, "CLONE a reserved", ioctl(a, SNAPVM_REGION_CLONE, &args));
+
+	lz = transcript_create(t, dev, "create lazy", 16 * SNAPVM_PAGE_SIZE, rw, SNAPVM_CREATE_LAZY,
+			       0);
+	if (lz < 0)
+		return;
+	transcript_info(t, lz, "INFO lazy");
+	transcript_result(t, "pwrite lazy", pwrite(lz, "l", 1, 2 * SNAPVM_PAGE_SIZE));
+	transcript_restore(t, "RESTORE lazy zero", lz, SNAPVM_RESTORE_ZERO, 0, bitmap, 0, 16);
+	transcript_info(t, lz, "INFO lazy touched");
+	/* The 32-byte INFO of the first v2 modules: nothing past 32 bytes. */
+	memset(old_info, 0xa5, sizeof(old_info));
+	transcript_result(t, "INFO 32 bytes",
+			  ioctl(lz, _IOC(_IOC_READ, SNAPVM_IOCTL_MAGIC, 0x10, 32), old_info));
+	transcript_printf(t, "  byte 24 = %u, byte 32 = %u\n", old_info[24], old_info[32]);
+	close(lz);
 }
 
 /* The walk itself. Uses only the ABI, so it builds for 32 and 64 bits. */
@@ -112,7 +154,7 @@ static void transcript_run(struct transcript *t)
 	transcript_create(t, dev, "create size 4097", 4097, rw, 0, 0);
 	transcript_create(t, dev, "create prot 0", size, 0, 0, 0);
 	transcript_create(t, dev, "create prot 8", size, SNAPVM_PROT_READ | 8, 0, 0);
-	transcript_create(t, dev, "create flags 1", size, rw, 1, 0);
+	transcript_create(t, dev, "create flags 2", size, rw, 2, 0);
 	transcript_create(t, dev, "create reserved", size, rw, 0, 1);
 	transcript_result(t, "create NULL", ioctl(dev, SNAPVM_CREATE_REGION, NULL));
 
@@ -183,6 +225,7 @@ static void transcript_run(struct transcript *t)
 			close(ro);
 		}
 	}
+	transcript_lazy(t, dev, a, b, bitmap);
 	transcript_result(t, "SEAL b", ioctl(b, SNAPVM_REGION_SEAL, 0));
 	transcript_restore(t, "RESTORE b sealed", b, a, 0, bitmap, 0, 16);
 	close(c);
