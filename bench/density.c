@@ -141,14 +141,17 @@ static int floor_kernel_per_extra(struct bench_samples *out)
 	return ret;
 }
 
-static void density_config(uint32_t layout, enum snapvm_memory memory,
-			   const struct bench_stats *floor)
+/* Measures one configuration; its per-extra median in *per_extra_out (when
+ * measured: returns true). */
+static bool density_config(uint32_t layout, enum snapvm_memory memory,
+			   const struct bench_stats *floor, struct bench_stats *per_extra_out)
 {
 	const char *arch = snapvm_layout_name(layout), *mem = snapvm_memory_name(memory);
 	struct bench_samples totals[NCOUNTS] = {0}, per_extra = {0}, kernel = {0};
 	struct bench_budget budget = bench_budget(2, 5, 15);
 	static struct snapvm_sandbox *sandboxes[DENSITY_MAX];
 	struct snapvm_snapshot *snap = NULL;
+	bool measured = false;
 	struct density_figures d;
 	double bound;
 	char name[96], title[160], why[1400];
@@ -180,17 +183,17 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 
 	if (!floor->n) {
 		skip_all(&d, "%s", "the kvm floor failed (see above)");
-		return;
+		return false;
 	}
 	if (memory == SNAPVM_MEMORY_KMOD && !bench_config.kmod_usable) {
 		skip_all(&d, "%s", "needs snapvm.ko (/dev/snapvm is not usable here)");
-		return;
+		return false;
 	}
 	bench_progress("density %s %s ...", arch, mem);
 	snap = density_snapshot(layout, memory, why, sizeof(why));
 	if (!snap) {
 		skip_all(&d, "%s", why);
-		return;
+		return false;
 	}
 	bound = (double)(snapvm_snapshot_scratch_size(snap) + view_dirty_pages(layout) * 4096 +
 			 DENSITY_SLACK);
@@ -226,8 +229,9 @@ static void density_config(uint32_t layout, enum snapvm_memory memory,
 
 		bench_figure_set(d.total[i], bench_stats_of(&totals[i]), b);
 	}
-	bench_figure_set(d.per_extra, bench_stats_of(&per_extra),
-			 (struct bench_stats){.median = bound});
+	*per_extra_out = bench_stats_of(&per_extra);
+	measured = true;
+	bench_figure_set(d.per_extra, *per_extra_out, (struct bench_stats){.median = bound});
 	bench_figure_set(d.kernel, bench_stats_of(&kernel), *floor);
 	bench_note("density.%s.%s: scratch %llu bytes, bound per sandbox %.0f bytes", arch, mem,
 		   (unsigned long long)snapvm_snapshot_scratch_size(snap), bound);
@@ -238,6 +242,7 @@ out:
 		bench_samples_free(&totals[i]);
 	bench_samples_free(&per_extra);
 	bench_samples_free(&kernel);
+	return measured;
 }
 
 void bench_density(void)
@@ -254,8 +259,26 @@ void bench_density(void)
 		   "snapvm.ko pinned pages",
 		   "sandboxes from the snapshot bench-service-small took, one call each",
 		   BENCH_TOUCH_PAGES);
-	density_config(SNAPVM_LAYOUT_I686, SNAPVM_MEMORY_KMOD, &floor);
-	density_config(SNAPVM_LAYOUT_I686, SNAPVM_MEMORY_MEMFD, &floor);
-	density_config(SNAPVM_LAYOUT_AMD64, SNAPVM_MEMORY_KMOD, &floor);
-	density_config(SNAPVM_LAYOUT_AMD64, SNAPVM_MEMORY_MEMFD, &floor);
+	for (int l = 0; l < 2; l++) {
+		uint32_t layout = l ? SNAPVM_LAYOUT_AMD64 : SNAPVM_LAYOUT_I686;
+		struct bench_stats kmod, memfd;
+		struct bench_figure *f;
+		char name[96];
+		bool have_kmod, have_memfd;
+
+		/* snapvm.ko pins what a sandbox holds; it must not cost more
+		 * than memfd's pageable memory for that (issue 12). */
+		snprintf(name, sizeof(name), "density.%s.kmod_vs_memfd", snapvm_layout_name(layout));
+		f = bench_figure_add("density", name, "bytes",
+				     "host memory per extra sandbox, snapvm.ko memory");
+		bench_figure_baseline(f, "memfd", "the same with memfd memory");
+		bench_figure_target(f, 1.1, "<= 1.1");
+		have_kmod = density_config(layout, SNAPVM_MEMORY_KMOD, &floor, &kmod);
+		have_memfd = density_config(layout, SNAPVM_MEMORY_MEMFD, &floor, &memfd);
+		if (have_kmod && have_memfd)
+			bench_figure_set(f, kmod, memfd);
+		else
+			bench_figure_skip(f, "needs both snapvm.ko and memfd measured (see their "
+					     "per_extra figures)");
+	}
 }
