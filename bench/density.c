@@ -268,7 +268,8 @@ void bench_density(void)
 
 		/* snapvm.ko pins what a sandbox holds; it must not cost more
 		 * than memfd's pageable memory for that (issue 12). */
-		snprintf(name, sizeof(name), "density.%s.kmod_vs_memfd", snapvm_layout_name(layout));
+		snprintf(name, sizeof(name), "density.%s.kmod_vs_memfd",
+			 snapvm_layout_name(layout));
 		f = bench_figure_add("density", name, "bytes",
 				     "host memory per extra sandbox, snapvm.ko memory");
 		bench_figure_baseline(f, "memfd", "the same with memfd memory");
