@@ -73,8 +73,8 @@ check: $(SETUP_STAMP)
 
 # The kselftests under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)
 # built from linux-source-6.1 into ~/.cache/snapvm once per machine.
-# CHECK_DEBUG_TESTS picks kselftests (default: module, launcher, snapshot,
-# isolation, embed). Verdict and dmesg in build/check-debug/.
+# CHECK_DEBUG_TESTS picks kselftests (default: module, module_v2, launcher,
+# snapshot, isolation, embed). Verdict and dmesg in build/check-debug/.
 .PHONY: check-debug
 check-debug: $(SETUP_STAMP) programs guests tests
 	tests/vm/check-debug $(CHECK_DEBUG_TESTS)
