@@ -858,7 +858,12 @@ int snapvm_kvm_vcpu_set_guest_debug(struct snapvm_kvm_vcpu *vcpu, uint32_t contr
 				    const uint64_t debugreg[8], struct snapvm_error *err)
 {
 	struct kvm_guest_debug debug = {.control = control};
+	/* Single-stepping starts from the RIP the vCPU has now: a staged one
+	 * set later would lose the trap flag KVM sets for it. */
+	int ret = snapvm_kvm_vcpu_apply_staged(vcpu, err);
 
+	if (ret)
+		return ret;
 	if (debugreg)
 		memcpy(debug.arch.debugreg, debugreg, sizeof(debug.arch.debugreg));
 	if (ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &debug) != 0)

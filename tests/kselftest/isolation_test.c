@@ -496,7 +496,7 @@ TEST_F_TIMEOUT(isolation, blocked_output_obeys_the_timeout, 120)
 	close(pipefd[1]);
 	EXPECT_EQ(SNAPVM_STATUS_TIMEOUT, l.status) TH_LOG("%s", l.err);
 	EXPECT_GT(3.0 + base.seconds, l.seconds)
-		TH_LOG("%.2f s; a quick run takes %.2f s", l.seconds, base.seconds);
+	TH_LOG("%.2f s; a quick run takes %.2f s", l.seconds, base.seconds);
 	EXPECT_NE(NULL, strstr(l.err, "timeout")) TH_LOG("%s", l.err);
 }
 

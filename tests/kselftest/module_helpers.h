@@ -245,4 +245,39 @@ static inline int wait_status(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* A file of the test's cgroup directory: write @value, or read a "key value" line. */
+static inline int cg_write(const char *dir, const char *file, const char *value)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static inline long cg_read(const char *dir, const char *file, const char *key)
+{
+	char path[PATH_MAX + NAME_MAX + 2], line[256];
+	size_t len = key ? strlen(key) : 0;
+	long value = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!key || (!strncmp(line, key, len) && line[len] == ' ')) {
+			value = strtol(line + len, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
 #endif /* SNAPVM_TESTS_MODULE_HELPERS_H */

@@ -483,40 +483,6 @@ TEST_F(lazy, max_total_mb_at_touch)
 	close(src);
 }
 
-static int cg_write(const char *dir, const char *file, const char *value)
-{
-	char path[PATH_MAX];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-static long cg_read(const char *dir, const char *file, const char *key)
-{
-	char path[PATH_MAX], line[256];
-	size_t len = key ? strlen(key) : 0;
-	long value = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!key || (!strncmp(line, key, len) && line[len] == ' ')) {
-			value = strtol(line + len, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return value;
-}
-
 /*
  * A lazy region's pages are charged to its creator's memory cgroup at their
  * touch, even when another process (outside the cgroup) touches them; a

@@ -1064,41 +1064,6 @@ TEST_F(limits, max_region_mb_caps_one_region)
 	close(fd);
 }
 
-/* A file of the test's cgroup directory: write @value, or read a "key value" line. */
-static int cg_write(const char *dir, const char *file, const char *value)
-{
-	char path[PATH_MAX];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-static long cg_read(const char *dir, const char *file, const char *key)
-{
-	char path[PATH_MAX], line[256];
-	size_t len = key ? strlen(key) : 0;
-	long value = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!key || (!strncmp(line, key, len) && line[len] == ' ')) {
-			value = strtol(line + len, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return value;
-}
-
 /*
  * Pages are charged to the creator's memory cgroup, and a region the cgroup
  * cannot hold fails with ENOMEM instead of waking the OOM killer.
