@@ -12,6 +12,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/kvm.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +279,83 @@ static inline long cg_read(const char *dir, const char *file, const char *key)
 		}
 	fclose(f);
 	return value;
+}
+
+/* A bare KVM guest in real mode, code at GPA 0x1000 (tests of KVM on regions). */
+struct guest {
+	int kvm, vm, vcpu;
+	struct kvm_run *run;
+	int run_size;
+};
+
+static inline int guest_create(struct guest *g)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+
+	g->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (g->kvm < 0)
+		return -1;
+	g->vm = ioctl(g->kvm, KVM_CREATE_VM, 0);
+	if (g->vm < 0)
+		return -1;
+	g->vcpu = ioctl(g->vm, KVM_CREATE_VCPU, 0);
+	if (g->vcpu < 0)
+		return -1;
+	g->run_size = ioctl(g->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	g->run = mmap(NULL, g->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, g->vcpu, 0);
+	if (g->run == MAP_FAILED)
+		return -1;
+	/* Real mode, flat at 0: code at 0x1000. */
+	if (ioctl(g->vcpu, KVM_GET_SREGS, &sregs))
+		return -1;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(g->vcpu, KVM_SET_SREGS, &sregs))
+		return -1;
+	return ioctl(g->vcpu, KVM_SET_REGS, &regs);
+}
+
+static inline void guest_destroy(struct guest *g)
+{
+	if (g->run && g->run != MAP_FAILED)
+		munmap(g->run, g->run_size);
+	if (g->vcpu > 0)
+		close(g->vcpu);
+	if (g->vm > 0)
+		close(g->vm);
+	if (g->kvm > 0)
+		close(g->kvm);
+}
+
+static inline int guest_slot(struct guest *g, uint32_t slot, uint64_t gpa, void *hva, uint64_t size,
+			     uint32_t flags)
+{
+	struct kvm_userspace_memory_region region = {
+	    .slot = slot,
+	    .flags = flags,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uintptr_t)hva,
+	};
+
+	return ioctl(g->vm, KVM_SET_USER_MEMORY_REGION, &region);
+}
+
+/* Runs to the next exit; returns the exit reason, or -1 with errno. */
+static inline int guest_run(struct guest *g)
+{
+	if (ioctl(g->vcpu, KVM_RUN, 0))
+		return -1;
+	return (int)g->run->exit_reason;
+}
+
+static inline uint32_t guest_out_value(struct guest *g)
+{
+	uint32_t v;
+
+	memcpy(&v, (char *)g->run + g->run->io.data_offset, sizeof(v));
+	return v;
 }
 
 #endif /* SNAPVM_TESTS_MODULE_HELPERS_H */

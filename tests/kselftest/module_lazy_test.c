@@ -926,67 +926,6 @@ TEST_F(lazy, restore_of_a_clone_from_its_source_skips_shared_pages)
 
 /* ---- KVM ---- */
 
-struct guest {
-	int kvm, vm, vcpu;
-	struct kvm_run *run;
-	int run_size;
-};
-
-static int guest_create(struct guest *g)
-{
-	struct kvm_sregs sregs;
-	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
-
-	g->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (g->kvm < 0)
-		return -1;
-	g->vm = ioctl(g->kvm, KVM_CREATE_VM, 0);
-	if (g->vm < 0)
-		return -1;
-	g->vcpu = ioctl(g->vm, KVM_CREATE_VCPU, 0);
-	if (g->vcpu < 0)
-		return -1;
-	g->run_size = ioctl(g->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	g->run = mmap(NULL, g->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, g->vcpu, 0);
-	if (g->run == MAP_FAILED)
-		return -1;
-	/* Real mode, flat at 0: code at 0x1000. */
-	if (ioctl(g->vcpu, KVM_GET_SREGS, &sregs))
-		return -1;
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	if (ioctl(g->vcpu, KVM_SET_SREGS, &sregs))
-		return -1;
-	return ioctl(g->vcpu, KVM_SET_REGS, &regs);
-}
-
-static void guest_destroy(struct guest *g)
-{
-	if (g->run && g->run != MAP_FAILED)
-		munmap(g->run, g->run_size);
-	if (g->vcpu > 0)
-		close(g->vcpu);
-	if (g->vm > 0)
-		close(g->vm);
-	if (g->kvm > 0)
-		close(g->kvm);
-}
-
-static int guest_run(struct guest *g)
-{
-	if (ioctl(g->vcpu, KVM_RUN, 0))
-		return -1;
-	return (int)g->run->exit_reason;
-}
-
-static uint32_t guest_out_value(struct guest *g)
-{
-	uint32_t v;
-
-	memcpy(&v, (char *)g->run + g->run->io.data_offset, sizeof(v));
-	return v;
-}
-
 /* Guest code (16-bit real mode) at GPA 0x1000 of the source. */
 static const uint8_t guest_code[] = {
     0x66, 0xa1, 0x00, 0x20,				  /* mov 0x2000, %eax */
@@ -1036,9 +975,7 @@ TEST_F(lazy, kvm_sees_the_clone_and_the_clone_sees_kvm)
 	EXPECT_EQ(v3, *(uint32_t *)(ro + 0x3000));
 
 	ASSERT_EQ(0, guest_create(&g)) TH_LOG("KVM set-up: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(g.vm, KVM_SET_USER_MEMORY_REGION,
-			   &(struct kvm_userspace_memory_region){
-			       .slot = 0, .memory_size = size, .userspace_addr = (uintptr_t)map}))
+	ASSERT_EQ(0, guest_slot(&g, 0, 0, map, size, 0))
 	TH_LOG("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 	ASSERT_EQ(KVM_EXIT_IO, guest_run(&g)) TH_LOG("exit %u", g.run->exit_reason);
 	EXPECT_EQ(v2, guest_out_value(&g));
