@@ -39,7 +39,8 @@ static struct sigaction kick_previous;
  * for. A timer that fires early (a later run's deadline is further away)
  * re-arms itself from the handler (timer_settime is async-signal-safe), at
  * the cost of one spurious KVM_RUN return per timeout period, not per call.
- * The thread's id and signal mask are read once per thread.
+ * The thread's id is read once per thread, its signal mask at its first
+ * run and at each restore (see prepare_thread).
  */
 struct kick_thread {
 	pid_t tid;
@@ -245,7 +246,7 @@ static int arm_timeout(uint64_t timeout_ms, struct snapvm_error *err)
  * KVM applies only while it runs the guest: the thread's own mask never
  * changes, and a call costs no mask system call.
  */
-static void read_mask(void)
+void snapvm_deadline_refresh_mask(void)
 {
 	int signo = snapvm_kick_signal();
 
@@ -254,18 +255,13 @@ static void read_mask(void)
 	self.mask_signo = signo;
 }
 
-void snapvm_deadline_refresh_mask(void)
-{
-	read_mask();
-}
-
 static int prepare_thread(struct snapvm_sandbox *sb, struct snapvm_error *err)
 {
 	pthread_once(&thread_setup, setup_once);
 	if (!self.tid)
 		self.tid = (pid_t)syscall(SYS_gettid);
 	if (self.mask_signo != snapvm_kick_signal())
-		read_mask();
+		snapvm_deadline_refresh_mask();
 	if (sb->vcpu.sigmask_valid && !memcmp(&sb->vcpu.sigmask, &self.mask, sizeof(self.mask)))
 		return 0;
 	if (snapvm_kvm_vcpu_set_signal_mask(&sb->vcpu, &self.mask, err))

@@ -424,7 +424,7 @@ bool snapvm_kvm_vm_manual_protect(const struct snapvm_kvm_vm *vm);
  * to set; anything that reads the vCPU's state through an ioctl first
  * sets them with this (get_state does). */
 int snapvm_kvm_vcpu_apply_staged(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error *err);
-/* The signal mask KVM applies while it runs the guest (NULL: the thread's). */
+/* The signal mask KVM applies while it runs the guest. */
 int snapvm_kvm_vcpu_set_signal_mask(struct snapvm_kvm_vcpu *vcpu, const sigset_t *mask,
 				    struct snapvm_error *err);
 /* KVM_RUN until an exit (EINTR from foreign signals is retried). */

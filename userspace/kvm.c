@@ -956,14 +956,11 @@ int snapvm_kvm_vcpu_set_signal_mask(struct snapvm_kvm_vcpu *vcpu, const sigset_t
 	} arg = {.head.len = sizeof(uint64_t)};
 
 	vcpu->sigmask_valid = false;
-	if (mask)
-		memcpy(&arg.sigset, mask, sizeof(arg.sigset));
-	if (ioctl(vcpu->fd, KVM_SET_SIGNAL_MASK, mask ? &arg.head : NULL) != 0)
+	memcpy(&arg.sigset, mask, sizeof(arg.sigset));
+	if (ioctl(vcpu->fd, KVM_SET_SIGNAL_MASK, &arg.head) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SIGNAL_MASK");
-	if (mask) {
-		vcpu->sigmask = *mask;
-		vcpu->sigmask_valid = true;
-	}
+	vcpu->sigmask = *mask;
+	vcpu->sigmask_valid = true;
 	return 0;
 }
 

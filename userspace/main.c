@@ -152,31 +152,33 @@ static int parse_max_memory(const char *text, uint64_t *size)
 	return 0;
 }
 
-static int parse_working_set(const char *text, uint64_t *pages)
+/* A decimal count in [min, max]; false for anything else (a sign, a suffix). */
+static bool parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *count)
 {
 	char *end;
 	unsigned long long n;
 
 	errno = 0;
 	n = strtoull(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || n > SNAPVM_WORKING_SET_MAX)
+	if (errno || end == text || *end || text[0] == '-' || n < min || n > max)
+		return false;
+	*count = n;
+	return true;
+}
+
+static int parse_working_set(const char *text, uint64_t *pages)
+{
+	if (!parse_count(text, 0, SNAPVM_WORKING_SET_MAX, pages))
 		return usage_error("malformed --working-set '%s': want a number of pages from 0 "
 				   "(none) to 1048576 (SNAPVM_WORKING_SET_MAX)",
 				   text);
-	*pages = n;
 	return 0;
 }
 
 static int parse_repeat(const char *text, uint64_t *repeat)
 {
-	char *end;
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || n == 0)
+	if (!parse_count(text, 1, UINT64_MAX, repeat))
 		return usage_error("malformed --repeat '%s': want a positive number of runs", text);
-	*repeat = n;
 	return 0;
 }
 

@@ -67,13 +67,17 @@ int snapvm_memory_resolve(enum snapvm_memory wanted, enum snapvm_memory *memory,
 	return 0;
 }
 
-/* The module's SNAPVM_FEATURE_* bits, asked once (0 before ABI v2's
- * SNAPVM_GET_FEATURES answers). */
+/* The module's SNAPVM_FEATURE_* bits, asked once through dev (0 before ABI
+ * v2's SNAPVM_GET_FEATURES answers); without dev (-1) the bits known so far,
+ * or MODULE_FEATURES_UNKNOWN. */
+#define MODULE_FEATURES_UNKNOWN (~0U)
 static unsigned int module_features(int dev)
 {
 	static int features = -1;
 	int f = __atomic_load_n(&features, __ATOMIC_RELAXED);
 
+	if (f < 0 && dev < 0)
+		return MODULE_FEATURES_UNKNOWN;
 	if (f < 0) {
 		f = ioctl(dev, SNAPVM_GET_FEATURES);
 		if (f < 0)
@@ -169,11 +173,15 @@ bool snapvm_region_can_clone(const struct snapvm_region *sealed)
 
 	if (sealed->memory != SNAPVM_MEMORY_KMOD || !sealed->sealed)
 		return false;
-	dev = open_module(&ignored);
-	if (dev < 0)
-		return false;
-	features = module_features(dev);
-	close(dev);
+	/* A sealed kmod region was made by the module the features came from. */
+	features = module_features(-1);
+	if (features == MODULE_FEATURES_UNKNOWN) {
+		dev = open_module(&ignored);
+		if (dev < 0)
+			return false;
+		features = module_features(dev);
+		close(dev);
+	}
 	return features & SNAPVM_FEATURE_CLONE;
 }
 

@@ -629,32 +629,34 @@ out:
 static int create_scratch(struct snapvm_sandbox *sb, struct snapvm_error *err)
 {
 	struct snapvm_snapshot *snap = sb->snapshot;
-	struct snapvm_region *image = &snap->scratch_image;
+	struct snapvm_region *image = &snap->scratch_image, *mapped = &sb->scratch;
 	enum snapvm_memory memory = snap->region.memory;
-	int64_t fill;
-	int ret;
+	enum snapvm_map how = SNAPVM_MAP_SHARED_RW;
+	bool fill = false;
+	int64_t filled;
+	int ret = 0;
 
 	if (image->fd >= 0 && memory == SNAPVM_MEMORY_MEMFD) {
 		sb->scratch =
 		    (struct snapvm_region){.fd = -1, .size = image->size, .memory = memory};
-		sb->scratch_memory = snapvm_region_map(image, SNAPVM_MAP_PRIVATE_RW, err);
-		return sb->scratch_memory ? 0 : (err ? err->status : EX_OSERR);
-	}
-	if (image->fd >= 0 && snapvm_region_can_clone(image)) {
+		mapped = image;
+		how = SNAPVM_MAP_PRIVATE_RW;
+	} else if (image->fd >= 0 && snapvm_region_can_clone(image)) {
 		ret = snapvm_region_clone(image, "scratch", &sb->scratch, err);
-		if (ret)
-			return ret;
-		sb->scratch_memory = snapvm_region_map(&sb->scratch, SNAPVM_MAP_SHARED_RW, err);
-		return sb->scratch_memory ? 0 : (err ? err->status : EX_OSERR);
+	} else {
+		ret = snapvm_region_create(memory, snap->scratch_size, "scratch", true,
+					   &sb->scratch, err);
+		fill = true;
 	}
-	ret = snapvm_region_create(memory, snap->scratch_size, "scratch", true, &sb->scratch, err);
 	if (ret)
 		return ret;
-	sb->scratch_memory = snapvm_region_map(&sb->scratch, SNAPVM_MAP_SHARED_RW, err);
+	sb->scratch_memory = snapvm_region_map(mapped, how, err);
 	if (!sb->scratch_memory)
 		return err ? err->status : EX_OSERR;
-	fill = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory, NULL, err);
-	return fill < 0 ? (int)-fill : 0;
+	if (!fill)
+		return 0;
+	filled = snapvm_snapshot_fill_scratch(snap, &sb->scratch, sb->scratch_memory, NULL, err);
+	return filled < 0 ? (int)-filled : 0;
 }
 
 int snapvm_sandbox_create(struct snapvm_snapshot *snap,
