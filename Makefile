@@ -60,21 +60,24 @@ programs: $(PROGRAMS)
 guests: $(GUESTS)
 tests: $(UNIT_TESTS) $(KSELFTESTS)
 
-# One boot of the test VM runs every kselftest; the host runs the unit tests.
-# tests/tap-summary prints the closing "N passed, N failed[, N skipped]" line.
+# One boot of the test VM runs every kselftest; the host runs the unit tests,
+# the style checks and tests/docs-tap (the docs agree with the code).
+# tests/tap-summary prints the closing "N passed, N failed, N skipped (...)"
+# line; a skip not listed in tests/expected-skips counts as a failure.
 check: $(SETUP_STAMP)
 	$(MAKE) kmod KDIR=$(VM_KDIR)
 	$(MAKE) programs guests tests fuzz-build
 	@mkdir -p $(BUILD)/check
 	@rm -f $(BUILD)/check/*.tap
-	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap $(UNIT_TESTS) fuzz/run-tap
+	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap tests/docs-tap $(UNIT_TESTS) \
+		fuzz/run-tap
 	-tests/vm/run --timeout 1200 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
 	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
 
 # The kselftests under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)
 # built from linux-source-6.1 into ~/.cache/snapvm once per machine.
-# CHECK_DEBUG_TESTS picks kselftests (default: module, module_v2, launcher,
-# snapshot, isolation, embed). Verdict and dmesg in build/check-debug/.
+# CHECK_DEBUG_TESTS picks kselftests (default: ground, module, module_v2,
+# module_lazy, launcher, snapshot, isolation, embed). Verdict and dmesg in build/check-debug/.
 .PHONY: check-debug
 check-debug: $(SETUP_STAMP) programs guests tests
 	tests/vm/check-debug $(CHECK_DEBUG_TESTS)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vmm_test.h - what the kselftests of the VMM share: finding this checkout's
- * build/, the layout x memory-backend variants, and why a variant must skip.
+ * build/, the layout x memory-backend variants, and why a variant cannot run.
  * Include after kselftest_harness.h.
  */
 #ifndef SNAPVM_TESTS_VMM_TEST_H
@@ -71,7 +71,8 @@ static inline const char *vmm_build_dir(void)
 		.memory_id = SNAPVM_MEMORY_MEMFD,                                                  \
 	}
 
-/* Why a variant cannot run here (written to skip), or "" when it can. */
+/* Why a variant cannot run here (written to skip, which REQUIRE_BACKEND
+ * turns into a failure), or "" when it can. */
 static inline void vmm_skip_reason(enum snapvm_memory memory, char *skip, size_t size)
 {
 	struct snapvm_host_info info;
@@ -85,11 +86,14 @@ static inline void vmm_skip_reason(enum snapvm_memory memory, char *skip, size_t
 			 strerror(-info.module_api_version));
 }
 
-/* Every test starts here: SKIP in FIXTURE_SETUP would not stop the test. */
+/* Every test starts here (an ASSERT in FIXTURE_SETUP would fail the test
+ * before it is named). The test VM always has /dev/kvm and snapvm.ko: a
+ * backend it cannot use means a broken VM, so the test fails, never skips
+ * (a skipped run would look green). */
 #define REQUIRE_BACKEND()                                                                          \
 	do {                                                                                       \
-		if (self->skip[0])                                                                 \
-			SKIP(return, "%s", self->skip);                                            \
+		ASSERT_FALSE(self->skip[0])                                                        \
+		TH_LOG("%s: the test VM must offer every backend", self->skip);                    \
 	} while (0)
 
 /* A fresh directory $TMPDIR/snapvm-NAME.XXXXXX (or under /tmp) in dir. */
