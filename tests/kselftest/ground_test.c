@@ -22,10 +22,12 @@ TEST(kvm_api_version_is_12)
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
 	ASSERT_GE(kvm, 0) TH_LOG("open /dev/kvm: %s", strerror(errno));
-	EXPECT_EQ(KVM_API_VERSION, ioctl(kvm, KVM_GET_API_VERSION, 0));
-	EXPECT_EQ(12, KVM_API_VERSION);
+	EXPECT_EQ(12, ioctl(kvm, KVM_GET_API_VERSION, 0));
 	close(kvm);
 }
+
+/* The headers this was built with: a compile-time fact, checked once. */
+_Static_assert(KVM_API_VERSION == 12, "linux/kvm.h speaks KVM API 12");
 
 TEST(kvm_amd_is_loaded)
 {

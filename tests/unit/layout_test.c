@@ -54,8 +54,10 @@ TEST(i686_scratch_bases)
 {
 	EXPECT_EQ(0xfde00000ULL, i686_scratch_base_gpa(16 * M));
 	EXPECT_EQ(0xfee00000ULL, i686_scratch_base_gpa(64 * K) + 64 * K);
-	EXPECT_EQ(I686_APIC_BASE_GPA, I686_MAX_GPA + 1);
 }
+
+/* Scratch ends right under the local APIC page. */
+_Static_assert(I686_APIC_BASE_GPA == I686_MAX_GPA + 1, "i686 guest memory ends at the APIC");
 
 TEST(amd64_max_scratch_and_fits)
 {
