@@ -4,7 +4,8 @@
 # amd64 only: i686 text is writable by design, see layout/i686.h).
 GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop hypercall-args \
 	unknown-hypercall beyond-max-gpa invalid-opcode snapshot-state call-loop \
-	abort-huge-page isolation endless-write abort-escape big-bss host-calls crash debugee
+	abort-huge-page isolation endless-write abort-escape big-bss host-calls crash debugee \
+	buffer-calls
 GUEST_NAMES_i686 := $(GUEST_NAMES)
 GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text
 GUEST_ARCHES := i686 amd64
