@@ -25,17 +25,17 @@
 #include "userspace/snapvm.h"
 
 static const char usage_text[] =
-    "usage: snapvm run [--layout=auto|i686|amd64] [--memory=kmod|memfd]\n"
+    "usage: snapvm run [--layout=auto|i686|amd64] [--memory=auto|kmod|memfd]\n"
     "                  [--scratch-size=SIZE] [--max-memory=SIZE] [--kvm-pv]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--working-set=PAGES]\n"
     "                  [--snapshot-out=FILE] [--no-seccomp] [--core-dump=PATH]\n"
     "                  [--gdb=PORT|unix:PATH] GUEST.elf\n"
-    "       snapvm run --from=FILE [--memory=kmod|memfd] [--max-memory=SIZE]\n"
+    "       snapvm run --from=FILE [--memory=auto|kmod|memfd] [--max-memory=SIZE]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--working-set=PAGES]\n"
     "                  [--snapshot-out=FILE] [--no-seccomp] [--core-dump=PATH]\n"
     "                  [--gdb=PORT|unix:PATH]\n"
     "       snapvm call --from=FILE [--input=FILE|-] [--timeout=SECONDS]\n"
-    "                   [--memory=kmod|memfd] [--max-memory=SIZE] [--no-seccomp]\n"
+    "                   [--memory=auto|kmod|memfd] [--max-memory=SIZE] [--no-seccomp]\n"
     "                   FUNCTION\n"
     "       snapvm snapshot export FILE --oci=DIR[:TAG]\n"
     "       snapvm snapshot import --oci=DIR[:TAG] FILE\n"
@@ -45,8 +45,8 @@ static const char usage_text[] =
     "run      start GUEST.elf (ELF32 i386 -> i686 layout, ELF64 x86-64 -> amd64)\n"
     "         in a fresh sandbox; its console and WRITE output go to stdout\n"
     "  --layout=L        insist on a layout (default auto: from the ELF header)\n"
-    "  --memory=M        kmod: snapvm.ko regions (default when /dev/snapvm exists)\n"
-    "                    memfd: sealed memfds (the fallback)\n"
+    "  --memory=M        kmod: snapvm.ko regions, memfd: sealed memfds; auto (the\n"
+    "                    default): kmod when /dev/snapvm exists, else memfd\n"
     "  --scratch-size=S  scratch memory, bytes with an optional K, M or G suffix\n"
     "                    (powers of 1024; default 16M)\n"
     "  --max-memory=S    refuse a guest whose image and scratch together need more\n"
@@ -86,8 +86,9 @@ static const char usage_text[] =
     "truncated or foreign snapshot file, an input that is not a regular file, or\n"
     "a guest needing more than --max-memory; 66 no such file; 69 no usable\n"
     "/dev/kvm, a module API mismatch, or a snapshot whose CPUID this host cannot\n"
-    "give; 73/74 the snapshot could not be saved, or the output failed (a closed\n"
-    "pipe); 75 a restore failed.\n";
+    "give; 71 a system call or allocation failed; 73/74 the snapshot could not\n"
+    "be saved, the output failed (a closed pipe) or --input could not be read;\n"
+    "75 a restore failed; 130 gdb killed the guest. See snapvm(1).\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -119,7 +120,7 @@ static int parse_memory(const char *text, enum snapvm_memory *memory)
 	else if (!strcmp(text, "memfd"))
 		*memory = SNAPVM_MEMORY_MEMFD;
 	else
-		return usage_error("unknown memory backend '%s': want kmod or memfd", text);
+		return usage_error("unknown memory backend '%s': want auto, kmod or memfd", text);
 	return 0;
 }
 
@@ -637,6 +638,11 @@ static int cmd_call(int argc, char **argv)
 	} else if (outcome.stop == SNAPVM_STOP_CALL_WAIT) {
 		ret = write_output(out, out_len);
 	} else {
+		if (outcome.stop == SNAPVM_STOP_EXIT) /* report() says nothing of an EXIT */
+			fprintf(stderr,
+				"snapvm: %s: the guest exited with code %lld instead of answering "
+				"function %llu\n",
+				from, (long long)outcome.code, function);
 		report(from, &outcome, timeout_text);
 		ret = outcome.stop == SNAPVM_STOP_EXIT && outcome.code == 0
 			  ? EX_SOFTWARE

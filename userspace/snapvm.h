@@ -42,7 +42,8 @@
  *
  * Isolation: after snapvm_sandbox_restore a sandbox is the snapshot again.
  * - Memory: every page the guest (or KVM on its behalf) dirtied since the
- *   last successful restore goes back; a restore that fails half-way keeps
+ *   last successful restore goes back, and so do the working set's pages
+ *   (snapvm_sandbox_restore), written or not; a restore that fails half-way keeps
  *   its dirty bits and poisons the sandbox (SNAPVM_STATUS_POISONED) until a
  *   restore succeeds.
  * - MSRs: a state saves, and a restore puts back, every MSR that KVM lists
@@ -84,8 +85,8 @@
 #define SNAPVM_VERSION "0.1.0"
 
 /* On every public function: libsnapvm.so is built with -fvisibility=hidden
- * and exports these alone (userspace/libsnapvm.map gives them the version
- * SNAPVM_0). */
+ * and exports these alone (userspace/libsnapvm.map, without a version node:
+ * the SONAME libsnapvm.so.0 carries the ABI version). */
 #define SNAPVM_API __attribute__((visibility("default")))
 
 /* Launcher exit statuses that sysexits.h does not name. */
@@ -131,7 +132,6 @@ struct snapvm_snapshot_options {
 	 * scratch area is short of room. ELF only: a snapshot file keeps its. */
 	uint64_t io_size;
 };
-#define SNAPVM_DEFAULT_MAX_MEMORY (4ULL << 30)
 
 struct snapvm_snapshot;
 struct snapvm_sandbox;
@@ -232,8 +232,9 @@ struct snapvm_outcome {
  * Run the vCPU until the guest exits, aborts or faults, or until timeout_ms
  * (0 = no limit) has passed. Returns 0 with *outcome filled for all of those;
  * a non-zero status only when the host failed (an ioctl, the output fd).
- * A timeout interrupts KVM_RUN with a signal (SNAPVM_KICK_SIGNAL) and
- * kvm_run.immediate_exit; the process and the output so far are unharmed.
+ * A timeout interrupts KVM_RUN with the kick signal (snapvm_kick_signal(),
+ * see snapvm_set_kick_signal) and kvm_run.immediate_exit; the process and the output so far are
+ * unharmed.
  */
 SNAPVM_API int snapvm_sandbox_run(struct snapvm_sandbox *sandbox, uint64_t timeout_ms,
 				  struct snapvm_outcome *outcome, struct snapvm_error *err);
@@ -415,7 +416,7 @@ SNAPVM_API int snapvm_sandbox_core_dump(struct snapvm_sandbox *sandbox, const ch
 					struct snapvm_error *err);
 
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
- * FAULT -> 70, TIMEOUT -> 124. */
+ * FAULT -> 70, TIMEOUT -> 124, INTERRUPTED -> 130 (SNAPVM_STATUS_*). */
 SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
 
 /*
@@ -446,7 +447,8 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  *                path, the filter cannot tell them apart), getrandom
  *                (mkostemp), fsync, rename, unlink
  *   timeouts     timer_create, timer_settime, timer_delete, rt_sigaction,
- *                rt_sigprocmask, rt_sigreturn, restart_syscall, gettid
+ *                rt_sigprocmask, rt_sigreturn, rt_sigtimedwait (a kick
+ *                still pending when a run ends is taken), restart_syscall, gettid
  *   the rest     futex, clock_gettime, getpid and tgkill (abort), exit,
  *                exit_group
  * Not allowed, among everything else: execve, fork and clone (no new
