@@ -301,7 +301,7 @@ static int get_blob(int dirfd, const char *dir, const struct oci_descriptor *des
 	struct sha256 ctx;
 	char *buf = NULL;
 	uint64_t size;
-	bool absent;
+	bool absent = false;
 	int fd, ret;
 
 	snprintf(name, sizeof(name), "blobs/sha256/%s", desc->digest + 7);
@@ -539,7 +539,7 @@ int oci_export(const char *path, const char *dir, const char *tag, struct snapvm
 	json_t *doc = NULL, *layer_desc, *title_value;
 	size_t len, config_len, old_len = 0;
 	struct snapfile file;
-	bool absent;
+	bool absent = false;
 	int dirfd = -1, ret;
 
 	tag = tag ? tag : OCI_DEFAULT_TAG;
@@ -656,7 +656,7 @@ int oci_import(const char *dir, const char *tag, const char *path, struct snapvm
 	struct snapvm_error check_err;
 	struct snapfile check;
 	size_t len;
-	bool absent;
+	bool absent = false;
 	int dirfd, fd, ret;
 
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
