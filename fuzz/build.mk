@@ -30,7 +30,14 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 
 $(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c $(FUZZ_LIB) $(wildcard userspace/*.h layout/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBSNAPVM_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA) $(FUZZ_LIB) \
+		$(LIBSNAPVM_LIBS)
+
+# oci_fuzz: the launcher's OCI parsers (userspace/launcher/), and jansson.
+FUZZ_LAUNCHER_OBJS := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard userspace/launcher/*.c))
+$(FUZZ_LAUNCHER_OBJS): $(wildcard userspace/launcher/*.h)
+$(FUZZ_DIR)/oci_fuzz: $(FUZZ_LAUNCHER_OBJS)
+$(FUZZ_DIR)/oci_fuzz: FUZZ_EXTRA = $(FUZZ_LAUNCHER_OBJS) $(LAUNCHER_LIBS)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZERS)

@@ -14,7 +14,7 @@
 
 #include "userspace/internal.h"
 
-static const char *file_type(mode_t mode)
+const char *snapvm_file_type(mode_t mode)
 {
 	switch (mode & S_IFMT) {
 	case S_IFIFO:
@@ -51,7 +51,7 @@ int snapvm_input_open(const char *path, uint64_t max_size, int *fd_out, uint64_t
 	 * under us: only a regular file has a size to read once. */
 	if (!S_ISREG(st.st_mode)) {
 		ret = snapvm_fail(err, EX_DATAERR, "%s: %s, not a regular file", path,
-				  file_type(st.st_mode));
+				  snapvm_file_type(st.st_mode));
 		goto fail;
 	}
 	if (max_size && (uint64_t)st.st_size > max_size) {

@@ -47,6 +47,9 @@ void snapvm_format_size(uint64_t size, char *buf, size_t len);
  */
 int snapvm_input_open(const char *path, uint64_t max_size, int *fd, uint64_t *size,
 		      struct snapvm_error *err);
+/* What a file that is not a regular one is, for messages: "a FIFO",
+ * "a directory", "a character device", ... */
+const char *snapvm_file_type(mode_t mode);
 /* Exactly len bytes at offset, or EX_DATAERR when the file ends before. */
 int snapvm_input_read(int fd, const char *path, void *buf, uint64_t len, uint64_t offset,
 		      struct snapvm_error *err);

@@ -14,10 +14,58 @@
 #ifndef SNAPVM_LAUNCHER_OCI_H
 #define SNAPVM_LAUNCHER_OCI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "userspace/snapvm.h"
 
 #define OCI_SNAPSHOT_MEDIA_TYPE "application/vnd.snapvm.snapshot.v1"
 #define OCI_DEFAULT_TAG		"latest"
+/*
+ * The largest layer import accepts, 4 GiB + 2 MiB: the snapshot file of a
+ * sandbox at the default --max-memory (SNAPVM_DEFAULT_MAX_MEMORY of snapshot
+ * and scratch) with its header page and vCPU state. A larger descriptor
+ * fails before its blob is read; export refuses a larger file.
+ */
+#define OCI_MAX_LAYER_SIZE (SNAPVM_DEFAULT_MAX_MEMORY + (2ULL << 20))
+
+/* A blob as a descriptor names it: "sha256:" and 64 lowercase hex digits
+ * (the only digests whose blobs are opened), and its size. */
+struct oci_descriptor {
+	char digest[7 + 64 + 1];
+	uint64_t size;
+};
+
+/*
+ * The parsers import uses, on a document's text (name: the file, in
+ * messages); each checks what it takes and fails with EX_DATAERR naming the
+ * document and what is wrong, except as noted.
+ *
+ * oci_parse_layout: oci-layout says image layout version 1.x.
+ * oci_parse_index: index.json's descriptor of the manifest tagged tag (NULL:
+ *	the only one, else OCI_DEFAULT_TAG); no such tag is EX_NOINPUT.
+ * oci_parse_manifest: an OCI image manifest (schema version 2), its config
+ *	and its one layer, of type OCI_SNAPSHOT_MEDIA_TYPE and at most
+ *	OCI_MAX_LAYER_SIZE bytes.
+ * oci_parse_config: the config is a JSON object.
+ */
+int oci_parse_layout(const char *name, const char *text, size_t len, struct snapvm_error *err);
+int oci_parse_index(const char *name, const char *text, size_t len, const char *tag,
+		    struct oci_descriptor *manifest, struct snapvm_error *err);
+int oci_parse_manifest(const char *name, const char *text, size_t len,
+		       struct oci_descriptor *config, struct oci_descriptor *layer,
+		       struct snapvm_error *err);
+int oci_parse_config(const char *name, const char *text, size_t len, struct snapvm_error *err);
+
+/*
+ * Export's index: the one at text (len 0: none yet) with its manifests
+ * kept, but for the one tagged tag, which manifest replaces. The new
+ * document goes to *out (malloc'd, *out_len bytes). A text that is no OCI
+ * index fails with EX_DATAERR.
+ */
+int oci_index_add(const char *name, const char *text, size_t len, const char *tag,
+		  const struct oci_descriptor *manifest, char **out, size_t *out_len,
+		  struct snapvm_error *err);
 
 /* Export the snapshot file at path (verified first) as dir's tag (NULL: the
  * default tag), replacing an earlier manifest of that tag and keeping the
