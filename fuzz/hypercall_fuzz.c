@@ -89,26 +89,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (in.op & 1) {
 		char *msg = malloc(SNAPVM_ABORT_MSG_MAX);
+		int error;
 		long n;
 
 		if (!msg)
 			abort();
-		n = snapvm_guest_read_string(&mem, &paging, in.gva, msg, SNAPVM_ABORT_MSG_MAX);
-		if (n < -1 || n > SNAPVM_ABORT_MSG_MAX - 1 || msg[n < 0 ? 0 : n] != '\0' ||
+		n = snapvm_guest_read_string(&mem, &paging, in.gva, msg, SNAPVM_ABORT_MSG_MAX,
+					     &error);
+		/* Plain heap memory is always present. */
+		if (error || n < -1 || n > SNAPVM_ABORT_MSG_MAX - 1 || msg[n < 0 ? 0 : n] != '\0' ||
 		    strlen(msg) != (size_t)(n < 0 ? 0 : n))
 			abort();
 		free(msg);
 	} else if (in.len <= SNAPVM_WRITE_MAX) {
 		struct visit_state *v = malloc(sizeof(*v));
-		int ret;
+		int ret, error;
 
 		if (!v)
 			abort();
 		v->mem = &mem;
 		v->total = 0;
-		ret = snapvm_guest_range_visit(&mem, &paging, in.gva, in.len, visit, v);
+		ret = snapvm_guest_range_visit(&mem, &paging, in.gva, in.len, visit, v, &error);
 		/* All or nothing. */
-		if ((ret == 0 && v->total != in.len) || (ret < 0 && v->total != 0) || ret > 0)
+		if (error || (ret == 0 && v->total != in.len) || (ret < 0 && v->total != 0) ||
+		    ret > 0)
 			abort();
 		free(v);
 	}

@@ -61,7 +61,10 @@
 #define SNAPVM_HC_HOST_CALL  5
 #define SNAPVM_HOST_CALL_MAX (1U << 20)
 
-/* The hypercall results are Linux errno values, negated. */
+/* The hypercall results are Linux errno values, negated. Guest memory the
+ * host cannot provide when the VMM touches it for a hypercall (a snapvm.ko
+ * page that cannot be charged) is no result: the run ends with a host
+ * error (the launcher exits 71). */
 #define SNAPVM_EFAULT 14
 #define SNAPVM_ENOSYS 38
 #define SNAPVM_EINVAL 22

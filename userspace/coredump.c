@@ -41,13 +41,37 @@ struct core_segment {
 	uint32_t flags; /* PF_R | PF_W | PF_X */
 };
 
+/*
+ * The walk's bounds. Aliases are legitimate (the amd64 tables map
+ * themselves), but a guest must not make the dump endless: at most 4 times
+ * its memory's pages are dumped, and every page-table page visited and
+ * every entry read, inside guest memory or not, costs a step, at most
+ * those pages plus WALK_EXTRA_STEPS (room for the upper levels' tables of
+ * a sparse address space). Either bound hit: the dump is cut short there.
+ */
+#define WALK_PAGES_PER_GUEST_PAGE 4
+#define WALK_EXTRA_STEPS	  (1ULL << 20)
+
 struct core_map {
 	const struct snapvm_guest_memory *mem;
 	struct core_segment *segs;
 	size_t nsegs, cap;
 	uint64_t pages, max_pages;
+	uint64_t steps, max_steps;
+	bool capped; /* a bound was hit */
 	bool out_of_memory;
 };
+
+/* One step of the walk; false (and capped) once they are used up. */
+static bool step(struct core_map *m)
+{
+	if (m->steps >= m->max_steps || m->pages >= m->max_pages) {
+		m->capped = true;
+		return false;
+	}
+	m->steps++;
+	return true;
+}
 
 /* Add one guest page (GVA, its GPA, rights); merged with the run before it
  * when both addresses and the rights continue it. Pages outside guest
@@ -57,8 +81,12 @@ static void add_page(struct core_map *m, uint64_t gva, uint64_t gpa, uint32_t fl
 	const unsigned char *host = snapvm_gpa_to_host(m->mem, gpa, SNAPVM_PAGE);
 	struct core_segment *last = m->nsegs ? &m->segs[m->nsegs - 1] : NULL;
 
-	if (!host || m->pages >= m->max_pages || m->out_of_memory)
+	if (!host || m->out_of_memory)
 		return;
+	if (m->pages >= m->max_pages) {
+		m->capped = true;
+		return;
+	}
 	m->pages++;
 	if (last && last->gva + last->size == gva && last->host + last->size == host &&
 	    last->flags == flags) {
@@ -82,10 +110,35 @@ static void add_page(struct core_map *m, uint64_t gva, uint64_t gpa, uint32_t fl
 	m->segs[m->nsegs++] = (struct core_segment){gva, SNAPVM_PAGE, host, flags};
 }
 
+/* The pages of [gpa, gpa + size) inside guest memory, in address order: a
+ * huge page outside it costs nothing, however large. */
 static void add_range(struct core_map *m, uint64_t gva, uint64_t gpa, uint64_t size, uint32_t flags)
 {
-	for (uint64_t off = 0; off < size && m->pages < m->max_pages; off += SNAPVM_PAGE)
-		add_page(m, gva + off, gpa + off, flags);
+	uint64_t off = 0;
+
+	while (off < size && !m->capped && !m->out_of_memory) {
+		uint64_t at = gpa + off, next = size, end = size;
+
+		for (unsigned int i = 0; i < m->mem->nslots; i++) {
+			const struct snapvm_guest_slot *slot = &m->mem->slots[i];
+
+			if (at >= slot->gpa && at - slot->gpa < slot->size) {
+				next = off;
+				if (slot->size - (at - slot->gpa) < size - off)
+					end = off + slot->size - (at - slot->gpa);
+				break;
+			}
+			/* The nearest slot above, when none holds at. */
+			if (slot->gpa > at && slot->gpa - gpa < next)
+				next = slot->gpa - gpa;
+		}
+		if (next > off) {
+			off = next;
+			continue;
+		}
+		for (; off < end && !m->capped; off += SNAPVM_PAGE)
+			add_page(m, gva + off, gpa + off, flags);
+	}
 }
 
 /* The page-table formats: 4-level (and PAE below its PDPT) with 8-byte
@@ -103,9 +156,11 @@ static void walk(struct core_map *m, const struct pt_format *f, uint64_t table, 
 	unsigned int n = 1U << f->bits;
 	const unsigned char *t = snapvm_gpa_to_host(m->mem, table, (uint64_t)n * f->entry_size);
 
-	if (!t)
+	/* A table page snapvm.ko cannot charge was never touched: all zero,
+	 * nothing present. */
+	if (!step(m) || !t || snapvm_guest_prepare(t, (uint64_t)n * f->entry_size, false))
 		return;
-	for (unsigned int i = 0; i < n && m->pages < m->max_pages; i++) {
+	for (unsigned int i = 0; i < n && step(m); i++) {
 		uint64_t entry = 0, gva = gva_base + ((uint64_t)i << shift), frame;
 		uint32_t rights = flags;
 		bool leaf;
@@ -144,9 +199,8 @@ static int map_guest(const struct snapvm_guest_memory *mem, const struct kvm_sre
 
 	for (unsigned int i = 0; i < mem->nslots; i++)
 		slot_pages += mem->slots[i].size / SNAPVM_PAGE;
-	/* Aliases are legitimate (the amd64 tables map themselves), but a
-	 * guest must not make the dump endless by aliasing one page. */
-	m->max_pages = slot_pages * 4;
+	m->max_pages = slot_pages * WALK_PAGES_PER_GUEST_PAGE;
+	m->max_steps = m->max_pages + WALK_EXTRA_STEPS;
 	if (!(s->cr0 & CR0_PG)) {
 		for (unsigned int i = 0; i < mem->nslots; i++)
 			add_range(m, mem->slots[i].gpa, mem->slots[i].gpa, mem->slots[i].size, rwx);
@@ -158,6 +212,8 @@ static int map_guest(const struct snapvm_guest_memory *mem, const struct kvm_sre
 		struct pt_format f = {8, 9, s->efer & EFER_NXE, false, false};
 		const unsigned char *pdpt = snapvm_gpa_to_host(mem, s->cr3 & 0xffffffe0ULL, 32);
 
+		if (pdpt && snapvm_guest_prepare(pdpt, 32, false))
+			pdpt = NULL;
 		for (unsigned int i = 0; pdpt && i < 4; i++) {
 			uint64_t e;
 
@@ -482,14 +538,18 @@ static int write_core(struct snapvm_sandbox *sb, int fd, const struct snapvm_vcp
 		put_note(&cf, NT_FPREGSET, fsave, 108);
 		put_note(&cf, NT_PRXFPREG_I386, fx, 512);
 	}
-	/* The memory: all-zero pages stay holes, so a big .bss costs nothing. */
+	/* The memory: all-zero pages stay holes, so a big .bss costs nothing.
+	 * So do pages snapvm.ko cannot charge: never touched, all zero. */
 	cf.offset = data;
 	for (size_t i = 0; i < m->nsegs && !cf.error; i++) {
+		bool present = !snapvm_guest_prepare(m->segs[i].host, m->segs[i].size, false);
+
 		for (uint64_t off = 0; off < m->segs[i].size; off += SNAPVM_PAGE) {
 			const unsigned char *page = m->segs[i].host + off;
 			static const unsigned char zero[SNAPVM_PAGE];
 
-			if (memcmp(page, zero, SNAPVM_PAGE))
+			if ((present || !snapvm_guest_prepare(page, SNAPVM_PAGE, false)) &&
+			    memcmp(page, zero, SNAPVM_PAGE))
 				put(&cf, page, SNAPVM_PAGE);
 			else
 				cf.offset += SNAPVM_PAGE;
@@ -597,6 +657,16 @@ int snapvm_sandbox_core_dump(struct snapvm_sandbox *sb, const char *path, struct
 	if (dirfd >= 0) {
 		fsync(dirfd); /* the rename itself survives a crash */
 		close(dirfd);
+	}
+	if (err) {
+		err->status = 0;
+		err->message[0] = '\0';
+		if (map.capped)
+			snprintf(
+			    err->message, sizeof(err->message),
+			    "core dump %s cut short: the guest's page tables exceed the walk's "
+			    "bound (%llu pages dumped, %llu page-table pages and entries read)",
+			    path, (unsigned long long)map.pages, (unsigned long long)map.steps);
 	}
 out:
 	free(map.segs);

@@ -526,9 +526,11 @@ static int paging(struct snapvm_gdb *g, struct snapvm_paging *p)
 	return snapvm_kvm_vcpu_paging(&g->sb->vcpu, p, NULL);
 }
 
-/* Host address of one byte of guest-virtual memory; with write, only where
- * the host may write (the amd64 snapshot view is read-only), and the page
- * joins the restore's pending set, as KVM's dirty log does not see us. */
+/* Host address of one byte of guest-virtual memory, made present (NULL
+ * when snapvm.ko cannot charge its page: gdb gets an error, not a SIGBUS);
+ * with write, only where the host may write (the amd64 snapshot view is
+ * read-only), and the page joins the restore's pending set, as KVM's dirty
+ * log does not see us. */
 static unsigned char *guest_byte(struct snapvm_gdb *g, const struct snapvm_paging *p, uint64_t gva,
 				 bool write, bool mark)
 {
@@ -540,7 +542,7 @@ static unsigned char *guest_byte(struct snapvm_gdb *g, const struct snapvm_pagin
 		return NULL;
 	host = snapvm_gpa_to_host(&sb->memory, gpa, 1);
 	if (!host || !write)
-		return host;
+		return host && !snapvm_guest_prepare(host, 1, false) ? host : NULL;
 	for (unsigned int i = 0; i < sb->memory.nslots; i++) {
 		const struct snapvm_guest_slot *slot = &sb->memory.slots[i];
 		uint64_t page;
@@ -553,6 +555,8 @@ static unsigned char *guest_byte(struct snapvm_gdb *g, const struct snapvm_pagin
 		else if (slot->host == sb->view && sb->view_private)
 			pending = sb->view_dirty;
 		else
+			return NULL;
+		if (snapvm_guest_prepare(host, 1, true))
 			return NULL;
 		if (mark) {
 			page = (gpa - slot->gpa) / SNAPVM_PAGE;

@@ -6,8 +6,16 @@
  * or 4-level), so that no guest-supplied pointer is ever used raw; and the
  * ranges and strings hypercalls pass by GVA, walked a page at a time. Pure
  * functions of the memory and registers they are given (fuzz/ calls them).
+ *
+ * Every VMM load or store at a guest-chosen address makes its pages present
+ * first (snapvm_guest_prepare): a lazy or clone page of snapvm.ko that
+ * cannot be charged is then an error to report, not a SIGBUS that kills
+ * every sandbox of the process.
  */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "userspace/internal.h"
 
@@ -38,26 +46,62 @@ void *snapvm_gpa_to_host(const struct snapvm_guest_memory *mem, uint64_t gpa, ui
 	return NULL;
 }
 
-static int read_entry64(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
+#ifndef MADV_POPULATE_READ /* Linux 5.14; older headers lack them */
+#define MADV_POPULATE_READ  22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+int snapvm_guest_prepare(const void *host, uint64_t len, bool write)
 {
-	const void *p = snapvm_gpa_to_host(mem, gpa, sizeof(*entry));
+	/* Host pages are 4 KiB on x86, as guest pages are. */
+	uintptr_t start = (uintptr_t)host & ~(uintptr_t)(SNAPVM_PAGE - 1);
+	uintptr_t end = (uintptr_t)host + len;
+
+	if (!len)
+		return 0;
+	/* The fault handler's SIGBUS becomes EFAULT here (ENOMEM when the
+	 * memory cgroup or the page allocator said no). */
+	while (madvise((void *)start, end - start,
+		       write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
+		if (errno == EINTR)
+			continue;
+		/* Before Linux 5.14 there is nothing to ask: touching is all. */
+		return errno == EINVAL ? 0 : errno;
+	}
+	return 0;
+}
+
+/* One page-table entry: 0, -1 when gpa is outside guest memory, or the
+ * errno of a page that cannot be made present. */
+static int read_entry(const struct snapvm_guest_memory *mem, uint64_t gpa, size_t size,
+		      uint64_t *entry)
+{
+	const void *p = snapvm_gpa_to_host(mem, gpa, size);
+	uint32_t e32;
+	int errnum;
 
 	if (!p)
 		return -1;
-	memcpy(entry, p, sizeof(*entry));
+	errnum = snapvm_guest_prepare(p, size, false);
+	if (errnum)
+		return errnum;
+	if (size == sizeof(e32)) {
+		memcpy(&e32, p, sizeof(e32));
+		*entry = e32;
+	} else {
+		memcpy(entry, p, sizeof(*entry));
+	}
 	return 0;
+}
+
+static int read_entry64(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
+{
+	return read_entry(mem, gpa, sizeof(uint64_t), entry);
 }
 
 static int read_entry32(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
 {
-	const void *p = snapvm_gpa_to_host(mem, gpa, sizeof(uint32_t));
-	uint32_t e;
-
-	if (!p)
-		return -1;
-	memcpy(&e, p, sizeof(e));
-	*entry = e;
-	return 0;
+	return read_entry(mem, gpa, sizeof(uint32_t), entry);
 }
 
 static int done(uint64_t frame, uint64_t gva, uint64_t page_size, uint64_t *gpa,
@@ -75,16 +119,17 @@ static int walk32(const struct snapvm_guest_memory *mem, const struct snapvm_pag
 		  uint64_t gva, uint64_t *gpa, uint64_t *contiguous)
 {
 	uint64_t pde, pte;
+	int ret;
 
-	if (read_entry32(mem, (paging->cr3 & PTE_ADDR_32) + ((gva >> 22) & 0x3ff) * 4, &pde) ||
-	    !(pde & PTE_P))
-		return -1;
+	ret = read_entry32(mem, (paging->cr3 & PTE_ADDR_32) + ((gva >> 22) & 0x3ff) * 4, &pde);
+	if (ret || !(pde & PTE_P))
+		return ret ? ret : -1;
 	if ((pde & PTE_PS) && (paging->cr4 & CR4_PSE))
 		return done((pde & PDE_4M_ADDR) | ((pde & PDE_4M_HIGH) << 19), gva, 4ULL << 20, gpa,
 			    contiguous);
-	if (read_entry32(mem, (pde & PTE_ADDR_32) + ((gva >> 12) & 0x3ff) * 4, &pte) ||
-	    !(pte & PTE_P))
-		return -1;
+	ret = read_entry32(mem, (pde & PTE_ADDR_32) + ((gva >> 12) & 0x3ff) * 4, &pte);
+	if (ret || !(pte & PTE_P))
+		return ret ? ret : -1;
 	return done(pte & PTE_ADDR_32, gva, SNAPVM_PAGE, gpa, contiguous);
 }
 
@@ -95,10 +140,10 @@ static int walk64(const struct snapvm_guest_memory *mem, uint64_t table, int lev
 	for (; level >= 0; level--) {
 		unsigned int shift = 12 + 9 * (unsigned int)level;
 		uint64_t entry;
+		int ret = read_entry64(mem, table + ((gva >> shift) & 0x1ff) * 8, &entry);
 
-		if (read_entry64(mem, table + ((gva >> shift) & 0x1ff) * 8, &entry) ||
-		    !(entry & PTE_P))
-			return -1;
+		if (ret || !(entry & PTE_P))
+			return ret ? ret : -1;
 		/* Large pages exist at the 1 GiB and 2 MiB levels only. */
 		if (level == 0 || ((level == 1 || level == 2) && (entry & PTE_PS))) {
 			uint64_t page_size = 1ULL << shift;
@@ -116,6 +161,7 @@ int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm
 {
 	bool long_mode = paging->efer & EFER_LMA;
 	uint64_t pdpte;
+	int ret;
 
 	if (!long_mode && gva > 0xffffffffULL)
 		return -1;
@@ -129,9 +175,9 @@ int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm
 	}
 	if (!(paging->cr4 & CR4_PAE))
 		return walk32(mem, paging, gva, gpa, contiguous);
-	if (read_entry64(mem, (paging->cr3 & PAE_PDPT_ALN) + ((gva >> 30) & 3) * 8, &pdpte) ||
-	    !(pdpte & PTE_P))
-		return -1;
+	ret = read_entry64(mem, (paging->cr3 & PAE_PDPT_ALN) + ((gva >> 30) & 3) * 8, &pdpte);
+	if (ret || !(pdpte & PTE_P))
+		return ret ? ret : -1;
 	return walk64(mem, pdpte & PTE_ADDR_64, 1, gva, gpa, contiguous);
 }
 
@@ -139,11 +185,15 @@ const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chun
 {
 	uint64_t gpa, contiguous, gva = r->gva + r->done;
 	const void *host;
+	int ret;
 
-	if (r->done == r->len || gva < r->gva)
+	if (r->done == r->len || gva < r->gva || r->error)
 		return NULL;
-	if (snapvm_gva_to_gpa(r->mem, r->paging, gva, &gpa, &contiguous))
+	ret = snapvm_gva_to_gpa(r->mem, r->paging, gva, &gpa, &contiguous);
+	if (ret) {
+		r->error = ret > 0 ? ret : 0;
 		return NULL;
+	}
 	/* A guest's huge page may reach past the end of a slot; its 4 KiB
 	 * page never does (slots are page-aligned), so a string that ends
 	 * inside guest memory stays readable. */
@@ -152,35 +202,47 @@ const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chun
 	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
 	host = snapvm_gpa_to_host(r->mem, gpa, *chunk);
 	if (host)
-		r->done += *chunk;
+		r->error = snapvm_guest_prepare(host, *chunk, r->write);
+	if (!host || r->error)
+		return NULL;
+	r->done += *chunk;
 	return host;
 }
 
 int snapvm_guest_range_visit(const struct snapvm_guest_memory *mem,
 			     const struct snapvm_paging *paging, uint64_t gva, uint64_t len,
-			     int (*visit)(void *ctx, const void *host, uint64_t len), void *ctx)
+			     int (*visit)(void *ctx, const void *host, uint64_t len), void *ctx,
+			     int *error)
 {
 	struct snapvm_guest_range range = {.mem = mem, .paging = paging, .gva = gva, .len = len};
 	const void *p;
 	uint64_t chunk, end;
 	int ret = 0;
 
+	*error = 0;
 	if (__builtin_add_overflow(gva, len, &end))
 		return -1;
-	/* All or nothing: check every page before visiting any byte. */
+	/* All or nothing: check (and make present) every page before
+	 * visiting any byte. */
 	while (snapvm_guest_range_next(&range, &chunk))
 		;
+	*error = range.error;
 	if (range.done != range.len)
 		return -1;
 	range.done = 0;
 	while (!ret && (p = snapvm_guest_range_next(&range, &chunk)))
 		ret = visit(ctx, p, chunk);
+	/* Present a moment ago; kept for the day a page could go away. */
+	if (!ret && range.error) {
+		*error = range.error;
+		return -1;
+	}
 	return ret;
 }
 
 long snapvm_guest_read_string(const struct snapvm_guest_memory *mem,
 			      const struct snapvm_paging *paging, uint64_t gva, char *buf,
-			      size_t size)
+			      size_t size, int *error)
 {
 	struct snapvm_guest_range range = {
 	    .mem = mem, .paging = paging, .gva = gva, .len = size - 1};
@@ -198,5 +260,6 @@ long snapvm_guest_read_string(const struct snapvm_guest_memory *mem,
 			break;
 	}
 	buf[n] = '\0';
+	*error = range.error;
 	return n == 0 && range.done == 0 ? -1 : (long)n;
 }

@@ -114,35 +114,54 @@ struct snapvm_paging {
 /* Host address of [gpa, gpa + len) when it lies inside one slot, else NULL:
  * the only way libsnapvm turns a guest address into a pointer. */
 void *snapvm_gpa_to_host(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t len);
+/*
+ * The choke point of every VMM load or store at a guest-chosen address:
+ * make [host, host + len) of guest memory present (write: writable, so a
+ * clone page is the region's own) before touching it. A snapvm.ko lazy or
+ * clone page that cannot be charged (RLIMIT_MEMLOCK, max_total_mb, the
+ * memory cgroup) would SIGBUS the whole process at its first touch; here it
+ * is an errno (EFAULT, ENOMEM) and nothing was touched. 0 on success, and
+ * on kernels before 5.14 (no MADV_POPULATE_*: nothing to ask).
+ */
+int snapvm_guest_prepare(const void *host, uint64_t len, bool write);
 /* Walk the guest's page tables (or none, with paging off): the GPA for gva
- * and how many bytes from there stay inside the page. -1 when not mapped. */
+ * and how many bytes from there stay inside the page. -1 when not mapped;
+ * a positive errno when a page table's page cannot be made present. */
 int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
 		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous);
 
-/* Each piece of [gva, gva + len) of guest-virtual memory, through the
- * guest's own page tables, as host memory: first checks that every byte is
- * mapped (and gva + len does not wrap), then calls visit for each piece,
- * which lies inside one slot and never crosses a guest page. Returns -1
- * when not all is mapped (nothing visited), else the first non-zero value
- * visit returned (it must return >= 0), else 0. */
 /* [gva, gva + len) one piece at a time, each inside one guest page and one
- * slot: its host address and *chunk bytes, or NULL at the end or at the
- * first byte that is not mapped (done then says how far it got). */
+ * slot, made present (see snapvm_guest_prepare; writable with write): its
+ * host address and *chunk bytes, or NULL at the end, at the first byte that
+ * is not mapped (done then says how far it got) or at the first page that
+ * cannot be made present (error then holds its errno, and stays). */
 struct snapvm_guest_range {
 	const struct snapvm_guest_memory *mem;
 	const struct snapvm_paging *paging;
 	uint64_t gva, len, done;
+	bool write;
+	int error;
 };
 const void *snapvm_guest_range_next(struct snapvm_guest_range *range, uint64_t *chunk);
+/* Each piece of [gva, gva + len) of guest-virtual memory, through the
+ * guest's own page tables, as host memory: first checks that every byte is
+ * mapped and present (and gva + len does not wrap), then calls visit for
+ * each piece, which lies inside one slot and never crosses a guest page.
+ * Returns -1 when not all is mapped or present (nothing visited; *error is
+ * 0, or the errno of a page that could not be made present), else the first
+ * non-zero value visit returned (it must return >= 0), else 0. */
 int snapvm_guest_range_visit(const struct snapvm_guest_memory *mem,
 			     const struct snapvm_paging *paging, uint64_t gva, uint64_t len,
-			     int (*visit)(void *ctx, const void *host, uint64_t len), void *ctx);
+			     int (*visit)(void *ctx, const void *host, uint64_t len), void *ctx,
+			     int *error);
 /* The NUL-terminated string at gva, into buf (size >= 1 bytes): at most
- * size - 1 bytes, ending early at a NUL or the first byte not mapped; always
- * NUL-terminated. Returns its length, or -1 when gva itself is not mapped. */
+ * size - 1 bytes, ending early at a NUL or the first byte not mapped or
+ * present; always NUL-terminated. Returns its length, or -1 when gva itself
+ * is not mapped or present. *error: 0, or the errno of the page that could
+ * not be made present (where the string was cut). */
 long snapvm_guest_read_string(const struct snapvm_guest_memory *mem,
 			      const struct snapvm_paging *paging, uint64_t gva, char *buf,
-			      size_t size);
+			      size_t size, int *error);
 
 /* ---- ELF guests (elf.c) ---- */
 

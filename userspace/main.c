@@ -266,10 +266,13 @@ static void write_core_dump(struct snapvm_sandbox *sandbox, const char *path)
 {
 	struct snapvm_error err;
 
-	if (snapvm_sandbox_core_dump(sandbox, path, &err))
+	if (snapvm_sandbox_core_dump(sandbox, path, &err)) {
 		fprintf(stderr, "snapvm: %s\n", err.message);
-	else
-		fprintf(stderr, "snapvm: core dump written to %s\n", path);
+		return;
+	}
+	fprintf(stderr, "snapvm: core dump written to %s\n", path);
+	if (err.message[0])
+		fprintf(stderr, "snapvm: %s\n", err.message);
 }
 
 /* --gdb: listen, say where (tests and people wait for that line), and take

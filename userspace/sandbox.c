@@ -140,6 +140,28 @@ static int timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
 	return HC_STOP;
 }
 
+/*
+ * Guest memory the VMM had to touch for a hypercall (or a call's I/O area)
+ * could not be made present: snapvm.ko could not charge a lazy or clone
+ * page. A host error, not the guest's: the run ends with EX_OSERR naming
+ * what and where, and the sandbox, stopped inside the hypercall, refuses to
+ * run until a restore (as after a failed restore).
+ */
+static int guest_memory_failed(struct snapvm_sandbox *sb, struct snapvm_error *err,
+			       const char *what, uint64_t gva, int errnum)
+{
+	int status = snapvm_fail_errno(
+	    err, EX_OSERR, errnum,
+	    "%s: cannot bring in guest memory at GVA 0x%llx (snapvm.ko could not charge the "
+	    "page: check RLIMIT_MEMLOCK, its max_total_mb and the memory cgroup)",
+	    what, (unsigned long long)gva);
+
+	sb->poisoned = true;
+	snprintf(sb->poison_reason, sizeof(sb->poison_reason),
+		 "%s could not bring in guest memory at GVA 0x%llx", what, (unsigned long long)gva);
+	return status;
+}
+
 /* Sign-extend from the guest's register width (EXIT(-1) is -1 in i686). */
 static int64_t guest_signed(const struct hypercall *hc, uint64_t value)
 {
@@ -186,7 +208,7 @@ static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	struct write_ctx ctx = {.sb = sb, .err = err};
 	struct snapvm_paging paging;
 	uint64_t len = hc->arg[1];
-	int ret;
+	int ret, errnum;
 
 	if (len > SNAPVM_WRITE_MAX) {
 		hc->result = (uint64_t)-SNAPVM_EINVAL;
@@ -196,7 +218,10 @@ static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	if (ret)
 		return -ret;
 	/* All or nothing: -EFAULT before any byte when one is not mapped. */
-	ret = snapvm_guest_range_visit(&sb->memory, &paging, hc->arg[0], len, write_piece, &ctx);
+	ret = snapvm_guest_range_visit(&sb->memory, &paging, hc->arg[0], len, write_piece, &ctx,
+				       &errnum);
+	if (ret < 0 && errnum)
+		return -guest_memory_failed(sb, err, "WRITE", hc->arg[0], errnum);
 	if (ret < 0) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
 		return HC_CONTINUE;
@@ -214,7 +239,7 @@ static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 {
 	struct snapvm_paging paging;
 	uint64_t gva = hc->arg[1];
-	int ret;
+	int ret, errnum;
 
 	outcome->stop = SNAPVM_STOP_ABORT;
 	outcome->code = guest_signed(hc, hc->arg[0]);
@@ -223,8 +248,11 @@ static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
 		return -ret;
-	if (snapvm_guest_read_string(&sb->memory, &paging, gva, outcome->message,
-				     SNAPVM_ABORT_MSG_MAX) < 0)
+	ret = (int)snapvm_guest_read_string(&sb->memory, &paging, gva, outcome->message,
+					    SNAPVM_ABORT_MSG_MAX, &errnum);
+	if (errnum)
+		return -guest_memory_failed(sb, err, "ABORT's message", gva, errnum);
+	if (ret < 0)
 		snprintf(outcome->message, sizeof(outcome->message),
 			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)gva);
 	return HC_STOP;
@@ -339,6 +367,7 @@ static void *writable_next(struct snapvm_sandbox *sb, struct snapvm_guest_range 
 			return NULL;
 		pending = sb->view_dirty;
 	}
+	r->write = true;
 	host = (void *)snapvm_guest_range_next(r, chunk);
 	if (host && mark) {
 		page = (gpa - slot->gpa) / SNAPVM_PAGE;
@@ -390,6 +419,12 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 		memcpy(sb->host_in + copied, from, chunk);
 	while (writable_next(sb, &out, &chunk, false))
 		;
+	if (in.error)
+		return -guest_memory_failed(sb, err, "HOST_CALL's input", in.gva + in.done,
+					    in.error);
+	if (out.error)
+		return -guest_memory_failed(sb, err, "HOST_CALL's output", out.gva + out.done,
+					    out.error);
 	if (in.done != in.len || out.done != out.len) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
 		return HC_CONTINUE;
@@ -404,8 +439,12 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 		n = -SNAPVM_EINVAL; /* the host function claims more than it had room for */
 	out.done = 0;
 	out.len = n > 0 ? (uint64_t)n : 0;
+	/* Made present and writable above, before the host function ran. */
 	for (copied = 0; (p = writable_next(sb, &out, &chunk, true)); copied += chunk)
 		memcpy(p, sb->host_out + copied, chunk);
+	if (out.error)
+		return -guest_memory_failed(sb, err, "HOST_CALL's output", out.gva + out.done,
+					    out.error);
 	hc->result = (uint64_t)n;
 	return HC_CONTINUE;
 }
@@ -687,6 +726,16 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	/* Clones must not share secrets: a seed of their own. The generation
 	 * goes on from the snapshot's (see snapvm_sandbox_restore). */
 	info = (struct snapvm_boot_info *)sb->scratch_memory;
+	/* The VMM writes the boot info at create, restore and each call: its
+	 * page becomes scratch's own now (a clone's first write), or never. */
+	ret = snapvm_guest_prepare(info, sizeof(*info), true);
+	if (ret) {
+		ret = snapvm_fail_errno(err, EX_OSERR, ret,
+					"cannot bring in the boot info's page of scratch "
+					"(snapvm.ko could not charge it: check RLIMIT_MEMLOCK, "
+					"its max_total_mb and the memory cgroup)");
+		goto fail;
+	}
 	if (getrandom(&sb->random_seed, sizeof(sb->random_seed), 0) != sizeof(sb->random_seed)) {
 		ret = snapvm_fail_errno(err, EX_OSERR, errno, "getrandom");
 		goto fail;
@@ -1014,6 +1063,17 @@ uint64_t snapvm_snapshot_io_size(const struct snapvm_snapshot *snap)
 	return snap->io_size;
 }
 
+/* The I/O area is the guest's scratch like any other: a page of it may be
+ * one snapvm.ko cannot charge (see guest_memory_failed). */
+static int io_area_failed(struct snapvm_error *err, const char *which, uint64_t offset, int errnum)
+{
+	return snapvm_fail_errno(err, EX_OSERR, errnum,
+				 "snapvm_sandbox_call_buffer: cannot bring in the %s area at "
+				 "scratch offset 0x%llx (snapvm.ko could not charge the page: "
+				 "check RLIMIT_MEMLOCK, its max_total_mb and the memory cgroup)",
+				 which, (unsigned long long)offset);
+}
+
 int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, const void *in,
 			       size_t in_len, void *out, size_t out_cap, size_t *out_len,
 			       uint64_t timeout_ms, struct snapvm_outcome *outcome,
@@ -1024,7 +1084,7 @@ int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, con
 	uint64_t left, room = out_cap < snap->io_size ? out_cap : snap->io_size;
 	int64_t result;
 	bool ready;
-	int ret;
+	int ret, errnum;
 
 	memset(outcome, 0, sizeof(*outcome));
 	if (sb->in_host_call)
@@ -1039,6 +1099,9 @@ int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, con
 	ret = reach_call_wait(sb, timeout_ms, &left, &ready, outcome, err);
 	if (ret || !ready)
 		return ret;
+	errnum = snapvm_guest_prepare(sb->scratch_memory + snap->io_in_offset, in_len, true);
+	if (errnum)
+		return io_area_failed(err, "input", snap->io_in_offset, errnum);
 	/* Written by the VMM, so restore must be told: the pages join the
 	 * pending set (the boot info's page always does). */
 	memcpy(sb->scratch_memory + snap->io_in_offset, in, in_len);
@@ -1064,6 +1127,10 @@ int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, con
 	if ((uint64_t)result > room)
 		return snapvm_fail(err, EX_DATAERR, "guest returned %lld bytes, room for %llu",
 				   (long long)result, (unsigned long long)room);
+	errnum =
+	    snapvm_guest_prepare(sb->scratch_memory + snap->io_out_offset, (uint64_t)result, false);
+	if (errnum)
+		return io_area_failed(err, "output", snap->io_out_offset, errnum);
 	memcpy(out, sb->scratch_memory + snap->io_out_offset, (size_t)result);
 	*out_len = (size_t)result;
 	return 0;
@@ -1122,12 +1189,19 @@ int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sb, uint64_t gpa, void *buf, 
 			    struct snapvm_error *err)
 {
 	const void *p = snapvm_gpa_to_host(&sb->memory, gpa, len);
+	int errnum;
 
 	if (!p)
 		return snapvm_fail(
 		    err, EX_USAGE,
 		    "GPA range 0x%llx + %zu is not inside one region of guest memory",
 		    (unsigned long long)gpa, len);
+	errnum = snapvm_guest_prepare(p, len, false);
+	if (errnum)
+		return snapvm_fail_errno(err, EX_OSERR, errnum,
+					 "cannot bring in guest memory at GPA 0x%llx (snapvm.ko "
+					 "could not charge the page)",
+					 (unsigned long long)gpa);
 	memcpy(buf, p, len);
 	return 0;
 }

@@ -176,7 +176,16 @@ int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
 	int64_t done = 0;
 
 	if (!bitmap && !snap->scratch_image_memory) {
-		/* A fresh scratch region is zeroed: the template is all. */
+		/* A fresh scratch region is zeroed: the template is all. Its
+		 * pages are lazy (charged at first touch): present first. */
+		int errnum = snapvm_guest_prepare(host, snap->scratch_init_size, true);
+
+		if (errnum)
+			return -snapvm_fail_errno(err, EX_OSERR, errnum,
+						  "cannot bring in %llu bytes of scratch for the "
+						  "template (check RLIMIT_MEMLOCK and snapvm.ko's "
+						  "max_total_mb)",
+						  (unsigned long long)snap->scratch_init_size);
 		memcpy(host, snap->scratch_init, snap->scratch_init_size);
 		return (int64_t)template_pages;
 	}

@@ -40,6 +40,15 @@
  * EX_DATAERR, EX_UNAVAILABLE, EX_OSERR, ...) and, when err is not NULL,
  * fills it with that status and a message naming what failed.
  *
+ * Guest memory the library itself reads or writes (ABORT's message, WRITE's
+ * bytes, HOST_CALL's buffers, a buffer call's I/O areas, read_gpa, gdb,
+ * core dumps) is made present first: a snapvm.ko page that cannot be
+ * charged at that first touch (RLIMIT_MEMLOCK, max_total_mb, the memory
+ * cgroup) never raises SIGBUS in the process. A hypercall or buffer call
+ * that meets one fails with EX_OSERR naming it and the address; a sandbox
+ * stopped inside the hypercall is poisoned (SNAPVM_STATUS_POISONED) until a
+ * restore. Other sandboxes of the process are not affected.
+ *
  * Isolation: after snapvm_sandbox_restore a sandbox is the snapshot again.
  * - Memory: every page the guest (or KVM on its behalf) dirtied since the
  *   last successful restore goes back, and so do the working set's pages
@@ -404,8 +413,13 @@ SNAPVM_API int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t 
  * - one PT_LOAD per run of guest-virtual memory, at the GVAs the guest's
  *   code uses: its page tables walked (4-level, PAE or 32-bit), GVA = GPA
  *   with paging off; pages outside guest memory are left out, all-zero
- *   pages are holes in a sparse file, and a guest whose tables alias memory
- *   more than 4 times over its size is cut short there.
+ *   pages are holes in a sparse file (so are pages snapvm.ko cannot charge:
+ *   never touched, they read as zero). The walk is bounded: at most 4 times
+ *   guest memory's pages are dumped, and page-table pages visited plus
+ *   entries read may not exceed those pages plus 2^20; a huge page outside
+ *   guest memory costs one entry. A dump cut short at a bound still
+ *   succeeds, and then err (status 0) says so; on success its message is
+ *   otherwise empty.
  * At an ABORT whose frame argument names the interrupted context (the
  * runtimes' exception handlers pass it, layout/abi.h), the registers are
  * that context's, so a backtrace starts at the faulting instruction.

@@ -35,6 +35,12 @@ static long serve(uint64_t function, const void *in, size_t in_len, void *out, s
 				     HOST_CALLS_NOWHERE, 64);
 	case HC_HOST_TOO_BIG:
 		return rt_host_call(1, in, SNAPVM_HOST_CALL_MAX + 1, out, out_cap);
+	case HC_HOST_UNTOUCHED_OUT: /* raw, as HC_HOST_BAD_OUT */
+		if (in_len < 4 || out_cap < 2 * RT_PAGE_SIZE)
+			return -SNAPVM_EINVAL;
+		return rt_hypercall5(
+		    SNAPVM_HC_HOST_CALL, le32(bytes), (uintptr_t)(bytes + 4), in_len - 4,
+		    ((uintptr_t)out + out_cap - RT_PAGE_SIZE) & ~(RT_PAGE_SIZE - 1), 64);
 	}
 	return -SNAPVM_ENOSYS;
 }

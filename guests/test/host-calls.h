@@ -14,6 +14,9 @@ enum host_calls_function {
 	HC_HOST_BAD_IN,	 /* HOST_CALL with an input buffer nowhere in guest memory */
 	HC_HOST_BAD_OUT, /* ... with an output buffer nowhere */
 	HC_HOST_TOO_BIG, /* ... with an input over SNAPVM_HOST_CALL_MAX */
+	/* As HC_HOST, but the output buffer is the I/O output area's last
+	 * page, which the guest never touches: the VMM's write is its first. */
+	HC_HOST_UNTOUCHED_OUT,
 };
 
 /* Nowhere in either layout: above i686's 4 GiB is not reachable, so a GVA
