@@ -839,9 +839,13 @@ TEST_F_TIMEOUT(v2, failed_seal_leaves_no_trace, 300)
 		EXPECT_EQ(0U, region_info(fd).flags);
 		/* It may still become writable: the region is not sealed. */
 		if (m.map != MAP_FAILED) {
-			EXPECT_EQ(0, mprotect(m.map, PAGE, PROT_READ | PROT_WRITE));
-			m.map[0] = (char)('a' + round % 26);
-			EXPECT_EQ('a' + round % 26, byte_at(fd, 0));
+			int widened = mprotect(m.map, PAGE, PROT_READ | PROT_WRITE);
+
+			EXPECT_EQ(0, widened);
+			if (!widened) {
+				m.map[0] = (char)('a' + round % 26);
+				EXPECT_EQ('a' + round % 26, byte_at(fd, 0));
+			}
 			munmap(m.map, PAGE);
 		}
 		close(m.go[0]);
