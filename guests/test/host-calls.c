@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * host-calls.c - serves buffer calls (host-calls.h) that echo, claim more
- * output than there is room for, and call host functions with good and bad
- * buffers. Takes a SNAPSHOT first, like a real service.
+ * output than there is room for, call host functions with good and bad
+ * buffers, or call one and spin. Takes a SNAPSHOT first, like a real service.
  */
 #include "guests/include/rt.h"
 #include "guests/test/host-calls.h"
@@ -35,6 +35,12 @@ static long serve(uint64_t function, const void *in, size_t in_len, void *out, s
 				     HOST_CALLS_NOWHERE, 64);
 	case HC_HOST_TOO_BIG:
 		return rt_host_call(1, in, SNAPVM_HOST_CALL_MAX + 1, out, out_cap);
+	case HC_HOST_THEN_SPIN:
+		if (in_len < 4)
+			return -SNAPVM_EINVAL;
+		rt_host_call(le32(bytes), bytes + 4, in_len - 4, out, out_cap);
+		for (;;)
+			__asm__ volatile("pause");
 	}
 	return -SNAPVM_ENOSYS;
 }

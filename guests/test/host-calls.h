@@ -14,6 +14,9 @@ enum host_calls_function {
 	HC_HOST_BAD_IN,	 /* HOST_CALL with an input buffer nowhere in guest memory */
 	HC_HOST_BAD_OUT, /* ... with an output buffer nowhere */
 	HC_HOST_TOO_BIG, /* ... with an input over SNAPVM_HOST_CALL_MAX */
+	/* As HC_HOST, then spins forever: the host function tells the host
+	 * that the call runs (interrupts). */
+	HC_HOST_THEN_SPIN,
 };
 
 /* Nowhere in either layout: above i686's 4 GiB is not reachable, so a GVA
