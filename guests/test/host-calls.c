@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * host-calls.c - serves buffer calls (host-calls.h) that echo, claim more
- * output than there is room for, and call host functions with good and bad
- * buffers. Takes a SNAPSHOT first, like a real service.
+ * output than there is room for, call host functions with good and bad
+ * buffers, or call one and spin. Takes a SNAPSHOT first, like a real service.
  */
 #include "guests/include/rt.h"
 #include "guests/test/host-calls.h"
@@ -41,6 +41,12 @@ static long serve(uint64_t function, const void *in, size_t in_len, void *out, s
 		return rt_hypercall5(
 		    SNAPVM_HC_HOST_CALL, le32(bytes), (uintptr_t)(bytes + 4), in_len - 4,
 		    ((uintptr_t)out + out_cap - RT_PAGE_SIZE) & ~(RT_PAGE_SIZE - 1), 64);
+	case HC_HOST_THEN_SPIN:
+		if (in_len < 4)
+			return -SNAPVM_EINVAL;
+		rt_host_call(le32(bytes), bytes + 4, in_len - 4, out, out_cap);
+		for (;;)
+			__asm__ volatile("pause");
 	}
 	return -SNAPVM_ENOSYS;
 }

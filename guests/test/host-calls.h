@@ -17,6 +17,9 @@ enum host_calls_function {
 	/* As HC_HOST, but the output buffer is the I/O output area's last
 	 * page, which the guest never touches: the VMM's write is its first. */
 	HC_HOST_UNTOUCHED_OUT,
+	/* As HC_HOST, then spins forever: the host function tells the host
+	 * that the call runs (interrupts). */
+	HC_HOST_THEN_SPIN,
 };
 
 /* Nowhere in either layout: above i686's 4 GiB is not reachable, so a GVA

@@ -430,38 +430,51 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* build/snapvm run ARGS with stdout on out_fd; stderr is collected. */
-static void launch(struct launch *l, int out_fd, const char *const *args)
+/*
+ * build/snapvm run ARGS with stdout on out_fd; stderr is collected. A pipe,
+ * fork or wait that fails, or too many ARGS, fails the test here: never a
+ * status the caller would take for the launcher's.
+ */
+static void launch(struct __test_metadata *_metadata, struct launch *l, int out_fd,
+		   const char *const *args)
 {
 	const char *argv[16] = {NULL, "run"};
 	char path[PATH_MAX];
 	int errpipe[2], argc = 2, ws;
 	struct rusage usage;
 	size_t len = 0;
+	ssize_t n;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/snapvm", vmm_build_dir());
 	argv[0] = path;
-	while (*args && argc < 15)
+	while (*args) {
+		ASSERT_GT(15, argc) TH_LOG("launch: more arguments than argv[] holds");
 		argv[argc++] = *args++;
+	}
 	argv[argc] = NULL;
 	memset(l, 0, sizeof(*l));
-	if (pipe2(errpipe, O_CLOEXEC))
-		return;
+	ASSERT_EQ(0, pipe2(errpipe, O_CLOEXEC)) TH_LOG("launch: pipe2: %s", strerror(errno));
 	l->seconds = now_s();
 	pid = fork();
+	ASSERT_LE(0, pid) TH_LOG("launch: fork: %s", strerror(errno));
 	if (pid == 0) {
-		dup2(out_fd, STDOUT_FILENO);
-		dup2(errpipe[1], STDERR_FILENO);
+		/* Said on the collected stderr, which every caller logs. */
+		if (dup2(errpipe[1], STDERR_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0) {
+			dprintf(errpipe[1], "launch: dup2: %s\n", strerror(errno));
+			_exit(EX_OSERR);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		execv(path, (char *const *)argv);
+		dprintf(STDERR_FILENO, "launch: cannot exec %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
 	close(errpipe[1]);
-	for (ssize_t n; (n = read(errpipe[0], l->err + len, sizeof(l->err) - 1 - len)) > 0;)
-		len += n;
+	while ((n = read(errpipe[0], l->err + len, sizeof(l->err) - 1 - len)) > 0 ||
+	       (n < 0 && errno == EINTR))
+		len += n > 0 ? n : 0;
 	close(errpipe[0]);
-	wait4(pid, &ws, 0, &usage);
+	ASSERT_EQ(pid, wait4(pid, &ws, 0, &usage)) TH_LOG("launch: wait4: %s", strerror(errno));
 	l->seconds = now_s() - l->seconds;
 	l->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	l->max_rss_kib = usage.ru_maxrss;
@@ -486,12 +499,12 @@ TEST_F_TIMEOUT(isolation, blocked_output_obeys_the_timeout, 120)
 	quick[2] = hello;
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	ASSERT_LE(0, devnull);
-	launch(&base, devnull, quick);
+	launch(_metadata, &base, devnull, quick);
 	close(devnull);
 	ASSERT_EQ(0, base.status) TH_LOG("%s", base.err);
 
 	ASSERT_EQ(0, pipe(pipefd));
-	launch(&l, pipefd[1], args);
+	launch(_metadata, &l, pipefd[1], args);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	EXPECT_EQ(SNAPVM_STATUS_TIMEOUT, l.status) TH_LOG("%s", l.err);
@@ -511,7 +524,7 @@ TEST_F_TIMEOUT(isolation, closed_pipe_is_a_host_error, 120)
 	REQUIRE_BACKEND();
 	ASSERT_EQ(0, pipe(pipefd));
 	close(pipefd[0]);
-	launch(&l, pipefd[1], args);
+	launch(_metadata, &l, pipefd[1], args);
 	close(pipefd[1]);
 	EXPECT_EQ(EX_IOERR, l.status) TH_LOG("%s", l.err);
 	EXPECT_NE(NULL, strstr(l.err, "Broken pipe")) TH_LOG("%s", l.err);
@@ -524,7 +537,7 @@ TEST_F_TIMEOUT(isolation, guest_text_is_escaped, 120)
 	int devnull = open("/dev/null", O_WRONLY);
 
 	REQUIRE_BACKEND();
-	launch(&l, devnull, args);
+	launch(_metadata, &l, devnull, args);
 	close(devnull);
 	EXPECT_EQ(SNAPVM_STATUS_GUEST_FAULT, l.status) TH_LOG("%s", l.err);
 	EXPECT_EQ(NULL, strchr(l.err, '\x1b'));
@@ -544,7 +557,7 @@ TEST_F_TIMEOUT(isolation, a_1g_bss_costs_what_it_touches, 300)
 	int devnull = open("/dev/null", O_WRONLY);
 
 	REQUIRE_BACKEND();
-	launch(&l, devnull, args);
+	launch(_metadata, &l, devnull, args);
 	close(devnull);
 	EXPECT_EQ(42, l.status) TH_LOG("%s", l.err);
 	EXPECT_GT(64L << 10, l.max_rss_kib);
@@ -561,10 +574,10 @@ TEST_F_TIMEOUT(isolation, max_memory_refuses_a_bigger_guest, 120)
 	int devnull = open("/dev/null", O_WRONLY);
 
 	REQUIRE_BACKEND();
-	launch(&l, devnull, args);
+	launch(_metadata, &l, devnull, args);
 	EXPECT_EQ(EX_DATAERR, l.status) TH_LOG("%s", l.err);
 	EXPECT_NE(NULL, strstr(l.err, "more than --max-memory=536870912")) TH_LOG("%s", l.err);
-	launch(&l, devnull, fits);
+	launch(_metadata, &l, devnull, fits);
 	EXPECT_EQ(42, l.status) TH_LOG("%s", l.err);
 	close(devnull);
 }
@@ -588,7 +601,7 @@ TEST_F_TIMEOUT(isolation, snapshot_file_with_a_cpuid_this_host_cannot_give, 300)
 	snprintf(file, sizeof(file), "--snapshot-out=%s/s.snap", dir);
 	save[3] = file;
 	save[4] = guest(self, "snapshot-state");
-	launch(&l, devnull, save);
+	launch(_metadata, &l, devnull, save);
 	ASSERT_EQ(0, l.status) TH_LOG("%s", l.err);
 	snprintf(file, sizeof(file), "%s/s.snap", dir);
 	fd = open(file, O_RDWR);
@@ -619,7 +632,7 @@ TEST_F_TIMEOUT(isolation, snapshot_file_with_a_cpuid_this_host_cannot_give, 300)
 
 			snprintf(from, sizeof(from), "--from=%s", file);
 			load[2] = from;
-			launch(&l, devnull, load);
+			launch(_metadata, &l, devnull, load);
 		}
 		EXPECT_EQ(EX_UNAVAILABLE, l.status) TH_LOG("%s", l.err);
 		EXPECT_NE(NULL, strstr(l.err, what ? "vendor" : "leaf 0x1 subleaf 0 ECX"))

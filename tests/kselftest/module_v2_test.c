@@ -5,8 +5,9 @@
  * READ_IMPLIES_EXEC; the RLIMIT_MEMLOCK charge following the pages across
  * SCM_RIGHTS, exec, the creator's exit and a child's mapping, as root and as
  * an unprivileged user; SEAL racing mmap, mprotect, mremap, munmap, fork,
- * pwrite, RESTORE and a write-capable page reference (a 9p read into the
- * region), after which nothing may change; a failed SEAL leaving no trace.
+ * pwrite, RESTORE and a write-capable page reference (held open at a known
+ * point with userfaultfd), after which nothing may change; a failed SEAL
+ * leaving no trace.
  * Runs as root inside the test VM (tests/vm/run).
  */
 #define _GNU_SOURCE
@@ -16,6 +17,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <grp.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -321,19 +324,22 @@ TEST_F(v2, charge_follows_scm_rights_as_root_without_cap_ipc_lock)
 }
 
 /* Inherited across exec (an fd without CLOEXEC), and kept by a forked
- * child's mapping after every fd is closed. */
+ * child's mapping after every fd is closed. The child says on a pipe when
+ * it holds the region (the exec'd shell: once it runs), and waits for
+ * another to close before it lets go. */
 TEST_F(v2, charge_follows_exec_and_a_childs_mapping)
 {
-	int pipefd[2];
+	int pipefd[2], ready[2];
 	pid_t pid;
 	char byte;
 
 	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(0, pipe(ready));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		int region, kept;
-		char fdarg[16];
+		char fdarg[16], readyarg[16];
 
 		become(NOBODY, 64 * 1024);
 		region = region_create(self->dev, 12 * PAGE, RW);
@@ -342,20 +348,27 @@ TEST_F(v2, charge_follows_exec_and_a_childs_mapping)
 		CHILD_CHECK(kept >= 0, "dup");
 		close(region);
 		snprintf(fdarg, sizeof(fdarg), "%d", pipefd[0]);
+		snprintf(readyarg, sizeof(readyarg), "%d", ready[1]);
 		close(pipefd[1]);
-		/* sh waits until the pipe closes, with the region's fd open. */
-		execl("/bin/sh", "sh", "-c", "cat <&$0", fdarg, (char *)NULL);
+		close(ready[0]);
+		/* sh says it runs (the region's fd open in it), then waits
+		 * until the pipe closes. */
+		execl("/bin/sh", "sh", "-c", "echo >&$1 && cat <&$0", fdarg, readyarg,
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[0]);
-	usleep(300 * 1000);
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &byte, 1)) TH_LOG("the exec'd shell never said it runs");
 	EXPECT_EQ(2, can_pin(self->dev, NOBODY, 5)) TH_LOG("held across exec");
 	close(pipefd[1]);
+	close(ready[0]);
 	EXPECT_EQ(0, wait_status(pid));
 	EXPECT_EQ(0, can_pin(self->dev, NOBODY, 16)) TH_LOG("given back when the exec'd one exits");
 
 	/* A child's mapping keeps the region after every fd is gone. */
 	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(0, pipe(ready));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -369,13 +382,17 @@ TEST_F(v2, charge_follows_exec_and_a_childs_mapping)
 		CHILD_CHECK(map != MAP_FAILED, "mmap");
 		close(region);
 		close(pipefd[1]);
+		close(ready[0]);
+		CHILD_CHECK(write(ready[1], "m", 1) == 1, "ready");
 		CHILD_CHECK(read(pipefd[0], &byte, 1) == 0, "wait");
 		_exit(map[0]);
 	}
 	close(pipefd[0]);
-	usleep(300 * 1000);
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &byte, 1)) TH_LOG("the child never mapped the region");
 	EXPECT_EQ(2, can_pin(self->dev, NOBODY, 5)) TH_LOG("held by a mapping alone");
 	close(pipefd[1]);
+	close(ready[0]);
 	EXPECT_EQ(0, wait_status(pid));
 	EXPECT_EQ(0, can_pin(self->dev, NOBODY, 16));
 }
@@ -563,134 +580,291 @@ TEST_F_TIMEOUT(v2, close_while_another_process_maps, 600)
 }
 
 /*
- * A write-capable page reference: a 9p read (zero-copy: QEMU writes the
- * pages the kernel pinned) into a shared writable mapping of the region,
- * which another thread unmaps and tries to SEAL meanwhile. The read may
- * land before SEAL succeeds, never after.
+ * A buffer whose first touch stops the toucher until this test lets it go
+ * (userfaultfd, missing pages): a kernel copy from it waits at a known point.
  */
-struct pinned_read {
-	int file, region;
-	char *map;
+struct held {
+	int uffd;
+	char *buf;
 	size_t size;
-	ssize_t got;
 };
 
-static void *read_into_region(void *arg)
+static int held_buffer(struct held *h, size_t size)
 {
-	struct pinned_read *p = arg;
+	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_register reg;
 
-	p->got = pread(p->file, p->map, p->size, 0);
+	h->size = size;
+	h->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (h->uffd < 0 || ioctl(h->uffd, UFFDIO_API, &api))
+		return -1;
+	h->buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->buf == MAP_FAILED)
+		return -1;
+	reg = (struct uffdio_register){.range = {.start = (uintptr_t)h->buf, .len = size},
+				       .mode = UFFDIO_REGISTER_MODE_MISSING};
+	return ioctl(h->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* The page of the first touch, once it happened; 0 if none within timeout_ms. */
+static uintptr_t held_touched(struct held *h, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = h->uffd, .events = POLLIN};
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, timeout_ms) != 1 || read(h->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return 0;
+	return (uintptr_t)msg.arg.pagefault.address & ~(uintptr_t)(PAGE - 1);
+}
+
+/* Fills the buffer with byte: the toucher goes on. */
+static int held_release(struct held *h, int byte)
+{
+	char *src = mmap(NULL, h->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct uffdio_copy copy = {.dst = (uintptr_t)h->buf, .len = h->size};
+	int ret;
+
+	if (src == MAP_FAILED)
+		return -1;
+	memset(src, byte, h->size);
+	copy.src = (uintptr_t)src;
+	ret = ioctl(h->uffd, UFFDIO_COPY, &copy);
+	munmap(src, h->size);
+	return ret;
+}
+
+static void held_free(struct held *h)
+{
+	munmap(h->buf, h->size);
+	close(h->uffd);
+}
+
+struct held_write {
+	char *to;
+	struct held *from;
+	ssize_t done;
+	int err;
+};
+
+/* process_vm_writev pins the pages it writes (pin_user_pages_remote,
+ * FOLL_WRITE), then copies into them from `from`, whose first touch holds
+ * it: the region's pages stay pinned, the write pending. */
+static void *write_through_pins(void *arg)
+{
+	struct held_write *w = arg;
+	struct iovec local = {.iov_base = w->from->buf, .iov_len = w->from->size};
+	struct iovec remote = {.iov_base = w->to, .iov_len = w->from->size};
+
+	w->done = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	w->err = errno;
 	return NULL;
 }
 
-TEST_F_TIMEOUT(v2, nothing_lands_after_seal_from_a_pinned_read, 600)
+/*
+ * A write-capable page reference held across SEAL, at a known point: the
+ * region's pages pinned by a write that waits on its source (above), their
+ * mapping gone. SEAL must refuse (EBUSY) while it is held: a SEAL that said 0
+ * would see the write land after it. Once the write has landed (before any
+ * SEAL succeeded) it is there, and SEAL works.
+ */
+TEST_F_TIMEOUT(v2, nothing_lands_after_seal_through_a_held_page_reference, 120)
 {
-	char path[PATH_MAX];
-	unsigned char *data;
-	int sealed_first = 0, rounds = 50;
-	size_t size = 256 * PAGE;
+	const size_t size = 8 * PAGE; /* process_vm_writev pins up to 16 at once */
+	struct held from;
+	struct held_write w = {.from = &from};
+	uint64_t at_seal = 0;
+	pthread_t writer;
+	bool sealed;
+	int region;
 
-	repo_path(path, sizeof(path), "build/tests/module_v2_read.bin");
-	data = malloc(size);
-	ASSERT_NE(NULL, data);
-	memset(data, 0xa5, size);
-	{
-		int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	region = region_create(self->dev, size, RW);
+	ASSERT_GE(region, 0);
+	ASSERT_EQ(0, held_buffer(&from, size)) TH_LOG("userfaultfd: %s", strerror(errno));
+	w.to = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, region, 0);
+	ASSERT_NE(MAP_FAILED, w.to);
+	ASSERT_EQ(0, pthread_create(&writer, NULL, write_through_pins, &w));
+	/* 60 s: the writer only has to start, even on a loaded TCG guest. */
+	ASSERT_EQ((uintptr_t)from.buf, held_touched(&from, 60000))
+	TH_LOG("the write never reached its source");
+	/* Pinned now, and the mapping goes: only the pins are left. */
+	munmap(w.to, size);
+	sealed = region_seal(region) == 0;
+	EXPECT_FALSE(sealed) TH_LOG("SEAL succeeded while a write-capable reference was held");
+	if (sealed)
+		at_seal = hash_region(region, size);
+	else
+		EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(sealed ? SNAPVM_REGION_SEALED : 0U, region_info(region).flags);
+	EXPECT_EQ(0, byte_at(region, 0)) TH_LOG("the write landed while held");
 
-		ASSERT_GE(out, 0);
-		ASSERT_EQ((ssize_t)size, write(out, data, size));
-		close(out);
-	}
-	for (int round = 0; round < rounds; round++) {
-		struct pinned_read p = {.size = size};
-		pthread_t reader;
-		uint64_t at_seal;
-
-		p.file = open(path, O_RDONLY | O_CLOEXEC);
-		p.region = region_create(self->dev, size, RW);
-		ASSERT_GE(p.file, 0);
-		ASSERT_GE(p.region, 0);
-		p.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.region, 0);
-		ASSERT_NE(MAP_FAILED, p.map);
-		ASSERT_EQ(0, pthread_create(&reader, NULL, read_into_region, &p));
-		usleep((round % 10) * 200);
-		munmap(p.map, size);
-		while (region_seal(p.region) != 0)
-			ASSERT_EQ(EBUSY, errno);
-		at_seal = hash_region(p.region, size);
-		pthread_join(reader, NULL);
-		EXPECT_EQ(at_seal, hash_region(p.region, size))
-		TH_LOG("round %d: the read landed after SEAL returned 0", round);
-		sealed_first += p.got <= 0;
-		close(p.file);
-		close(p.region);
-	}
-	unlink(path);
-	free(data);
-	TH_LOG("%d of %d reads failed (EFAULT: unmapped before the read began)", sealed_first,
-	       rounds);
+	ASSERT_EQ(0, held_release(&from, 0x5a)) TH_LOG("UFFDIO_COPY: %s", strerror(errno));
+	pthread_join(writer, NULL);
+	EXPECT_EQ((ssize_t)size, w.done) TH_LOG("process_vm_writev: %s", strerror(w.err));
+	if (sealed)
+		EXPECT_EQ(at_seal, hash_region(region, size))
+	TH_LOG("the write landed after SEAL returned 0");
+	/* It landed before any SEAL: there it is, and with the pins gone SEAL works. */
+	EXPECT_EQ(0x5a, byte_at(region, 0));
+	EXPECT_EQ(0x5a, byte_at(region, size - 1));
+	EXPECT_EQ(0, region_seal(region));
+	EXPECT_EQ(SNAPVM_REGION_SEALED, region_info(region).flags);
+	held_free(&from);
+	close(region);
 }
 
 /*
  * A SEAL that fails (a page stays pinned) leaves no trace: a shared
  * mapping made while it ran was not refused and can still be made writable,
- * and no mapping made before lost anything.
+ * and a mapping made before lost nothing.
+ *
+ * SEAL cannot be held from user space (it waits on no user memory), but
+ * with a page pinned it sleeps between its scans, holding the region's sem
+ * for a few milliseconds: a mapper thread is released once SEAL is seen
+ * asleep there (/proc/self/task/TID/wchan), and its mmap is proven to run
+ * during SEAL when it is seen waiting in ->mmap, or (->mmap not waiting)
+ * when SEAL is still asleep there after the mmap returned. Rounds go on
+ * until that happened; it must, within 100.
  */
 struct late_map {
-	int fd;
+	int fd, go[2], err;
 	char *map;
-	int err;
+	atomic_int tid;
+	atomic_bool done;
 };
 
-static void *map_during_seal(void *arg)
+static void *map_when_told(void *arg)
 {
 	struct late_map *m = arg;
+	char byte;
 
-	usleep(2000);
-	m->map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, m->fd, 0);
-	m->err = m->map == MAP_FAILED ? errno : 0;
+	atomic_store(&m->tid, (int)syscall(SYS_gettid));
+	if (read(m->go[0], &byte, 1) != 1) {
+		m->err = EPIPE;
+		m->map = MAP_FAILED;
+	} else {
+		m->map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, m->fd, 0);
+		m->err = m->map == MAP_FAILED ? errno : 0;
+	}
+	atomic_store(&m->done, true);
 	return NULL;
 }
 
-TEST_F(v2, failed_seal_leaves_no_trace)
+struct sealer {
+	int fd, ret, err;
+	atomic_int tid;
+	atomic_bool done;
+};
+
+static void *seal_it(void *arg)
 {
-	struct late_map m;
-	pthread_t thread;
+	struct sealer *s = arg;
+
+	atomic_store(&s->tid, (int)syscall(SYS_gettid));
+	s->ret = region_seal(s->fd);
+	s->err = errno;
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+/* Whether thread tid of this process sleeps in a kernel function whose name
+ * starts with prefix (its wchan: the first caller outside the scheduler). */
+static bool sleeps_in(int tid, const char *prefix)
+{
+	char path[64], name[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, name, sizeof(name) - 1);
+	close(fd);
+	name[n > 0 ? n : 0] = '\0';
+	return strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+TEST_F_TIMEOUT(v2, failed_seal_leaves_no_trace, 300)
+{
+	bool during = false, waited = false;
 	struct iovec iov;
-	int pipefd[2];
+	int pipefd[2], fd, round;
 	char *early, *pin;
 
-	m.fd = region_create(self->dev, 2 * PAGE, RW);
-	ASSERT_GE(m.fd, 0);
-	early = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, m.fd, 0);
+	fd = region_create(self->dev, 2 * PAGE, RW);
+	ASSERT_GE(fd, 0);
+	/* Private: a shared one that may write would fail SEAL at once,
+	 * before it scans (and sleeps). Byte 1 is its own copy. */
+	early = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, early);
+	early[1] = 'p';
+	ASSERT_EQ(1, pwrite(fd, "q", 1, PAGE));
+	ASSERT_EQ('q', early[PAGE]);
 	/* A pipe holds a reference to the second page: SEAL will fail. */
-	pin = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, PAGE);
+	pin = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PAGE);
 	ASSERT_NE(MAP_FAILED, pin);
 	ASSERT_EQ(0, pipe(pipefd));
 	iov = (struct iovec){.iov_base = pin, .iov_len = PAGE};
 	ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0));
 	munmap(pin, PAGE);
 
-	ASSERT_EQ(0, pthread_create(&thread, NULL, map_during_seal, &m));
-	EXPECT_EQ(EBUSY, err_of(region_seal(m.fd)));
-	pthread_join(thread, NULL);
-	EXPECT_EQ(0, m.err) TH_LOG("a mapping made during a failing SEAL was refused");
-	EXPECT_EQ(0U, region_info(m.fd).flags);
-	/* Both mappings may still become writable: the region is not sealed. */
-	EXPECT_EQ(0, mprotect(m.map, PAGE, PROT_READ | PROT_WRITE));
-	EXPECT_EQ(0, mprotect(early, PAGE, PROT_READ | PROT_WRITE));
-	m.map[0] = 'm';
-	early[1] = 'e';
-	EXPECT_EQ('m', byte_at(m.fd, 0));
-	EXPECT_EQ('e', byte_at(m.fd, 1));
-	munmap(m.map, PAGE);
-	munmap(early, PAGE);
+	for (round = 0; round < 100 && !during; round++) {
+		struct late_map m = {.fd = fd};
+		struct sealer sl = {.fd = fd};
+		pthread_t mapper, sealing;
+		bool seal_seen = false, blocked = false;
+
+		ASSERT_EQ(0, pipe(m.go));
+		ASSERT_EQ(0, pthread_create(&mapper, NULL, map_when_told, &m));
+		while (!atomic_load(&m.tid))
+			sched_yield();
+		ASSERT_EQ(0, pthread_create(&sealing, NULL, seal_it, &sl));
+		while (!atomic_load(&sl.tid))
+			sched_yield();
+		while (!atomic_load(&sl.done) && !seal_seen)
+			seal_seen = sleeps_in(sl.tid, "snapvm_region_ioctl");
+		ASSERT_EQ(1, write(m.go[1], "m", 1));
+		while (!atomic_load(&m.done))
+			blocked |= sleeps_in(m.tid, "snapvm_region_mmap");
+		during = blocked || (seal_seen && !atomic_load(&sl.done) &&
+				     sleeps_in(sl.tid, "snapvm_region_ioctl"));
+		waited |= blocked;
+		pthread_join(mapper, NULL);
+		pthread_join(sealing, NULL);
+		EXPECT_EQ(-1, sl.ret);
+		EXPECT_EQ(EBUSY, sl.err);
+		EXPECT_EQ(0, m.err)
+		TH_LOG("round %d: a mapping made during a failing SEAL was refused", round);
+		EXPECT_EQ(0U, region_info(fd).flags);
+		/* It may still become writable: the region is not sealed. */
+		if (m.map != MAP_FAILED) {
+			int widened = mprotect(m.map, PAGE, PROT_READ | PROT_WRITE);
+
+			EXPECT_EQ(0, widened);
+			if (!widened) {
+				m.map[0] = (char)('a' + round % 26);
+				EXPECT_EQ('a' + round % 26, byte_at(fd, 0));
+			}
+			munmap(m.map, PAGE);
+		}
+		close(m.go[0]);
+		close(m.go[1]);
+	}
+	ASSERT_TRUE(during) TH_LOG("in %d rounds no mmap ran while SEAL did", round);
+	TH_LOG("round %d: an mmap ran during SEAL (%s)", round,
+	       waited ? "it waited in ->mmap" : "SEAL slept before and after it");
+	/* The mapping made before lost nothing: its own copy of page 0, and
+	 * the region's page 1 (unmapped by SEAL, faulted back in). */
+	EXPECT_EQ('p', early[1]);
+	EXPECT_EQ(0, byte_at(fd, 1));
+	EXPECT_EQ('q', early[PAGE]);
+	munmap(early, 2 * PAGE);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	/* With the pin gone, SEAL works. */
-	EXPECT_EQ(0, region_seal(m.fd));
-	close(m.fd);
+	EXPECT_EQ(0, region_seal(fd));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
