@@ -354,6 +354,11 @@ enum snapvm_exit_kind {
 	SNAPVM_EXIT_KICKED, /* snapvm_kvm_vcpu_kick() interrupted the run */
 	SNAPVM_EXIT_DEBUG,  /* guest debugging: breakpoint or single step */
 	SNAPVM_EXIT_OTHER,  /* anything else: description says what */
+	/* KVM_RUN stopped for a signal no handler ran and no kick came: the
+	 * kick signal may be pending (blocked by the thread). The caller takes
+	 * it (snapvm_deadline_take_pending), then sees vcpu->kicked or runs
+	 * again; the backend does not call up into the deadline code. */
+	SNAPVM_EXIT_SIGNAL,
 };
 
 struct snapvm_exit {
@@ -605,7 +610,7 @@ void snapvm_deadline_end(struct snapvm_sandbox *sb, struct snapvm_deadline *dead
  * (true; the mask before in *saved), then the mask back (false). Returns
  * whether the signal was blocked, i.e. whether the mask must go back. */
 bool snapvm_deadline_unblock(bool unblock, sigset_t *saved);
-/* After KVM_RUN's EINTR: handle a kick signal left pending (deadline.c). */
+/* After SNAPVM_EXIT_SIGNAL: handle a kick signal left pending (deadline.c). */
 void snapvm_deadline_take_pending(void);
 /* Read the calling thread's signal mask again (at each restore: see
  * deadline.c for why not at each run). */

@@ -1065,14 +1065,11 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		if (ret < 0) {
 			if (errno != EINTR && errno != EAGAIN)
 				return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_RUN");
-			if (!vcpu->kicked)
-				snapvm_deadline_take_pending();
-			if (vcpu->kicked) {
-				exit->kind = SNAPVM_EXIT_KICKED;
-				exit->reason = KVM_EXIT_INTR;
-				return 0;
-			}
-			continue; /* someone else's signal */
+			/* A kick whose signal is still pending is the caller's to
+			 * take (deadline.c), as is deciding to run again. */
+			exit->kind = vcpu->kicked ? SNAPVM_EXIT_KICKED : SNAPVM_EXIT_SIGNAL;
+			exit->reason = KVM_EXIT_INTR;
+			return 0;
 		}
 		break;
 	}
