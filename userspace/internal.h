@@ -382,6 +382,29 @@ struct snapvm_exit {
 	char description[160]; /* SNAPVM_EXIT_OTHER */
 };
 
+/* The vCPU state policy (vcpu_state.c, below kvm.c). The MSRs a state may
+ * save: KVM_GET_MSR_INDEX_LIST's @listed plus the MTRRs, minus those a
+ * restore leaves alone; calloc()ed, *n of them (NULL: out of memory). */
+uint32_t *snapvm_vcpu_msr_candidates(const uint32_t *listed, unsigned int nlisted, unsigned int *n);
+/* The MSR filter that makes guest writes to unrestorable MSRs #GP. */
+void snapvm_vcpu_msr_filter(struct kvm_msr_filter *filter);
+/* KVM_GET_SUPPORTED_CPUID's @supported, normalised, into state->cpuid; the
+ * KVM PV leaves only with kvm_pv. */
+int snapvm_vcpu_cpuid(const struct kvm_cpuid2 *supported, bool kvm_pv,
+		      struct snapvm_vcpu_state *state, struct snapvm_error *err);
+/* Leaf 0's vendor string ("" without leaf 0). */
+void snapvm_vcpu_cpuid_vendor(const struct kvm_cpuid_entry2 *entries, unsigned int n,
+			      char vendor[13]);
+/* A saved state's CPUID is valid (else EX_DATAERR), with the KVM PV leaves
+ * or not (*kvm_pv). */
+int snapvm_vcpu_cpuid_saved(const char *path, const struct snapvm_vcpu_state *state, bool *kvm_pv,
+			    struct snapvm_error *err);
+/* Can the CPUID @here (of a host whose vendor is @host_vendor) give what
+ * @state's uses? EX_UNAVAILABLE naming the difference when not. */
+int snapvm_vcpu_cpuid_compare(const char *path, const struct snapvm_vcpu_state *state,
+			      const struct snapvm_vcpu_state *here, const char *host_vendor,
+			      struct snapvm_error *err);
+
 /* /dev/kvm, opened once per process (retried after a failure).
  * EX_UNAVAILABLE when unusable. */
 int snapvm_kvm_check(struct snapvm_error *err);
