@@ -186,7 +186,7 @@ void snapvm_elf_close(struct snapvm_elf_image *image);
 /* ---- vCPU state ---- */
 
 /* Room for the MSRs a state saves: every MSR of KVM_GET_MSR_INDEX_LIST and
- * the MTRRs that a vCPU can read and write back (kvm.c). */
+ * the MTRRs that a vCPU can read and write back (vcpu_state.c, kvm.c). */
 #define SNAPVM_MAX_MSRS 512
 /* Room for the CPUID entries KVM_GET_SUPPORTED_CPUID gives (about 60 today). */
 #define SNAPVM_MAX_CPUID 160
