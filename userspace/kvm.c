@@ -112,15 +112,8 @@ static void host_open(void)
 		find_msr_candidates(fd);
 	if (!host.cpuid)
 		host.cpuid = supported_cpuid(fd);
-	for (unsigned int i = 0; host.cpuid && i < host.cpuid->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &host.cpuid->entries[i];
-
-		if (e->function == 0) {
-			memcpy(host.vendor, &e->ebx, 4);
-			memcpy(host.vendor + 4, &e->edx, 4);
-			memcpy(host.vendor + 8, &e->ecx, 4);
-		}
-	}
+	if (host.cpuid)
+		snapvm_vcpu_cpuid_vendor(host.cpuid->entries, host.cpuid->nent, host.vendor);
 	host.fd = fd;
 }
 
