@@ -41,6 +41,7 @@ unsigned int snapvm_max_total_mb;
 module_param_named(max_total_mb, snapvm_max_total_mb, uint, 0644);
 MODULE_PARM_DESC(max_total_mb, "All regions together, in MiB (default: half of RAM)");
 
+/* The regions' pseudo filesystem (snapvm_fs_type, below), mounted at init. */
 struct vfsmount *snapvm_mnt;
 
 static int snapvm_check_create(const struct snapvm_region_create *args)
