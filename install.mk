@@ -129,7 +129,8 @@ uninstall:
 
 # --- DKMS: the module's sources as dkms.conf expects them (the repository's
 # Kbuild at the top, kmod/ and uapi/ below it).
-DKMS_SRC_FILES := dkms.conf Kbuild kmod/Kbuild kmod/snapvm.c uapi/snapvm.h
+DKMS_SRC_FILES := dkms.conf Kbuild kmod/Kbuild kmod/device.c kmod/region.c kmod/page.c \
+	kmod/snapvm_internal.h uapi/snapvm.h
 DKMS_DIR ?= /usr/src/snapvm-$(SNAPVM_VERSION)
 install-dkms:
 	@set -e; for f in $(DKMS_SRC_FILES); do \

@@ -208,7 +208,7 @@ void snapvm_elf_close(struct snapvm_elf_image *image);
 /* ---- vCPU state ---- */
 
 /* Room for the MSRs a state saves: every MSR of KVM_GET_MSR_INDEX_LIST and
- * the MTRRs that a vCPU can read and write back (kvm.c). */
+ * the MTRRs that a vCPU can read and write back (vcpu_state.c, kvm.c). */
 #define SNAPVM_MAX_MSRS 512
 /* Room for the CPUID entries KVM_GET_SUPPORTED_CPUID gives (about 60 today). */
 #define SNAPVM_MAX_CPUID 160
@@ -376,6 +376,11 @@ enum snapvm_exit_kind {
 	SNAPVM_EXIT_KICKED, /* snapvm_kvm_vcpu_kick() interrupted the run */
 	SNAPVM_EXIT_DEBUG,  /* guest debugging: breakpoint or single step */
 	SNAPVM_EXIT_OTHER,  /* anything else: description says what */
+	/* KVM_RUN stopped for a signal no handler ran and no kick came: the
+	 * kick signal may be pending (blocked by the thread). The caller takes
+	 * it (snapvm_deadline_take_pending), then sees vcpu->kicked or runs
+	 * again; the backend does not call up into the deadline code. */
+	SNAPVM_EXIT_SIGNAL,
 };
 
 struct snapvm_exit {
@@ -398,6 +403,29 @@ struct snapvm_exit {
 	};
 	char description[160]; /* SNAPVM_EXIT_OTHER */
 };
+
+/* The vCPU state policy (vcpu_state.c, below kvm.c). The MSRs a state may
+ * save: KVM_GET_MSR_INDEX_LIST's @listed plus the MTRRs, minus those a
+ * restore leaves alone; calloc()ed, *n of them (NULL: out of memory). */
+uint32_t *snapvm_vcpu_msr_candidates(const uint32_t *listed, unsigned int nlisted, unsigned int *n);
+/* The MSR filter that makes guest writes to unrestorable MSRs #GP. */
+void snapvm_vcpu_msr_filter(struct kvm_msr_filter *filter);
+/* KVM_GET_SUPPORTED_CPUID's @supported, normalised, into state->cpuid; the
+ * KVM PV leaves only with kvm_pv. */
+int snapvm_vcpu_cpuid(const struct kvm_cpuid2 *supported, bool kvm_pv,
+		      struct snapvm_vcpu_state *state, struct snapvm_error *err);
+/* Leaf 0's vendor string ("" without leaf 0). */
+void snapvm_vcpu_cpuid_vendor(const struct kvm_cpuid_entry2 *entries, unsigned int n,
+			      char vendor[13]);
+/* A saved state's CPUID is valid (else EX_DATAERR), with the KVM PV leaves
+ * or not (*kvm_pv). */
+int snapvm_vcpu_cpuid_saved(const char *path, const struct snapvm_vcpu_state *state, bool *kvm_pv,
+			    struct snapvm_error *err);
+/* Can the CPUID @here (of a host whose vendor is @host_vendor) give what
+ * @state's uses? EX_UNAVAILABLE naming the difference when not. */
+int snapvm_vcpu_cpuid_compare(const char *path, const struct snapvm_vcpu_state *state,
+			      const struct snapvm_vcpu_state *here, const char *host_vendor,
+			      struct snapvm_error *err);
 
 /* /dev/kvm, opened once per process (retried after a failure).
  * EX_UNAVAILABLE when unusable. */
@@ -627,7 +655,7 @@ void snapvm_deadline_end(struct snapvm_sandbox *sb, struct snapvm_deadline *dead
  * (true; the mask before in *saved), then the mask back (false). Returns
  * whether the signal was blocked, i.e. whether the mask must go back. */
 bool snapvm_deadline_unblock(bool unblock, sigset_t *saved);
-/* After KVM_RUN's EINTR: handle a kick signal left pending (deadline.c). */
+/* After SNAPVM_EXIT_SIGNAL: handle a kick signal left pending (deadline.c). */
 void snapvm_deadline_take_pending(void);
 /* Read the calling thread's signal mask again (at each restore: see
  * deadline.c for why not at each run). */

@@ -3,7 +3,8 @@
  * kvm.c - the KVM backend, the only file that issues KVM ioctls: /dev/kvm
  * and its capabilities, VMs and their memory slots, the vCPU (CPUID, entry
  * state, registers through KVM_CAP_SYNC_REGS) and KVM_RUN, whose exits it
- * turns into the generic struct snapvm_exit.
+ * turns into the generic struct snapvm_exit. What the vCPU state holds (the
+ * MSRs, the CPUID) and why is the policy in vcpu_state.c, below this file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +34,7 @@ static struct {
 	bool pmu_capability, enforce_pv, enforce_hyperv;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
 	/* The MSR candidates: KVM_GET_MSR_INDEX_LIST plus the MTRRs, minus
-	 * the deliberate exclusions (see msr_excluded). */
+	 * the deliberate exclusions (snapvm_vcpu_msr_candidates). */
 	uint32_t *msr_candidates;
 	unsigned int nmsr_candidates;
 	/* The MSRs one vCPU can really read and write back, probed once per
@@ -64,41 +65,6 @@ static struct kvm_cpuid2 *supported_cpuid(int fd)
 	return NULL;
 }
 
-/*
- * MSRs restore leaves alone, each for a reason:
- * - IA32_TSC (0x10): time only moves forward. Putting the value back would
- *   make a restored guest's clock run backwards; restore instead puts back
- *   the vCPU's TSC *offset* (KVM_VCPU_TSC_OFFSET), which undoes whatever a
- *   guest wrote to the TSC or TSC_ADJUST while time keeps going.
- * - Hyper-V's MSRs (0x40000000-0x400000ff): no guest can reach them, as its
- *   CPUID never has Hyper-V leaves and KVM_CAP_HYPERV_ENFORCE_CPUID is on;
- *   and two of them (TIME_REF_COUNT, VP_RUNTIME) tick on their own.
- */
-static bool msr_excluded(uint32_t index)
-{
-	return index == 0x10 || (index >= 0x40000000 && index <= 0x400000ff);
-}
-
-/* MTRRs: the guest can write them, yet KVM_GET_MSR_INDEX_LIST does not
- * list them (QEMU saves them by name too). */
-static const uint32_t mtrr_msrs[] = {
-    0x2ff,						    /* MTRRdefType */
-    0x250, 0x258, 0x259,				    /* fixed-range 64K, 16K x 2 */
-    0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f, /* fixed 4K x 8 */
-    0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207, /* variable 0..3 */
-    0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f, /* variable 4..7 */
-};
-
-static void add_msr_candidate(uint32_t index)
-{
-	if (msr_excluded(index))
-		return;
-	for (unsigned int i = 0; i < host.nmsr_candidates; i++)
-		if (host.msr_candidates[i] == index)
-			return;
-	host.msr_candidates[host.nmsr_candidates++] = index;
-}
-
 static void find_msr_candidates(int fd)
 {
 	struct kvm_msr_list probe = {.nmsrs = 0};
@@ -108,18 +74,14 @@ static void find_msr_candidates(int fd)
 	if (ioctl(fd, KVM_GET_MSR_INDEX_LIST, &probe) != 0 && errno == E2BIG)
 		n = probe.nmsrs;
 	list = calloc(1, sizeof(*list) + n * sizeof(list->indices[0]));
-	host.msr_candidates =
-	    calloc(n + sizeof(mtrr_msrs) / sizeof(mtrr_msrs[0]), sizeof(uint32_t));
-	if (!list || !host.msr_candidates) {
-		free(list);
+	if (!list)
 		return;
-	}
 	list->nmsrs = n;
-	if (n && ioctl(fd, KVM_GET_MSR_INDEX_LIST, list) == 0)
-		for (unsigned int i = 0; i < list->nmsrs; i++)
-			add_msr_candidate(list->indices[i]);
-	for (unsigned int i = 0; i < sizeof(mtrr_msrs) / sizeof(mtrr_msrs[0]); i++)
-		add_msr_candidate(mtrr_msrs[i]);
+	if (!n || ioctl(fd, KVM_GET_MSR_INDEX_LIST, list) != 0)
+		list->nmsrs = 0;
+	/* Which of them a state saves, and why not the others: vcpu_state.c. */
+	host.msr_candidates =
+	    snapvm_vcpu_msr_candidates(list->indices, list->nmsrs, &host.nmsr_candidates);
 	free(list);
 }
 
@@ -150,15 +112,8 @@ static void host_open(void)
 		find_msr_candidates(fd);
 	if (!host.cpuid)
 		host.cpuid = supported_cpuid(fd);
-	for (unsigned int i = 0; host.cpuid && i < host.cpuid->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &host.cpuid->entries[i];
-
-		if (e->function == 0) {
-			memcpy(host.vendor, &e->ebx, 4);
-			memcpy(host.vendor + 4, &e->edx, 4);
-			memcpy(host.vendor + 8, &e->ecx, 4);
-		}
-	}
+	if (host.cpuid)
+		snapvm_vcpu_cpuid_vendor(host.cpuid->entries, host.cpuid->nent, host.vendor);
 	host.fd = fd;
 }
 
@@ -196,58 +151,7 @@ int snapvm_kvm_check(struct snapvm_error *err)
 	return 0;
 }
 
-/* ---- the guest's CPUID ---- */
-
-#define CPUID_HYPERVISOR_FIRST 0x40000000u
-#define CPUID_HYPERVISOR_LAST  0x4fffffffu
-
-enum { EAX, EBX, ECX, EDX };
-
-static uint32_t *cpuid_reg(struct kvm_cpuid_entry2 *e, int reg)
-{
-	uint32_t *regs[] = {&e->eax, &e->ebx, &e->ecx, &e->edx};
-
-	return regs[reg];
-}
-
-/* Leaves the guest never sees: the hypervisor range (KVM's PV signature
- * and features) unless asked for, SVM's own leaf (no nested
- * virtualisation) and AMD's PerfMonV2 leaf (no PMU). */
-static bool cpuid_leaf_dropped(uint32_t function, bool kvm_pv)
-{
-	if (function >= CPUID_HYPERVISOR_FIRST && function <= CPUID_HYPERVISOR_LAST)
-		return !kvm_pv;
-	return function == 0x8000000a || function == 0x80000022;
-}
-
-static void cpuid_normalise_entry(struct kvm_cpuid_entry2 *e)
-{
-	static const char brand[48] = "snapvm virtual CPU";
-
-	switch (e->function) {
-	case 1:
-		/* The host's model and stepping stay hidden (family stays:
-		 * vendor code branches on it). */
-		e->eax &= ~0x000f00ffu;
-		e->ecx &= ~(1u << 5 /* VMX */ | 1u << 15 /* PDCM: perf capabilities */);
-		break;
-	case 0xa: /* Intel architectural PMU: none */
-		e->eax = e->ebx = e->ecx = e->edx = 0;
-		break;
-	case 0x80000001:
-		e->ecx &= ~(1u << 2 /* SVM */ | 1u << 23 /* PerfCtrExtCore */ |
-			    1u << 24 /* PerfCtrExtNB */ | 1u << 28 /* PerfCtrExtLLC */);
-		break;
-	case 0x80000002:
-	case 0x80000003:
-	case 0x80000004:
-		memcpy(&e->eax, brand + (e->function - 0x80000002) * 16, 4);
-		memcpy(&e->ebx, brand + (e->function - 0x80000002) * 16 + 4, 4);
-		memcpy(&e->ecx, brand + (e->function - 0x80000002) * 16 + 8, 4);
-		memcpy(&e->edx, brand + (e->function - 0x80000002) * 16 + 12, 4);
-		break;
-	}
-}
+/* ---- the guest's CPUID (the policy: vcpu_state.c) ---- */
 
 int snapvm_kvm_cpuid(bool kvm_pv, struct snapvm_vcpu_state *state, struct snapvm_error *err)
 {
@@ -255,103 +159,24 @@ int snapvm_kvm_cpuid(bool kvm_pv, struct snapvm_vcpu_state *state, struct snapvm
 
 	if (ret)
 		return ret;
-	state->ncpuid = 0;
-	for (unsigned int i = 0; i < host.cpuid->nent; i++) {
-		struct kvm_cpuid_entry2 e = host.cpuid->entries[i];
-
-		if (cpuid_leaf_dropped(e.function, kvm_pv))
-			continue;
-		if (state->ncpuid == SNAPVM_MAX_CPUID)
-			return snapvm_fail(err, EX_SOFTWARE,
-					   "KVM offers more than %d CPUID entries",
-					   SNAPVM_MAX_CPUID);
-		cpuid_normalise_entry(&e);
-		state->cpuid[state->ncpuid++] = e;
-	}
-	state->parts |= SNAPVM_STATE_CPUID;
-	return 0;
+	return snapvm_vcpu_cpuid(host.cpuid, kvm_pv, state, err);
 }
-
-static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *entries, unsigned int n,
-					   uint32_t function, uint32_t index)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (entries[i].function == function &&
-		    (!(entries[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ||
-		     entries[i].index == index))
-			return &entries[i];
-	return NULL;
-}
-
-/* The registers whose bits are features: a snapshot may only use those a
- * host's KVM offers. */
-static const struct {
-	uint32_t function, index;
-	int reg;
-	const char *name;
-} feature_regs[] = {
-    {1, 0, ECX, "ECX"},		 {1, 0, EDX, "EDX"},	      {7, 0, EBX, "EBX"},
-    {7, 0, ECX, "ECX"},		 {7, 0, EDX, "EDX"},	      {7, 1, EAX, "EAX"},
-    {0xd, 0, EAX, "EAX"},	 {0xd, 0, EDX, "EDX"},	      {0xd, 1, EAX, "EAX"},
-    {0x80000001, 0, ECX, "ECX"}, {0x80000001, 0, EDX, "EDX"}, {0x80000008, 0, EBX, "EBX"},
-    {0x40000001, 0, EAX, "EAX"},
-};
 
 int snapvm_kvm_cpuid_check(const char *path, const struct snapvm_vcpu_state *state,
 			   struct snapvm_error *err)
 {
 	struct snapvm_vcpu_state *here;
-	struct kvm_cpuid_entry2 *mine;
-	char vendor[13] = "";
 	bool kvm_pv;
-	int ret;
+	int ret = snapvm_vcpu_cpuid_saved(path, state, &kvm_pv, err);
 
-	if (!(state->parts & SNAPVM_STATE_CPUID) || state->ncpuid == 0 ||
-	    state->ncpuid > SNAPVM_MAX_CPUID)
-		return snapvm_fail(err, EX_DATAERR, "%s: the snapshot records no valid CPUID",
-				   path);
-	mine = (struct kvm_cpuid_entry2 *)state->cpuid;
-	kvm_pv = cpuid_find(mine, state->ncpuid, CPUID_HYPERVISOR_FIRST, 0) != NULL;
+	if (ret)
+		return ret;
 	here = calloc(1, sizeof(*here));
 	if (!here)
 		return snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
 	ret = snapvm_kvm_cpuid(kvm_pv, here, err);
-	if (ret)
-		goto out;
-	{
-		struct kvm_cpuid_entry2 *leaf0 = cpuid_find(mine, state->ncpuid, 0, 0);
-
-		if (leaf0) {
-			memcpy(vendor, &leaf0->ebx, 4);
-			memcpy(vendor + 4, &leaf0->edx, 4);
-			memcpy(vendor + 8, &leaf0->ecx, 4);
-		}
-	}
-	if (strcmp(vendor, host.vendor)) {
-		ret = snapvm_fail(err, EX_UNAVAILABLE,
-				  "%s: the snapshot's CPU vendor is '%s', this host's is '%s'",
-				  path, vendor, host.vendor);
-		goto out;
-	}
-	for (unsigned int i = 0; i < sizeof(feature_regs) / sizeof(feature_regs[0]); i++) {
-		struct kvm_cpuid_entry2 *want = cpuid_find(
-		    mine, state->ncpuid, feature_regs[i].function, feature_regs[i].index);
-		struct kvm_cpuid_entry2 *have = cpuid_find(
-		    here->cpuid, here->ncpuid, feature_regs[i].function, feature_regs[i].index);
-		uint32_t wanted = want ? *cpuid_reg(want, feature_regs[i].reg) : 0;
-		uint32_t offered = have ? *cpuid_reg(have, feature_regs[i].reg) : 0;
-
-		if (wanted & ~offered) {
-			ret = snapvm_fail(err, EX_UNAVAILABLE,
-					  "%s: this host cannot give the snapshot's CPUID: leaf "
-					  "0x%x subleaf %u %s has bits 0x%08x that KVM here does "
-					  "not offer (it offers 0x%08x)",
-					  path, feature_regs[i].function, feature_regs[i].index,
-					  feature_regs[i].name, wanted & ~offered, offered);
-			goto out;
-		}
-	}
-out:
+	if (!ret)
+		ret = snapvm_vcpu_cpuid_compare(path, state, here, host.vendor, err);
 	free(here);
 	return ret;
 }
@@ -362,27 +187,13 @@ bool snapvm_kvm_cpu_is_amd(void)
 	return !strcmp(host.vendor, "AuthenticAMD") || !strcmp(host.vendor, "HygonGenuine");
 }
 
-/*
- * Guest writes to MSRs a restore cannot put back raise #GP (an MSR filter;
- * host writes are not filtered):
- * - HWCR (0xc0010015): up to Linux 6.3 KVM_SET_MSRS cannot clear its
- *   McStatusWrEn bit once a guest set it (writing 0 is a no-op there).
- */
-static const uint32_t unrestorable_msrs[] = {0xc0010015};
-
+/* Guest writes to the MSRs a restore cannot put back raise #GP (the list,
+ * and why: vcpu_state.c). */
 static int deny_unrestorable_msrs(struct snapvm_kvm_vm *vm, struct snapvm_error *err)
 {
-	static uint8_t deny; /* one bit per MSR, 0 = denied */
-	struct kvm_msr_filter filter = {.flags = KVM_MSR_FILTER_DEFAULT_ALLOW};
-	unsigned int n = sizeof(unrestorable_msrs) / sizeof(unrestorable_msrs[0]);
+	struct kvm_msr_filter filter;
 
-	for (unsigned int i = 0; i < n; i++)
-		filter.ranges[i] = (struct kvm_msr_filter_range){
-		    .flags = KVM_MSR_FILTER_WRITE,
-		    .nmsrs = 1,
-		    .base = unrestorable_msrs[i],
-		    .bitmap = &deny,
-		};
+	snapvm_vcpu_msr_filter(&filter);
 	if (ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &filter) != 0) {
 		int errnum = errno;
 
@@ -1065,14 +876,11 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		if (ret < 0) {
 			if (errno != EINTR && errno != EAGAIN)
 				return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_RUN");
-			if (!vcpu->kicked)
-				snapvm_deadline_take_pending();
-			if (vcpu->kicked) {
-				exit->kind = SNAPVM_EXIT_KICKED;
-				exit->reason = KVM_EXIT_INTR;
-				return 0;
-			}
-			continue; /* someone else's signal */
+			/* A kick whose signal is still pending is the caller's to
+			 * take (deadline.c), as is deciding to run again. */
+			exit->kind = vcpu->kicked ? SNAPVM_EXIT_KICKED : SNAPVM_EXIT_SIGNAL;
+			exit->reason = KVM_EXIT_INTR;
+			return 0;
 		}
 		break;
 	}

@@ -578,6 +578,11 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 			     (unsigned long long)rip);
 	case SNAPVM_EXIT_KICKED:
 		return timed_out(sb, outcome);
+	case SNAPVM_EXIT_SIGNAL:
+		/* The kick signal, if it is what stopped KVM_RUN; else someone
+		 * else's signal, and the guest runs on. */
+		snapvm_deadline_take_pending();
+		return sb->vcpu.kicked ? timed_out(sb, outcome) : HC_CONTINUE;
 	case SNAPVM_EXIT_DEBUG:
 		/* Only while a debugger (gdbstub.c) has guest debugging on. */
 		sb->debug_exit = exit->debug;

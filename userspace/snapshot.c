@@ -17,17 +17,6 @@
 #include "userspace/internal.h"
 #include "userspace/snapfile.h"
 
-uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		hash ^= p[i];
-		hash *= 0x100000001b3ULL;
-	}
-	return hash;
-}
-
 static bool bit_set(const uint64_t *bitmap, uint64_t i)
 {
 	return bitmap[i / 64] >> (i % 64) & 1;

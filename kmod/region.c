@@ -1,40 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * snapvm.ko - pinned snapshot/scratch memory regions for the snapvm micro-VMM.
- *
- * /dev/snapvm hands out regions (ABI: uapi/snapvm.h, kmod/README.md): pages
- * allocated and zeroed at creation, held until the last fd and the last
- * mapping are gone, charged to the creating user's RLIMIT_MEMLOCK (like
- * io_uring: the charge follows the pages, not the creator) and memory cgroup,
- * and mapped with exactly the rights the region grants. A sealed region never
- * changes again, so many sandboxes can map one snapshot.
- *
- * A lazy region gets each page (allocated, zeroed, charged and pinned as
- * above) at its first touch: a fault, pwrite or RESTORE. A clone is a lazy
- * region over a sealed source: a page it never wrote reads as the source's
- * (and is mapped as the source's, read-only), its first write gives it a copy
- * of its own. pages[i] is NULL until page i is the region's own, and then
- * stays until the region is freed.
- *
- * Each region has an inode of its own (a small pseudo filesystem), so SEAL can
- * take every page table entry of the region away (unmap_mapping_range) and
- * count page references that nothing can add to meanwhile.
- *
- * Locking, per region:
- * - sem (rw_semaphore): SEAL takes it for writing; everything that could
- *   change the content or hand out a new reference takes it for reading:
- *   pwrite, RESTORE, ->mmap and the fault handlers. Nothing holds it across a
- *   user-memory fault (pwrite copies with page faults disabled), so it is
- *   never waited for forever. Order: mmap_lock -> sem -> alloc_lock ->
- *   page lock -> i_mmap_rwsem.
- * - lock (spinlock) guards prot, sealed and shared_maywrite. It is taken under
- *   mmap_lock (->mmap, vm_ops open/close), so nothing under it sleeps.
- * - alloc_lock (mutex) makes a page the region's own: one allocation and one
- *   charge per page, however many first touches race.
- * - A clone's fault maps a shared page only with that page locked and
- *   pages[i] seen NULL under the lock; giving the clone its own page unmaps
- *   page i and stores pages[i] under the same page lock. So no mapping of the
- *   clone keeps the shared page once its own is in.
+ * snapvm.ko's regions: create, the accounting (RLIMIT_MEMLOCK, the memory
+ * cgroup, max_total_mb), SEAL, RESTORE, DUP_READONLY, CLONE, INFO, and the
+ * region as a fixed-size file (pread/pwrite/lseek). The pages themselves
+ * (lazy faults, clones, the zero page) are page.c's; kmod/README.md maps the
+ * files.
  */
 #include <linux/cred.h>
 #include <linux/delay.h>
@@ -42,15 +12,8 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
-#include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/mount.h>
-#include <linux/mutex.h>
-#include <linux/pagemap.h>
-#include <linux/personality.h>
-#include <linux/pseudo_fs.h>
-#include <linux/refcount.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
@@ -58,13 +21,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
-#include <snapvm.h>
-
-/* Regions are addressed in pages of SNAPVM_PAGE_SIZE; mappings in PAGE_SIZE. */
-static_assert(PAGE_SIZE == SNAPVM_PAGE_SIZE);
-
-/* The pseudo filesystem's magic ("snpv"): only its inodes' owner reads it. */
-#define SNAPVM_FS_MAGIC 0x736e7076
+#include "snapvm_internal.h"
 
 /*
  * The INFO of the first v2 modules: same number, the struct without
@@ -74,80 +31,19 @@ static_assert(PAGE_SIZE == SNAPVM_PAGE_SIZE);
 	_IOC(_IOC_READ, SNAPVM_IOCTL_MAGIC, _IOC_NR(SNAPVM_REGION_INFO),	\
 	     offsetof(struct snapvm_region_info, resident_pages))
 
-static unsigned int max_region_mb = 4096;
-module_param(max_region_mb, uint, 0644);
-MODULE_PARM_DESC(max_region_mb, "Largest region, in MiB (default 4096)");
-
-/* 0 at load time means half of RAM; see snapvm_init(). */
-static unsigned int max_total_mb;
-module_param(max_total_mb, uint, 0644);
-MODULE_PARM_DESC(max_total_mb, "All regions together, in MiB (default: half of RAM)");
-
 /* Pages promised to regions (checked against max_total_mb). */
 static atomic_long_t snapvm_committed_pages = ATOMIC_LONG_INIT(0);
 /* Pages the regions hold right now (/sys/class/misc/snapvm/pinned_pages). */
-static atomic_long_t snapvm_pinned_pages = ATOMIC_LONG_INIT(0);
-
-/*
- * What a lazy page never touched reads as, in a region that can no longer be
- * written (sealed, or without WRITE) and in a clone whose source never had
- * it: one page for all of them, never written, so that reading costs nothing.
- */
-static struct page *snapvm_zero_page;
-
-static struct vfsmount *snapvm_mnt;
-
-/*
- * Pinned pages cannot be reclaimed, so running out must be an error and never
- * an OOM kill: RETRY_MAYFAIL reclaims what it can, then fails without invoking
- * the (global or memcg) OOM killer; NOWARN because failing is an answer here.
- * ACCOUNT charges the creator's memory cgroup. Not MOVABLE: the pages never
- * move, so they must not sit in ZONE_MOVABLE or CMA. The same holds for the
- * module's own arrays, whose size the caller chooses.
- */
-#define SNAPVM_GFP (GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT | \
-		    __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
-#define SNAPVM_GFP_ARRAY (GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | \
-			  __GFP_NOWARN)
+atomic_long_t snapvm_pinned_pages = ATOMIC_LONG_INIT(0);
 
 /* How often SEAL looks again for transient page references; see below. */
 #define SNAPVM_SEAL_SCANS 5
-
-struct snapvm_region {
-	refcount_t refs;		/* per file, and per clone of it */
-	struct page **pages;		/* NULL: not (yet) the region's own */
-	unsigned long npages;
-	bool lazy;			/* pages come at first touch */
-	/* A clone's: sealed, so its pages never change; referenced. */
-	struct snapvm_region *source;
-	/*
-	 * Its locked_vm counts the region's resident pages, with a reference:
-	 * dropped at the last put. A lazy region charges against the
-	 * RLIMIT_MEMLOCK and CAP_IPC_LOCK its creator had at create.
-	 */
-	struct user_struct *user;
-	unsigned long memlock;
-	bool ipc_lock;
-	/* The creator's mm shows them in VmPin until then (mmgrab()bed). */
-	struct mm_struct *mm;
-	struct mem_cgroup *memcg;	/* the creator's, charged at touch */
-	struct inode *inode;		/* its own: SEAL unmaps every mapping */
-
-	spinlock_t lock;		/* guards the three fields below */
-	u32 prot;			/* SNAPVM_PROT_*, WRITE dropped by SEAL */
-	bool sealed;			/* for good: never reverts */
-	unsigned long shared_maywrite;	/* VM_SHARED + VM_MAYWRITE mappings */
-
-	struct rw_semaphore sem;	/* see the locking notes above */
-	struct mutex alloc_lock;	/* guards resident, fills pages[] */
-	unsigned long resident;		/* pages charged; read locklessly */
-};
 
 static const struct file_operations snapvm_region_fops;
 static const struct file_operations snapvm_region_ro_fops;
 
 /* An fd from SNAPVM_REGION_DUP_READONLY: it may read and map, nothing else. */
-static bool snapvm_file_readonly(const struct file *file)
+bool snapvm_file_readonly(const struct file *file)
 {
 	return file->f_op == &snapvm_region_ro_fops;
 }
@@ -184,7 +80,7 @@ static int snapvm_charge_user(struct user_struct *user, unsigned long npages,
 /* Takes @npages out of max_total_mb, or fails with -ENOMEM. */
 static int snapvm_commit_pages(unsigned long npages)
 {
-	unsigned long limit = (unsigned long)READ_ONCE(max_total_mb) <<
+	unsigned long limit = (unsigned long)READ_ONCE(snapvm_max_total_mb) <<
 			      (20 - PAGE_SHIFT);
 
 	if (atomic_long_add_return(npages, &snapvm_committed_pages) > limit) {
@@ -195,8 +91,8 @@ static int snapvm_commit_pages(unsigned long npages)
 }
 
 /* Charges @npages to everything a region's pages count against. */
-static int snapvm_charge(struct snapvm_region *region, unsigned long npages,
-			 unsigned long limit, const bool *cap)
+int snapvm_charge(struct snapvm_region *region, unsigned long npages,
+		  unsigned long limit, const bool *cap)
 {
 	int ret = snapvm_commit_pages(npages);
 
@@ -211,7 +107,7 @@ static int snapvm_charge(struct snapvm_region *region, unsigned long npages,
 	return 0;
 }
 
-static void snapvm_uncharge(struct snapvm_region *region, unsigned long npages)
+void snapvm_uncharge(struct snapvm_region *region, unsigned long npages)
 {
 	atomic_long_sub(npages, &region->user->locked_vm);
 	atomic64_sub(npages, &region->mm->pinned_vm);
@@ -253,7 +149,7 @@ static void snapvm_region_free(struct snapvm_region *region)
 	} while (region);
 }
 
-static void snapvm_region_put(struct snapvm_region *region)
+void snapvm_region_put(struct snapvm_region *region)
 {
 	if (refcount_dec_and_test(&region->refs))
 		snapvm_region_free(region);
@@ -266,13 +162,13 @@ static int snapvm_region_release(struct inode *inode, struct file *file)
 }
 
 /* Caller holds region->lock. */
-static bool snapvm_region_writable(const struct snapvm_region *region)
+bool snapvm_region_writable(const struct snapvm_region *region)
 {
 	return (region->prot & SNAPVM_PROT_WRITE) && !region->sealed;
 }
 
 /* Caller holds sem, under which writable only changes by SEAL's hand. */
-static bool snapvm_region_writable_locked(struct snapvm_region *region)
+bool snapvm_region_writable_locked(struct snapvm_region *region)
 {
 	bool writable;
 
@@ -282,309 +178,6 @@ static bool snapvm_region_writable_locked(struct snapvm_region *region)
 	return writable;
 }
 
-/* Page @idx if it is the region's own, else NULL. */
-static struct page *snapvm_own_page(struct snapvm_region *region,
-				    unsigned long idx)
-{
-	/* Pairs with the release in snapvm_page_make(): content first. */
-	return smp_load_acquire(&region->pages[idx]);
-}
-
-/*
- * What page @idx of @region reads as: its own page, else (a clone) its
- * source's, else the zero page. Sources are sealed, and a sealed region never
- * gets a page it lacks, so for a clone the answer only changes when the clone
- * gets its own page.
- */
-static struct page *snapvm_page_resolve(struct snapvm_region *region,
-					unsigned long idx)
-{
-	struct page *page;
-
-	for (;;) {
-		page = snapvm_own_page(region, idx);
-		if (page)
-			return page;
-		if (!region->source)
-			return snapvm_zero_page;
-		region = region->source;
-	}
-}
-
-/*
- * Makes page @idx the region's own (charged, pinned), with @from's content
- * (NULL: what it reads as now; the zero page: zeroes), unless it already is;
- * *@made says which. Returns the page, or ERR_PTR -ENOMEM (the charge or the
- * allocation failed; never the OOM killer) or -EINTR (killed). Caller holds
- * sem for reading and saw the region writable: sealed regions never change.
- */
-static struct page *snapvm_page_make(struct snapvm_region *region,
-				     unsigned long idx, struct page *from,
-				     bool *made)
-{
-	struct page *page, *shared;
-	struct mem_cgroup *old;
-	int ret;
-
-	*made = false;
-	if (mutex_lock_killable(&region->alloc_lock))
-		return ERR_PTR(-EINTR);
-	page = region->pages[idx];
-	if (page)
-		goto out_unlock;
-
-	ret = snapvm_charge(region, 1, region->memlock, &region->ipc_lock);
-	if (ret) {
-		page = ERR_PTR(ret);
-		goto out_unlock;
-	}
-	shared = snapvm_page_resolve(region, idx);
-	if (!from)
-		from = shared;
-	/* The creator's memory cgroup, whoever touches the page. */
-	old = set_active_memcg(region->memcg);
-	page = alloc_page(from == snapvm_zero_page ? SNAPVM_GFP :
-			  SNAPVM_GFP & ~__GFP_ZERO);
-	set_active_memcg(old);
-	if (!page) {
-		snapvm_uncharge(region, 1);
-		page = ERR_PTR(-ENOMEM);
-		goto out_unlock;
-	}
-	if (from != snapvm_zero_page) {
-		copy_highpage(page, from);
-		flush_dcache_page(page);
-	}
-	WRITE_ONCE(region->resident, region->resident + 1);
-	atomic_long_inc(&snapvm_pinned_pages);
-	*made = true;
-
-	if (!region->source) {
-		/* Nothing mapped the page: faults make it first. Content first. */
-		smp_store_release(&region->pages[idx], page);
-		goto out_unlock;
-	}
-	/*
-	 * Every mapping (and KVM, by its MMU notifier) lets go of the shared
-	 * page, while the lock keeps a fault from mapping it again before it
-	 * sees the new page: see the locking notes.
-	 */
-	lock_page(shared);
-	unmap_mapping_range(region->inode->i_mapping,
-			    (loff_t)idx << PAGE_SHIFT, PAGE_SIZE, 0);
-	/* Pairs with snapvm_own_page()'s acquire: content first. */
-	smp_store_release(&region->pages[idx], page);
-	unlock_page(shared);
-out_unlock:
-	mutex_unlock(&region->alloc_lock);
-	return page;
-}
-
-static bool snapvm_vma_shared_maywrite(const struct vm_area_struct *vma)
-{
-	return (vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) ==
-	       (VM_SHARED | VM_MAYWRITE);
-}
-
-static void snapvm_vm_open(struct vm_area_struct *vma)
-{
-	struct snapvm_region *region = vma->vm_file->private_data;
-
-	if (!snapvm_vma_shared_maywrite(vma))
-		return;
-	spin_lock(&region->lock);
-	region->shared_maywrite++;
-	spin_unlock(&region->lock);
-}
-
-static void snapvm_vm_close(struct vm_area_struct *vma)
-{
-	struct snapvm_region *region = vma->vm_file->private_data;
-
-	if (!snapvm_vma_shared_maywrite(vma))
-		return;
-	spin_lock(&region->lock);
-	region->shared_maywrite--;
-	spin_unlock(&region->lock);
-}
-
-/*
- * Hands out the region's own struct page: a normal (not PFN) mapping, so
- * get_user_pages (and thus KVM) works, and a write fault on a MAP_PRIVATE
- * mapping copies the page instead of touching the region. Waits while SEAL
- * counts references; only a task being killed gives up (SIGBUS, as it dies).
- *
- * A lazy page is made at its first fault, unless the region can never be
- * written again (then it stays the zero page). A page a clone shares is
- * mapped as the source's page, locked (see the locking notes); its shared
- * writable mappings are write-notified, so that page is mapped read-only and
- * its first write reaches snapvm_vm_page_mkwrite(). A write fault with no
- * entry at all makes the clone's own page right here. A charge or an
- * allocation that fails is SIGBUS: VM_FAULT_OOM would retry the fault
- * forever (the OOM killer is never asked on a region's behalf).
- */
-static vm_fault_t snapvm_vm_fault(struct vm_fault *vmf)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	struct snapvm_region *region = vma->vm_file->private_data;
-	unsigned long idx = vmf->pgoff;
-	struct page *page, *shared;
-	vm_fault_t ret = 0;
-	bool made;
-
-	if (idx >= region->npages)
-		return VM_FAULT_SIGBUS;
-	if (down_read_killable(&region->sem))
-		return VM_FAULT_SIGBUS;
-	page = snapvm_own_page(region, idx);
-	if (page)
-		goto out;
-	if (!snapvm_region_writable_locked(region)) {
-		/* It can never change: no own page is ever needed. */
-		page = snapvm_page_resolve(region, idx);
-		goto out;
-	}
-	if (!region->source || ((vmf->flags & FAULT_FLAG_WRITE) &&
-				(vma->vm_flags & VM_SHARED))) {
-		page = snapvm_page_make(region, idx, NULL, &made);
-		if (IS_ERR(page)) {
-			ret = VM_FAULT_SIGBUS;
-			goto out_unlock;
-		}
-		goto out;
-	}
-
-	shared = snapvm_page_resolve(region->source, idx);
-	if (lock_page_killable(shared)) {
-		ret = VM_FAULT_SIGBUS;
-		goto out_unlock;
-	}
-	page = snapvm_own_page(region, idx);
-	if (page) {
-		unlock_page(shared);
-		goto out;
-	}
-	/* Installed with the lock held: a new own page unmaps it after. */
-	get_page(shared);
-	vmf->page = shared;
-	up_read(&region->sem);
-	return VM_FAULT_LOCKED;
-
-out:
-	get_page(page);
-	vmf->page = page;
-out_unlock:
-	up_read(&region->sem);
-	return ret;
-}
-
-/*
- * A clone's shared writable mapping is about to write page vmf->page. If the
- * clone shares the page, it gets its own, and every entry of the shared one
- * is gone: NOPAGE, and the retried fault maps the new page. Locked and
- * LOCKED otherwise: without a ->mapping, do_page_mkwrite() would retry
- * forever. A shared writable mapping means the region is writable (SEAL
- * refuses while one exists).
- */
-static vm_fault_t snapvm_vm_page_mkwrite(struct vm_fault *vmf)
-{
-	struct snapvm_region *region = vmf->vma->vm_file->private_data;
-	vm_fault_t ret = VM_FAULT_NOPAGE;
-	struct page *page;
-	bool made;
-
-	if (down_read_killable(&region->sem))
-		return VM_FAULT_SIGBUS;
-	page = snapvm_own_page(region, vmf->pgoff);
-	if (!page) {
-		page = snapvm_page_make(region, vmf->pgoff, NULL, &made);
-		if (IS_ERR(page))
-			ret = VM_FAULT_SIGBUS;
-	} else if (page == vmf->page) {
-		lock_page(page);
-		ret = VM_FAULT_LOCKED;
-	}
-	/* else the entry mapped the shared page, unmapped since: retry. */
-	up_read(&region->sem);
-	return ret;
-}
-
-/* Having ->close also keeps the VMAs from merging, so open/close pair up. */
-static const struct vm_operations_struct snapvm_vm_ops = {
-	.open = snapvm_vm_open,
-	.close = snapvm_vm_close,
-	.fault = snapvm_vm_fault,
-};
-
-/*
- * A clone's: ->page_mkwrite makes shared writable mappings write-notified
- * (vma_wants_writenotify()), so a read fault maps the source's page
- * read-only. Other regions go without: no write fault for nothing.
- */
-static const struct vm_operations_struct snapvm_clone_vm_ops = {
-	.open = snapvm_vm_open,
-	.close = snapvm_vm_close,
-	.fault = snapvm_vm_fault,
-	.page_mkwrite = snapvm_vm_page_mkwrite,
-};
-
-static int snapvm_region_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct snapvm_region *region = file->private_data;
-	unsigned long pages = vma_pages(vma);
-	bool shared = vma->vm_flags & VM_SHARED;
-	int ret = 0;
-
-	if (vma->vm_pgoff >= region->npages ||
-	    pages > region->npages - vma->vm_pgoff)
-		return -EINVAL;
-
-	/* A SEAL in progress decides what this mapping may be: wait for it. */
-	if (down_read_killable(&region->sem))
-		return -EINTR;
-	spin_lock(&region->lock);
-	if (!(region->prot & SNAPVM_PROT_EXEC)) {
-		/*
-		 * READ_IMPLIES_EXEC adds VM_EXEC to a PROT_READ mapping; a
-		 * region without EXEC gets the mapping without it (an explicit
-		 * PROT_EXEC cannot be told apart under that personality).
-		 */
-		if ((vma->vm_flags & VM_EXEC) &&
-		    !(current->personality & READ_IMPLIES_EXEC)) {
-			ret = -EACCES;
-			goto out_unlock;
-		}
-		vma->vm_flags &= ~(VM_EXEC | VM_MAYEXEC);
-	}
-	/* MAP_PRIVATE stays writable: its writes land in private copies. */
-	if (shared && (snapvm_file_readonly(file) ||
-		       !snapvm_region_writable(region))) {
-		if (vma->vm_flags & VM_WRITE) {
-			ret = -EACCES;
-			goto out_unlock;
-		}
-		vma->vm_flags &= ~VM_MAYWRITE;
-	}
-	/* mremap must not grow a mapping past what was checked here. */
-	vma->vm_flags |= VM_DONTEXPAND;
-	vma->vm_ops = region->source ? &snapvm_clone_vm_ops : &snapvm_vm_ops;
-	if (snapvm_vma_shared_maywrite(vma))
-		region->shared_maywrite++;
-out_unlock:
-	spin_unlock(&region->lock);
-	up_read(&region->sem);
-	return ret;
-}
-
-/*
- * With every mapping's page table entries gone and faults waiting on sem, a
- * page's references are the region's own plus those taken before: page_count
- * alone tells, in one load, with nothing that can add to it meanwhile (a
- * gup-fast that raced the unmap drops its reference once it sees the entry
- * gone, hence the few scans). Only the region's own pages count: a lazy
- * page not there was never written, and a page a clone shares belongs to a
- * sealed source (its write faults made the clone's own page first).
- */
 static int snapvm_region_pinned(const struct snapvm_region *region)
 {
 	unsigned long i;
@@ -845,8 +438,8 @@ static long snapvm_region_ioctl_dup_readonly(struct snapvm_region *region)
  * cgroup are charged for its pages, none of which it has yet. The caller
  * holds the only reference.
  */
-static struct snapvm_region *snapvm_region_alloc(unsigned long npages,
-						 u32 prot, bool lazy)
+struct snapvm_region *snapvm_region_alloc(unsigned long npages,
+					  u32 prot, bool lazy)
 {
 	struct snapvm_region *region;
 	int ret;
@@ -891,7 +484,7 @@ static struct snapvm_region *snapvm_region_alloc(unsigned long npages,
 }
 
 /* Gives the caller's reference to a new O_CLOEXEC fd, which it returns. */
-static long snapvm_region_install(struct snapvm_region *region)
+long snapvm_region_install(struct snapvm_region *region)
 {
 	struct file *file;
 	int fd;
@@ -1140,28 +733,11 @@ static struct file *snapvm_region_file(struct snapvm_region *region,
 	return file;
 }
 
-static int snapvm_check_create(const struct snapvm_region_create *args)
-{
-	u64 max_size = (u64)READ_ONCE(max_region_mb) << 20;
-
-	if (!args->size || args->size % SNAPVM_PAGE_SIZE ||
-	    args->size > max_size)
-		return -EINVAL;
-	if (!(args->prot & SNAPVM_PROT_READ) ||
-	    (args->prot & ~SNAPVM_PROT_ALL))
-		return -EINVAL;
-	if (args->flags & ~SNAPVM_CREATE_FLAGS_ALL)
-		return -EINVAL;
-	if (args->reserved[0] || args->reserved[1])
-		return -EINVAL;
-	return 0;
-}
-
 /*
  * A region that is not lazy: every page charged (to the caller's
  * RLIMIT_MEMLOCK now), allocated and zeroed before its fd exists.
  */
-static int snapvm_region_fill(struct snapvm_region *region)
+int snapvm_region_fill(struct snapvm_region *region)
 {
 	unsigned long i, npages = region->npages;
 	int ret;
@@ -1181,131 +757,3 @@ static int snapvm_region_fill(struct snapvm_region *region)
 	}
 	return 0;
 }
-
-static long snapvm_dev_ioctl_create(void __user *uarg)
-{
-	struct snapvm_region_create args;
-	struct snapvm_region *region;
-	bool lazy;
-	int ret;
-
-	if (copy_from_user(&args, uarg, sizeof(args)))
-		return -EFAULT;
-	ret = snapvm_check_create(&args);
-	if (ret)
-		return ret;
-	lazy = args.flags & SNAPVM_CREATE_LAZY;
-
-	region = snapvm_region_alloc(args.size >> PAGE_SHIFT, args.prot, lazy);
-	if (IS_ERR(region))
-		return PTR_ERR(region);
-	if (!lazy) {
-		ret = snapvm_region_fill(region);
-		if (ret) {
-			snapvm_region_put(region);
-			return ret;
-		}
-	}
-	return snapvm_region_install(region);
-}
-
-static long snapvm_dev_ioctl(struct file *file, unsigned int cmd,
-			     unsigned long arg)
-{
-	switch (cmd) {
-	case SNAPVM_GET_API_VERSION:
-		return SNAPVM_API_VERSION;
-	case SNAPVM_CREATE_REGION:
-		return snapvm_dev_ioctl_create((void __user *)arg);
-	case SNAPVM_GET_FEATURES:
-		return SNAPVM_FEATURE_DUP_READONLY | SNAPVM_FEATURE_LAZY |
-		       SNAPVM_FEATURE_CLONE;
-	default:
-		return -ENOTTY;
-	}
-}
-
-static const struct file_operations snapvm_dev_fops = {
-	.owner = THIS_MODULE,
-	.unlocked_ioctl = snapvm_dev_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = noop_llseek,
-};
-
-static ssize_t pinned_pages_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&snapvm_pinned_pages));
-}
-static DEVICE_ATTR_RO(pinned_pages);
-
-static struct attribute *snapvm_attrs[] = {
-	&dev_attr_pinned_pages.attr,
-	NULL,
-};
-ATTRIBUTE_GROUPS(snapvm);
-
-static struct miscdevice snapvm_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = "snapvm",
-	.fops = &snapvm_dev_fops,
-	.groups = snapvm_groups,
-	/* Its group comes from a udev rule (packaging ships one: kvm). */
-	.mode = 0660,
-};
-
-static int snapvm_init_fs_context(struct fs_context *fc)
-{
-	return init_pseudo(fc, SNAPVM_FS_MAGIC) ? 0 : -ENOMEM;
-}
-
-/*
- * Where the regions' inodes live: one each, never visible in any mount. No
- * .owner: the internal mount would pin the module for good; the region
- * files pin it instead, and it is unmounted only once they are all gone.
- */
-static struct file_system_type snapvm_fs_type = {
-	.name = "snapvm",
-	.init_fs_context = snapvm_init_fs_context,
-	.kill_sb = kill_anon_super,
-};
-
-static int __init snapvm_init(void)
-{
-	int ret;
-
-	if (!max_total_mb)
-		max_total_mb = (totalram_pages() >> (20 - PAGE_SHIFT)) / 2;
-	snapvm_zero_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!snapvm_zero_page)
-		return -ENOMEM;
-	snapvm_mnt = kern_mount(&snapvm_fs_type);
-	if (IS_ERR(snapvm_mnt)) {
-		ret = PTR_ERR(snapvm_mnt);
-		goto err_page;
-	}
-	ret = misc_register(&snapvm_misc);
-	if (ret)
-		goto err_unmount;
-	return 0;
-
-err_unmount:
-	kern_unmount(snapvm_mnt);
-err_page:
-	put_page(snapvm_zero_page);
-	return ret;
-}
-
-/* No region is left (each file pins the module): the zero page is ours. */
-static void __exit snapvm_exit(void)
-{
-	misc_deregister(&snapvm_misc);
-	kern_unmount(snapvm_mnt);
-	put_page(snapvm_zero_page);
-}
-
-module_init(snapvm_init);
-module_exit(snapvm_exit);
-
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("Pinned, sealable memory regions for the snapvm micro-VMM");
