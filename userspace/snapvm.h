@@ -484,7 +484,7 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  *   the rest     futex, clock_gettime, getpid, tgkill on this process only
  *                (abort), exit, exit_group
  *   gdb          only with a gdb connection (snapvm_gdb_seccomp_install):
- *                recvfrom and sendto on its socket, poll, ppoll
+ *                recvfrom and sendto on its connection, poll, ppoll
  * Not allowed, among everything else: open, creat, rename, unlink, link,
  * symlink, mkdir, chmod, truncate, execve, fork and clone (no new threads
  * either), socket and connect, ptrace, read, kill, tkill.

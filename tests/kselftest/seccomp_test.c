@@ -723,6 +723,25 @@ static void list_dir(const char *dir, char *names, size_t size)
 	}
 }
 
+/* Remove whatever an escape left in out and outside; the victim anew. */
+static void reset_dirs(const char *out, const char *outside, const char *victim)
+{
+	const char *dirs[] = {out, outside};
+
+	for (int i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+
+		while (d && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			    unlinkat(dirfd(d), e->d_name, 0))
+				unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+		if (d)
+			closedir(d);
+	}
+	put_file(victim, "victim");
+}
+
 TEST_F_TIMEOUT(escape, every_escape_is_refused_and_changes_nothing, 300)
 {
 	const struct escape_ctx c = {
@@ -767,8 +786,9 @@ TEST_F_TIMEOUT(escape, every_escape_is_refused_and_changes_nothing, 300)
 		TH_LOG("%s: the sibling process died", escapes[i].name);
 		if (pong != ping)
 			break; /* no sibling left for the next escape */
-		/* Put things back for the next escape, had one got through. */
-		put_file(self->victim, "victim");
+		/* Put things back, had an escape got through: each is tried on
+		 * its own. */
+		reset_dirs(self->out, self->outside, self->victim);
 	}
 }
 
