@@ -171,7 +171,8 @@ SNAPVM_API int snapvm_snapshot_load(const char *path, const struct snapvm_snapsh
 
 /* Save a snapshot (memory, vCPU state, layout, format version, checksum)
  * atomically: an earlier file at path survives any failure. EX_CANTCREAT /
- * EX_IOERR on failure. */
+ * EX_IOERR on failure. It opens path's directory: under the seccomp filter
+ * use snapvm_snapshot_save_at. */
 SNAPVM_API int snapvm_snapshot_save(struct snapvm_snapshot *snapshot, const char *path,
 				    struct snapvm_error *err);
 
@@ -425,7 +426,8 @@ SNAPVM_API int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t 
  * runtimes' exception handlers pass it, layout/abi.h), the registers are
  * that context's, so a backtrace starts at the faulting instruction.
  * Written atomically, as snapshot files are: an earlier file at path
- * survives any failure. EX_CANTCREAT / EX_IOERR on failure.
+ * survives any failure. EX_CANTCREAT / EX_IOERR on failure. Under the
+ * seccomp filter use snapvm_sandbox_core_dump_at.
  */
 SNAPVM_API int snapvm_sandbox_core_dump(struct snapvm_sandbox *sandbox, const char *path,
 					struct snapvm_error *err);
