@@ -10,7 +10,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -601,21 +600,18 @@ static void core_registers(struct snapvm_sandbox *sb, const struct snapvm_vcpu_s
 	}
 }
 
-int snapvm_sandbox_core_dump(struct snapvm_sandbox *sb, const char *path, struct snapvm_error *err)
+static int core_dump_at(struct snapvm_sandbox *sb, int dirfd, const char *name, const char *path,
+			struct snapvm_error *err)
 {
 	struct snapvm_vcpu_state *state = malloc(sizeof(*state));
 	struct core_map map = {.mem = &sb->memory};
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char tmp[NAME_MAX + 1];
 	struct kvm_regs *regs;
 	struct core_regs cr;
-	int fd, dirfd, ret;
+	int fd, ret;
 
 	if (!state)
 		return snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
-	if (!path || !*path) {
-		free(state);
-		return snapvm_fail(err, EX_USAGE, "core dump: no file name");
-	}
 	ret = snapvm_kvm_vcpu_get_state(&sb->vcpu, state, err);
 	/* The run loop's view of the registers wins over KVM_GET_REGS: it may
 	 * hold changes the next KVM_RUN would make. */
@@ -630,33 +626,16 @@ int snapvm_sandbox_core_dump(struct snapvm_sandbox *sb, const char *path, struct
 	core_registers(sb, state, &cr);
 
 	/* Atomically, as snapshot files: a temporary file, fsync, rename. */
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		ret = snapvm_fail(err, EX_CANTCREAT, "core dump %s: path too long", path);
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		ret =
-		    snapvm_fail_errno(err, EX_CANTCREAT, errno, "cannot create core dump %s", tmp);
+	ret = snapvm_output_begin(dirfd, name, tmp, &fd);
+	if (ret) {
+		ret = snapvm_fail_errno(err, EX_CANTCREAT, ret, "cannot create core dump %s", path);
 		goto out;
 	}
 	ret = write_core(sb, fd, state, &cr, &map);
-	if (!ret && fsync(fd))
-		ret = errno;
-	if (close(fd) && !ret)
-		ret = errno;
-	if (!ret && rename(tmp, path))
-		ret = errno;
+	ret = snapvm_output_commit(dirfd, tmp, name, fd, ret);
 	if (ret) {
-		unlink(tmp);
 		ret = snapvm_fail_errno(err, EX_IOERR, ret, "cannot write core dump %s", path);
 		goto out;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd >= 0) {
-		fsync(dirfd); /* the rename itself survives a crash */
-		close(dirfd);
 	}
 	if (err) {
 		err->status = 0;
@@ -671,5 +650,29 @@ int snapvm_sandbox_core_dump(struct snapvm_sandbox *sb, const char *path, struct
 out:
 	free(map.segs);
 	free(state);
+	return ret;
+}
+
+int snapvm_sandbox_core_dump_at(struct snapvm_sandbox *sb, int dirfd, const char *name,
+				struct snapvm_error *err)
+{
+	if (!name || snapvm_output_name_check(name))
+		return snapvm_fail(err, EX_USAGE, "core dump: '%s' is not a file name",
+				   name ? name : "");
+	return core_dump_at(sb, dirfd, name, name, err);
+}
+
+int snapvm_sandbox_core_dump(struct snapvm_sandbox *sb, const char *path, struct snapvm_error *err)
+{
+	const char *name;
+	int dirfd, ret;
+
+	if (!path || !*path)
+		return snapvm_fail(err, EX_USAGE, "core dump: no file name");
+	ret = snapvm_output_dir_open(path, &dirfd, &name, err);
+	if (ret)
+		return ret;
+	ret = core_dump_at(sb, dirfd, name, path, err);
+	close(dirfd);
 	return ret;
 }

@@ -3,12 +3,17 @@
  * file.c - reading an input file (a guest ELF, a snapshot file) once, into
  * private memory: regular files only, opened without blocking, read with
  * pread for the size fstat gave, so that nobody can change, grow or shrink
- * what the loaders validate and use.
+ * what the loaders validate and use. And writing an output file (a snapshot
+ * file, a core dump) atomically inside a directory opened beforehand, where
+ * the seccomp filter and Landlock let it (see seccomp.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,5 +133,87 @@ int snapvm_read_file(const char *path, uint64_t max_size, void **buf, size_t *si
 	}
 	*buf = data;
 	*size = file_size;
+	return 0;
+}
+
+int snapvm_output_name_check(const char *name)
+{
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return EINVAL;
+	if (strlen(name) + sizeof(SNAPVM_OUTPUT_TMP_SUFFIX) - 1 > NAME_MAX)
+		return ENAMETOOLONG;
+	return 0;
+}
+
+int snapvm_output_begin(int dirfd, const char *name, char tmp[NAME_MAX + 1], int *fd)
+{
+	static const char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t len = strlen(name) + sizeof(SNAPVM_OUTPUT_TMP_SUFFIX) - 7;
+	int ret = snapvm_output_name_check(name);
+
+	*fd = -1;
+	if (ret)
+		return ret;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		unsigned char random[6];
+
+		if (getrandom(random, sizeof(random), 0) != sizeof(random))
+			return errno ? errno : EIO;
+		snprintf(tmp, NAME_MAX + 1, "%s" SNAPVM_OUTPUT_TMP_SUFFIX, name);
+		for (size_t i = 0; i < sizeof(random); i++)
+			tmp[len + i] = letters[random[i] % (sizeof(letters) - 1)];
+		/* Relative to dirfd, new, never following a link: the only open
+		 * the seccomp filter lets through (Landlock: only beneath dirfd). */
+		*fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (*fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			return errno;
+	}
+	return EEXIST;
+}
+
+int snapvm_output_commit(int dirfd, const char *tmp, const char *name, int fd, int errnum)
+{
+	/* Durable before it replaces anything: a crash leaves old or new. */
+	if (!errnum && fsync(fd))
+		errnum = errno;
+	if (close(fd) && !errnum)
+		errnum = errno;
+	if (!errnum && renameat(dirfd, tmp, dirfd, name))
+		errnum = errno;
+	if (errnum) {
+		unlinkat(dirfd, tmp, 0);
+		return errnum;
+	}
+	fsync(dirfd); /* the rename itself survives a crash */
+	return 0;
+}
+
+int snapvm_output_dir_open(const char *path, int *dirfd, const char **name,
+			   struct snapvm_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	*dirfd = -1;
+	*name = slash ? slash + 1 : path;
+	if (snapvm_output_name_check(*name) == EINVAL)
+		return snapvm_fail(err, EX_USAGE, "%s: not a file name", path);
+	if (snapvm_output_name_check(*name))
+		return snapvm_fail_errno(err, EX_CANTCREAT, ENAMETOOLONG, "cannot create %s", path);
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return snapvm_fail_errno(err, EX_CANTCREAT, ENAMETOOLONG, "cannot create %s", path);
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return snapvm_fail_errno(err, EX_CANTCREAT, errno,
+					 "cannot create %s: cannot open its directory %s", path,
+					 dir);
 	return 0;
 }

@@ -1345,5 +1345,11 @@ int snapvm_gdb_accept(struct snapvm_gdb *g, struct snapvm_error *err)
 
 int snapvm_gdb_seccomp_install(struct snapvm_gdb *g, struct snapvm_error *err)
 {
-	return snapvm_seccomp_install_fd(g->fd, err);
+	return snapvm_seccomp_install_fd(g->fd, NULL, 0, err);
+}
+
+int snapvm_gdb_seccomp_install_dirs(struct snapvm_gdb *g, const int *dirfds, unsigned int count,
+				    struct snapvm_error *err)
+{
+	return snapvm_seccomp_install_fd(g->fd, dirfds, count, err);
 }

@@ -7,6 +7,7 @@
 #ifndef SNAPVM_USERSPACE_INTERNAL_H
 #define SNAPVM_USERSPACE_INTERNAL_H
 
+#include <limits.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <time.h>
@@ -56,6 +57,21 @@ int snapvm_input_read(int fd, const char *path, void *buf, uint64_t len, uint64_
 /* All of it into a malloc'd *buf (the caller frees it). */
 int snapvm_read_file(const char *path, uint64_t max_size, void **buf, size_t *size,
 		     struct snapvm_error *err);
+
+/*
+ * Output files (snapshot files, core dumps) are written atomically inside a
+ * directory opened beforehand, so that the seccomp filter and Landlock can
+ * confine them to it: snapvm_output_begin creates NAME.tmp.XXXXXX with
+ * openat(dirfd, O_WRONLY | O_CREAT | O_EXCL), tmp gets its name;
+ * snapvm_output_commit fsyncs and closes fd, and unless errnum (an earlier
+ * error) or its own steps fail, renames tmp to name with renameat in dirfd
+ * and fsyncs the directory; on failure it unlinks tmp. Both return 0 or an
+ * errno value. name must be one plain file name (no '/', not "." or "..").
+ */
+#define SNAPVM_OUTPUT_TMP_SUFFIX ".tmp.XXXXXX"
+int snapvm_output_name_check(const char *name);
+int snapvm_output_begin(int dirfd, const char *name, char tmp[NAME_MAX + 1], int *fd);
+int snapvm_output_commit(int dirfd, const char *tmp, const char *name, int fd, int errnum);
 
 /* ---- memory regions (memory.c) ---- */
 
@@ -533,8 +549,17 @@ enum snapvm_gdb_rx_event snapvm_gdb_rx_byte(struct snapvm_gdb_rx *rx, unsigned c
  * malformed. */
 int snapvm_gdb_parse_addr_len(const char *p, uint64_t *addr, uint64_t *len, const char **rest);
 
-/* The launcher's filter plus what a gdb connection on fd needs (seccomp.c). */
-int snapvm_seccomp_install_fd(int fd, struct snapvm_error *err);
+/* The launcher's filter plus what a gdb connection on fd needs (seccomp.c),
+ * and output files created in the count directories dirfds (see
+ * snapvm_seccomp_install_dirs). */
+int snapvm_seccomp_install_fd(int fd, const int *dirfds, unsigned int count,
+			      struct snapvm_error *err);
+/* The filter's table, for the test that checks the docs: the name of rule
+ * i, NULL past the end. */
+const char *snapvm_seccomp_rule_name(unsigned int i);
+/* Open /dev/snapvm (when it exists) and keep it for good: the seccomp
+ * filter allows no openat of it (memory.c). */
+void snapvm_module_preopen(void);
 
 /* ---- the objects ---- */
 

@@ -237,8 +237,14 @@ static void report(const char *what, const struct snapvm_outcome *outcome, const
 
 /* One run; a SNAPSHOT on the way is taken and saved when snapshot_out is
  * set (and ends the run), else the guest goes on with SNAPSHOT = 0. */
+/* An output file in a directory opened before the seccomp filter. */
+struct output {
+	const char *path, *name;
+	int dirfd;
+};
+
 static int run_once(struct snapvm_sandbox *sandbox, struct snapvm_gdb *gdb, uint64_t timeout_ms,
-		    const char *snapshot_out, struct snapvm_outcome *outcome,
+		    const struct output *snapshot_out, struct snapvm_outcome *outcome,
 		    struct snapvm_error *err)
 {
 	int ret;
@@ -255,24 +261,50 @@ static int run_once(struct snapvm_sandbox *sandbox, struct snapvm_gdb *gdb, uint
 		ret = snapvm_sandbox_take_snapshot(sandbox, &taken, err);
 		if (ret)
 			return ret;
-		ret = snapvm_snapshot_save(taken, snapshot_out, err);
+		ret = snapvm_snapshot_save_at(taken, snapshot_out->dirfd, snapshot_out->name, err);
+		if (ret) {
+			char why[sizeof(err->message)];
+
+			snprintf(why, sizeof(why), "%s", err->message);
+			snprintf(err->message, sizeof(err->message), "%s: %.1000s",
+				 snapshot_out->path, why);
+		}
 		snapvm_snapshot_put(taken);
 		return ret;
 	}
 }
 
 /* --core-dump: the run faulted or aborted; its status stays the guest's. */
-static void write_core_dump(struct snapvm_sandbox *sandbox, const char *path)
+static void write_core_dump(struct snapvm_sandbox *sandbox, const struct output *core)
 {
 	struct snapvm_error err;
 
-	if (snapvm_sandbox_core_dump(sandbox, path, &err)) {
-		fprintf(stderr, "snapvm: %s\n", err.message);
+	if (snapvm_sandbox_core_dump_at(sandbox, core->dirfd, core->name, &err)) {
+		fprintf(stderr, "snapvm: %s: %s\n", core->path, err.message);
 		return;
 	}
-	fprintf(stderr, "snapvm: core dump written to %s\n", path);
-	if (err.message[0])
+	fprintf(stderr, "snapvm: core dump written to %s\n", core->path);
+	if (err.message[0]) /* written, but cut short: say so */
 		fprintf(stderr, "snapvm: %s\n", err.message);
+}
+
+/* The directories of --snapshot-out and --core-dump, opened now: the
+ * seccomp filter then allows creating files in them and nowhere else. */
+static int open_outputs(struct output *outs, int *dirfds, unsigned int *count)
+{
+	struct snapvm_error err;
+
+	*count = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!outs[i].path)
+			continue;
+		if (snapvm_output_dir_open(outs[i].path, &outs[i].dirfd, &outs[i].name, &err)) {
+			fprintf(stderr, "snapvm: %s\n", err.message);
+			return err.status;
+		}
+		dirfds[(*count)++] = outs[i].dirfd;
+	}
+	return 0;
 }
 
 /* --gdb: listen, say where (tests and people wait for that line), and take
@@ -317,6 +349,9 @@ static int cmd_run(int argc, char **argv)
 	struct snapvm_snapshot_options options = {0};
 	uint64_t working_set = SNAPVM_WORKING_SET_DEFAULT;
 	const char *core_dump = NULL, *gdb_where = NULL;
+	struct output outs[2] = {{.dirfd = -1}, {.dirfd = -1}};
+	int dirfds[2];
+	unsigned int ndirs;
 	struct snapvm_gdb *gdb = NULL;
 	struct snapvm_snapshot *snapshot;
 	struct snapvm_sandbox *sandbox;
@@ -398,18 +433,21 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("%s", "--snapshot-out stops at the first SNAPSHOT: no --repeat");
 	if (snapshot_out && !*snapshot_out)
 		return usage_error("%s", "--snapshot-out needs a file name");
+	if (from && optind != argc)
+		return usage_error("run --from=FILE takes no GUEST.elf, not '%s'", argv[optind]);
+	if (!from && optind == argc)
+		return usage_error("%s", "run: which GUEST.elf?");
+	if (!from && optind + 1 != argc)
+		return usage_error("run: one GUEST.elf only, not also '%s'", argv[optind + 1]);
+	outs[0].path = snapshot_out;
+	outs[1].path = core_dump;
+	ret = open_outputs(outs, dirfds, &ndirs);
+	if (ret)
+		return ret;
 	if (from) {
-		if (optind != argc)
-			return usage_error("run --from=FILE takes no GUEST.elf, not '%s'",
-					   argv[optind]);
 		path = from;
 		ret = snapvm_snapshot_load(from, &options, &snapshot, &err);
 	} else {
-		if (optind == argc)
-			return usage_error("%s", "run: which GUEST.elf?");
-		if (optind + 1 != argc)
-			return usage_error("run: one GUEST.elf only, not also '%s'",
-					   argv[optind + 1]);
 		path = argv[optind];
 		ret = snapvm_snapshot_from_elf(path, &options, &snapshot, &err);
 	}
@@ -436,19 +474,22 @@ static int cmd_run(int argc, char **argv)
 			return ret;
 		}
 	}
-	/* Set-up is over: from here on only the run loop's system calls. */
+	/* Set-up is over: from here on only the run loop's system calls, and
+	 * output files only in the directories opened above. */
 	if (seccomp)
-		ret = gdb ? snapvm_gdb_seccomp_install(gdb, &err) : snapvm_seccomp_install(&err);
+		ret = gdb ? snapvm_gdb_seccomp_install_dirs(gdb, dirfds, ndirs, &err)
+			  : snapvm_seccomp_install_dirs(dirfds, ndirs, &err);
 	for (uint64_t i = 0; i < repeat && !ret; i++) {
 		if (i)
 			ret = snapvm_sandbox_restore(sandbox, &err);
 		if (!ret)
-			ret = run_once(sandbox, gdb, timeout_ms, snapshot_out, &outcome, &err);
+			ret = run_once(sandbox, gdb, timeout_ms, snapshot_out ? &outs[0] : NULL,
+				       &outcome, &err);
 		if (!ret && (!snapshot_out || outcome.stop != SNAPVM_STOP_SNAPSHOT))
 			report(path, &outcome, timeout_text);
 		if (!ret && core_dump &&
 		    (outcome.stop == SNAPVM_STOP_FAULT || outcome.stop == SNAPVM_STOP_ABORT))
-			write_core_dump(sandbox, core_dump);
+			write_core_dump(sandbox, &outs[1]);
 		if (snapvm_gdb_killed(gdb))
 			break;
 	}

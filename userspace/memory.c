@@ -22,10 +22,19 @@
 static const int memfd_size_seals = F_SEAL_SHRINK | F_SEAL_GROW;
 static const int memfd_final_seals = F_SEAL_WRITE | F_SEAL_SEAL;
 
+/* The device kept open by snapvm_module_preopen: regions made under the
+ * seccomp filter (a snapshot taken) need it, and no openat is allowed then.
+ * Otherwise each use opens and closes it, so that nothing holds the module. */
+static int module_kept = -1;
+
 static int open_module(struct snapvm_error *err)
 {
-	int fd = open(SNAPVM_DEVICE, O_RDWR | O_CLOEXEC);
-	int version;
+	int kept = __atomic_load_n(&module_kept, __ATOMIC_ACQUIRE);
+	int fd, version;
+
+	if (kept >= 0)
+		return kept;
+	fd = open(SNAPVM_DEVICE, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
 		return -snapvm_fail_errno(err, EX_UNAVAILABLE, errno,
@@ -46,6 +55,25 @@ static int open_module(struct snapvm_error *err)
 	return fd;
 }
 
+static void close_module(int fd)
+{
+	if (fd != __atomic_load_n(&module_kept, __ATOMIC_ACQUIRE))
+		close(fd);
+}
+
+void snapvm_module_preopen(void)
+{
+	struct snapvm_error ignored;
+	int fd, none = -1;
+
+	if (__atomic_load_n(&module_kept, __ATOMIC_ACQUIRE) >= 0 || access(SNAPVM_DEVICE, F_OK))
+		return;
+	fd = open_module(&ignored);
+	if (fd >= 0 && !__atomic_compare_exchange_n(&module_kept, &none, fd, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		close(fd); /* another thread kept one first */
+}
+
 int snapvm_memory_resolve(enum snapvm_memory wanted, enum snapvm_memory *memory,
 			  struct snapvm_error *err)
 {
@@ -62,7 +90,7 @@ int snapvm_memory_resolve(enum snapvm_memory wanted, enum snapvm_memory *memory,
 	fd = open_module(err);
 	if (fd < 0)
 		return -fd;
-	close(fd);
+	close_module(fd);
 	*memory = SNAPVM_MEMORY_KMOD;
 	return 0;
 }
@@ -108,7 +136,7 @@ static int create_kmod(uint64_t size, const char *what, bool lazy, struct snapvm
 	if (fd < 0) {
 		int errnum = errno;
 
-		close(dev);
+		close_module(dev);
 		if (errnum == ENOTTY)
 			return -snapvm_fail(err, EX_UNAVAILABLE,
 					    SNAPVM_DEVICE
@@ -123,7 +151,7 @@ static int create_kmod(uint64_t size, const char *what, bool lazy, struct snapvm
 					  "SNAPVM_CREATE_REGION for the %s region (%llu bytes)",
 					  what, (unsigned long long)size);
 	}
-	close(dev);
+	close_module(dev);
 	return fd;
 }
 
@@ -180,7 +208,7 @@ bool snapvm_region_can_clone(const struct snapvm_region *sealed)
 		if (dev < 0)
 			return false;
 		features = module_features(dev);
-		close(dev);
+		close_module(dev);
 	}
 	return features & SNAPVM_FEATURE_CLONE;
 }

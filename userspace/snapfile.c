@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -152,7 +151,8 @@ static int write_all(int fd, const void *buf, uint64_t len)
 	return 0;
 }
 
-int snapfile_save(const char *path, const struct snapfile_contents *c, struct snapvm_error *err)
+int snapfile_save_at(int dirfd, const char *name, const char *path,
+		     const struct snapfile_contents *c, struct snapvm_error *err)
 {
 	static const unsigned char zeros[SNAPFILE_HEADER_SIZE];
 	union {
@@ -160,9 +160,9 @@ int snapfile_save(const char *path, const struct snapfile_contents *c, struct sn
 		unsigned char bytes[SNAPFILE_HEADER_SIZE];
 	} page = {.h.version = SNAPFILE_VERSION};
 	struct snapfile_header *h = &page.h;
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char tmp[NAME_MAX + 1];
 	uint64_t crc, pad;
-	int fd, dirfd, ret;
+	int fd, ret;
 
 	memcpy(h->magic, SNAPFILE_MAGIC, sizeof(h->magic));
 	h->layout = c->layout;
@@ -185,11 +185,9 @@ int snapfile_save(const char *path, const struct snapfile_contents *c, struct sn
 	crc = snapfile_crc64(crc, c->scratch, c->scratch_size);
 	h->checksum = crc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return snapvm_fail(err, EX_CANTCREAT, "%s: path too long", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return snapvm_fail_errno(err, EX_CANTCREAT, errno, "cannot create %s", tmp);
+	ret = snapvm_output_begin(dirfd, name, tmp, &fd);
+	if (ret)
+		return snapvm_fail_errno(err, EX_CANTCREAT, ret, "cannot create %s", path);
 	ret = write_all(fd, page.bytes, sizeof(page.bytes));
 	if (!ret)
 		ret = write_all(fd, c->vcpu_state, c->vcpu_state_size);
@@ -199,24 +197,22 @@ int snapfile_save(const char *path, const struct snapfile_contents *c, struct sn
 		ret = write_all(fd, c->snapshot, c->snapshot_size);
 	if (!ret)
 		ret = write_all(fd, c->scratch, c->scratch_size);
-	/* Durable before it replaces anything: a crash leaves old or new. */
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return snapvm_fail_errno(err, EX_IOERR, -ret, "cannot save snapshot %s", path);
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd >= 0) {
-		fsync(dirfd); /* the rename itself survives a crash */
-		close(dirfd);
-	}
+	ret = snapvm_output_commit(dirfd, tmp, name, fd, -ret);
+	if (ret)
+		return snapvm_fail_errno(err, EX_IOERR, ret, "cannot save snapshot %s", path);
 	return 0;
+}
+
+int snapfile_save(const char *path, const struct snapfile_contents *c, struct snapvm_error *err)
+{
+	const char *name;
+	int dirfd, ret = snapvm_output_dir_open(path, &dirfd, &name, err);
+
+	if (ret)
+		return ret == EX_USAGE ? EX_CANTCREAT : ret;
+	ret = snapfile_save_at(dirfd, name, path, c, err);
+	close(dirfd);
+	return ret;
 }
 
 /* Everything the header page alone tells: format, geometry, the memory cap.

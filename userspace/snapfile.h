@@ -58,6 +58,10 @@ struct snapfile_contents {
  * any failure (a crash, a full disk). EX_CANTCREAT / EX_IOERR on failure. */
 int snapfile_save(const char *path, const struct snapfile_contents *contents,
 		  struct snapvm_error *err);
+/* The same, as name in the directory dirfd (snapvm_output_begin); path is
+ * what messages call it. */
+int snapfile_save_at(int dirfd, const char *name, const char *path,
+		     const struct snapfile_contents *contents, struct snapvm_error *err);
 
 /* An opened, fully verified snapshot file, read into private memory. */
 struct snapfile {

@@ -264,7 +264,9 @@ int snapvm_snapshot_from_sandbox(struct snapvm_sandbox *sb, const struct snapvm_
 	return 0;
 }
 
-int snapvm_snapshot_save(struct snapvm_snapshot *snap, const char *path, struct snapvm_error *err)
+/* dirfd < 0: path is a path; else name in dirfd, path what messages say. */
+static int save(struct snapvm_snapshot *snap, int dirfd, const char *name, const char *path,
+		struct snapvm_error *err)
 {
 	struct snapfile_contents contents = {
 	    .layout = snap->arch->layout,
@@ -287,9 +289,26 @@ int snapvm_snapshot_save(struct snapvm_snapshot *snap, const char *path, struct 
 		memcpy(scratch, snap->scratch_init, snap->scratch_init_size);
 		contents.scratch = scratch;
 	}
-	ret = snapfile_save(path, &contents, err);
+	ret = dirfd < 0 ? snapfile_save(path, &contents, err)
+			: snapfile_save_at(dirfd, name, path, &contents, err);
 	free(scratch);
 	return ret;
+}
+
+int snapvm_snapshot_save(struct snapvm_snapshot *snap, const char *path, struct snapvm_error *err)
+{
+	return save(snap, -1, NULL, path, err);
+}
+
+int snapvm_snapshot_save_at(struct snapvm_snapshot *snap, int dirfd, const char *name,
+			    struct snapvm_error *err)
+{
+	if (!name || snapvm_output_name_check(name))
+		return snapvm_fail(err, EX_USAGE, "snapshot file: '%s' is not a file name",
+				   name ? name : "");
+	if (dirfd < 0)
+		return snapvm_fail_errno(err, EX_CANTCREAT, EBADF, "cannot create %s", name);
+	return save(snap, dirfd, name, name, err);
 }
 
 /* What the file's sections must say beyond its own checks: a vCPU state of

@@ -180,9 +180,26 @@ SNAPVM_API int snapvm_snapshot_load(const char *path, const struct snapvm_snapsh
 
 /* Save a snapshot (memory, vCPU state, layout, format version, checksum)
  * atomically: an earlier file at path survives any failure. EX_CANTCREAT /
- * EX_IOERR on failure. */
+ * EX_IOERR on failure. It opens path's directory: under the seccomp filter
+ * use snapvm_snapshot_save_at. */
 SNAPVM_API int snapvm_snapshot_save(struct snapvm_snapshot *snapshot, const char *path,
 				    struct snapvm_error *err);
+
+/*
+ * Output files under the seccomp filter (which allows no path of its own):
+ * snapvm_output_dir_open opens the directory of path (O_RDONLY |
+ * O_DIRECTORY) into *dirfd and points *name at path's last component; do it
+ * before snapvm_seccomp_install_dirs, then save with snapvm_snapshot_save_at
+ * or snapvm_sandbox_core_dump_at(dirfd, name), which write name.tmp.XXXXXX
+ * in that directory and rename it to name there (atomically, as
+ * snapvm_snapshot_save). EX_USAGE when path or name is not a file name
+ * (empty, ending in '/', "." or ".."; name: any '/'), EX_CANTCREAT when the
+ * directory cannot be opened or the file created. The caller closes dirfd.
+ */
+SNAPVM_API int snapvm_output_dir_open(const char *path, int *dirfd, const char **name,
+				      struct snapvm_error *err);
+SNAPVM_API int snapvm_snapshot_save_at(struct snapvm_snapshot *snapshot, int dirfd,
+				       const char *name, struct snapvm_error *err);
 
 /* Drops the caller's reference; the snapshot lives on while sandboxes use it. */
 SNAPVM_API void snapvm_snapshot_put(struct snapvm_snapshot *snapshot);
@@ -424,10 +441,14 @@ SNAPVM_API int snapvm_sandbox_read_gpa(struct snapvm_sandbox *sandbox, uint64_t 
  * runtimes' exception handlers pass it, layout/abi.h), the registers are
  * that context's, so a backtrace starts at the faulting instruction.
  * Written atomically, as snapshot files are: an earlier file at path
- * survives any failure. EX_CANTCREAT / EX_IOERR on failure.
+ * survives any failure. EX_CANTCREAT / EX_IOERR on failure. Under the
+ * seccomp filter use snapvm_sandbox_core_dump_at.
  */
 SNAPVM_API int snapvm_sandbox_core_dump(struct snapvm_sandbox *sandbox, const char *path,
 					struct snapvm_error *err);
+/* The same into name in the directory dirfd (see snapvm_output_dir_open). */
+SNAPVM_API int snapvm_sandbox_core_dump_at(struct snapvm_sandbox *sandbox, int dirfd,
+					   const char *name, struct snapvm_error *err);
 
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
  * FAULT -> 70, TIMEOUT -> 124, INTERRUPTED -> 130 (SNAPVM_STATUS_*). */
@@ -436,10 +457,21 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
 /*
  * Confine the calling process for good: a seccomp filter (libseccomp,
  * SECCOMP_RET_KILL_PROCESS) that allows only the system calls the library
- * needs to run, restore and destroy sandboxes, write their output, take
- * snapshots and save them to files. Any other system call kills the whole
- * process with SIGSYS. The library never installs it on its own: the
- * launcher does once its sandbox exists (unless --no-seccomp).
+ * needs to run, restore and destroy sandboxes, write their output and take
+ * snapshots. Any other system call, or an allowed one with other arguments,
+ * kills the whole process with SIGSYS. No path is opened, renamed or
+ * unlinked under it: snapvm_seccomp_install allows none at all, so a
+ * snapshot can be taken but not saved to a file.
+ * snapvm_seccomp_install_dirs also lets snapvm_snapshot_save_at and
+ * snapvm_sandbox_core_dump_at write files in the count directories dirfds
+ * (snapvm_output_dir_open): openat, renameat and unlinkat relative to those
+ * fds only, and, since seccomp cannot read a path (an absolute one, or
+ * "..", ignores the fd), Landlock confines the caller to creating, writing
+ * and removing regular files beneath them. Without Landlock (Linux 5.13+,
+ * landlock among the active LSMs) it fails closed with EX_UNAVAILABLE, and
+ * EX_SOFTWARE when other threads run (Landlock confines the caller only).
+ * The library never installs a filter on its own: the launcher does once
+ * its sandbox exists (unless --no-seccomp).
  *
  * Call it after set-up: after every snapshot is built or loaded
  * (snapvm_snapshot_from_elf, snapvm_snapshot_load read ELF and snapshot
@@ -447,31 +479,40 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  * need is created. Creating more may happen to work, but is not promised.
  * It cannot be undone, and applies to every thread of the process
  * (SECCOMP_FILTER_FLAG_TSYNC; it fails if a thread runs under a filter of
- * its own); it sets no_new_privs.
+ * its own); it sets no_new_privs. /dev/snapvm, when present, is opened
+ * first and kept for regions made under the filter.
  *
- * Allowed (x86-64 system calls only: any other ABI is killed too):
- *   ioctl        requests of KVM's type (KVMIO, 0xAE: so KVM ioctls added
- *                later are covered) or snapvm.ko's (SNAPVM_IOCTL_MAGIC),
- *                and TCGETS (stdio asks whether stdout is a terminal)
- *   output       write, writev, fstat, newfstatat, close
+ * Allowed (x86-64 system calls only: any other ABI is killed too; the
+ * table in userspace/seccomp.c, checked against this list by a test):
+ *   ioctl        ioctl: requests of KVM's type (KVMIO, 0xAE) or snapvm.ko's
+ *                (SNAPVM_IOCTL_MAGIC), and TCGETS (is stdout a terminal?)
+ *   output       write, writev, fstat, newfstatat (of an fd: AT_EMPTY_PATH
+ *                only), close
  *   memory       brk, mmap and mprotect without PROT_EXEC, munmap, mremap,
  *                madvise
- *   snapshots    memfd_create, ftruncate, fcntl(F_ADD_SEALS), pwrite64,
- *                openat (the module's new regions and the saved file: any
- *                path, the filter cannot tell them apart), getrandom
- *                (mkostemp), fsync, rename, unlink
+ *   snapshots    memfd_create, ftruncate, fcntl(F_ADD_SEALS), pwrite64
+ *   output files only with output directories (the _dirs variants):
+ *                openat(dir, O_WRONLY | O_CREAT | O_EXCL), renameat and
+ *                renameat2 (no flags) within one dir, unlinkat(dir, 0),
+ *                getrandom (the temporary name), fsync
  *   timeouts     timer_create, timer_settime, timer_delete, rt_sigaction,
- *                rt_sigprocmask, rt_sigreturn, rt_sigtimedwait (a kick
- *                still pending when a run ends is taken), restart_syscall, gettid
- *   the rest     futex, clock_gettime, getpid and tgkill (abort), exit,
- *                exit_group
- * Not allowed, among everything else: execve, fork and clone (no new
- * threads either), socket and connect, ptrace, open, read, kill.
+ *                rt_sigprocmask, rt_sigtimedwait, rt_sigreturn,
+ *                restart_syscall, gettid
+ *   the rest     futex, clock_gettime, getpid, tgkill on this process only
+ *                (abort), exit, exit_group
+ *   gdb          only with a gdb connection (snapvm_gdb_seccomp_install):
+ *                recvfrom and sendto on its connection, poll, ppoll
+ * Not allowed, among everything else: open, creat, rename, unlink, link,
+ * symlink, mkdir, chmod, truncate, execve, fork and clone (no new threads
+ * either), socket and connect, ptrace, read, kill, tkill.
  *
- * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, or
- * EX_OSERR, with a message naming the libseccomp call that failed.
+ * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, EX_USAGE
+ * for a dirfd that is not open, or EX_OSERR, with a message naming the
+ * call that failed.
  */
 SNAPVM_API int snapvm_seccomp_install(struct snapvm_error *err);
+SNAPVM_API int snapvm_seccomp_install_dirs(const int *dirfds, unsigned int count,
+					   struct snapvm_error *err);
 
 /*
  * The gdb remote stub (`snapvm run --gdb=...`): one debugger for one
@@ -511,13 +552,16 @@ SNAPVM_API int snapvm_seccomp_install(struct snapvm_error *err);
  * "killed by gdb"). snapvm_gdb_end tells a gdb that waits for the guest
  * that it exited with status (W), closes and frees everything.
  * snapvm_gdb_seccomp_install is snapvm_seccomp_install plus recvfrom and
- * sendto on the connection's socket, and poll/ppoll.
+ * sendto on the connection's socket, and poll/ppoll; _dirs is that of
+ * snapvm_seccomp_install_dirs.
  */
 struct snapvm_gdb;
 SNAPVM_API int snapvm_gdb_listen(const char *where, struct snapvm_gdb **gdb, char *address,
 				 size_t size, struct snapvm_error *err);
 SNAPVM_API int snapvm_gdb_accept(struct snapvm_gdb *gdb, struct snapvm_error *err);
 SNAPVM_API int snapvm_gdb_seccomp_install(struct snapvm_gdb *gdb, struct snapvm_error *err);
+SNAPVM_API int snapvm_gdb_seccomp_install_dirs(struct snapvm_gdb *gdb, const int *dirfds,
+					       unsigned int count, struct snapvm_error *err);
 SNAPVM_API int snapvm_gdb_run(struct snapvm_gdb *gdb, struct snapvm_sandbox *sandbox,
 			      uint64_t timeout_ms, struct snapvm_outcome *outcome,
 			      struct snapvm_error *err);
