@@ -1,12 +1,13 @@
 # Freestanding guests: a runtime per arch (guests/i686/, guests/amd64/, plus
 # the arch-neutral guests/lib/) and the test guests in guests/test/, each
 # built for both layouts as build/guests/<arch>/<name>.elf (write-to-text is
-# amd64 only: i686 text is writable by design, see layout/i686.h).
+# amd64 only: i686 text is writable by design, see layout/i686.h; so is
+# gdb-remap: i686 guests run with paging off and cannot remap a page).
 GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop hypercall-args \
 	unknown-hypercall beyond-max-gpa invalid-opcode snapshot-state call-loop \
 	abort-huge-page isolation endless-write abort-escape big-bss host-calls crash debugee
 GUEST_NAMES_i686 := $(GUEST_NAMES)
-GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text
+GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text gdb-remap
 GUEST_ARCHES := i686 amd64
 
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
@@ -49,3 +50,5 @@ $(foreach arch,$(GUEST_ARCHES),$(eval $(call guest_arch_rules,$(arch))))
 
 # launcher_test recomputes direct-write's checksum with this header.
 $(BUILD)/tests/kselftest/launcher_test: guests/test/direct-write.h
+# debug_test knows the gdb-remap guest by this header.
+$(BUILD)/tests/kselftest/debug_test: guests/test/gdb-remap.h
