@@ -4,18 +4,24 @@
  * byte is GDB_REMAP_BYTE, and takes a SNAPSHOT. Each run from the snapshot
  * prints the byte it reads there, points the GVA at page B with a PTE
  * write and invlpg (no VM exit), and aborts. A gdb int3 placed at the GVA
- * goes to page A; debug_test checks that the next run reads
- * GDB_REMAP_BYTE again, not the int3.
+ * goes to page A; debug_test checks that page A (gdb_remap_page_a, its
+ * scratch GVA) holds GDB_REMAP_BYTE again at the stop, and that the next
+ * run reads it, not the int3.
  */
 #include "guests/include/rt.h"
 #include "guests/test/gdb-remap.h"
 
 _Static_assert(GDB_REMAP_GVA == RT_AMD64_PRIVATE_GVA, "gdb-remap wants a GVA of its own");
 
+/* For gdb: page A through the scratch mapping, which nobody remaps. */
+volatile unsigned char *gdb_remap_page_a;
+
 int main(void)
 {
 	volatile unsigned char *a = rt_alloc_page(), *b = rt_alloc_page();
 	uint64_t *pte;
+
+	gdb_remap_page_a = a;
 
 	a[0] = GDB_REMAP_BYTE;
 	b[0] = GDB_REMAP_OTHER_BYTE;
