@@ -2,13 +2,14 @@
 # the arch-neutral guests/lib/) and the test guests in guests/test/, each
 # built for both layouts as build/guests/<arch>/<name>.elf (write-to-text is
 # amd64 only: i686 text is writable by design, see layout/i686.h; so is
-# core-bomb: it builds 4-level page tables).
+# core-bomb: it builds 4-level page tables; and gdb-remap: i686 guests run
+# with paging off and cannot remap a page).
 GUEST_NAMES := hello entry-state direct-write gdt-accessed triple-fault endless-loop hypercall-args \
 	unknown-hypercall beyond-max-gpa invalid-opcode snapshot-state call-loop \
 	abort-huge-page isolation endless-write abort-escape big-bss host-calls crash debugee \
 	buffer-calls untouched-abort
 GUEST_NAMES_i686 := $(GUEST_NAMES)
-GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text core-bomb
+GUEST_NAMES_amd64 := $(GUEST_NAMES) write-to-text core-bomb gdb-remap
 GUEST_ARCHES := i686 amd64
 
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
@@ -51,3 +52,5 @@ $(foreach arch,$(GUEST_ARCHES),$(eval $(call guest_arch_rules,$(arch))))
 
 # launcher_test recomputes direct-write's checksum with this header.
 $(BUILD)/tests/kselftest/launcher_test: guests/test/direct-write.h
+# debug_test knows the gdb-remap guest by this header.
+$(BUILD)/tests/kselftest/debug_test: guests/test/gdb-remap.h

@@ -518,10 +518,14 @@ SNAPVM_API int snapvm_seccomp_install_dirs(const int *dirfds, unsigned int count
  * The gdb remote stub (`snapvm run --gdb=...`): one debugger for one
  * sandbox at a time, speaking gdb's remote serial protocol.
  *
- * snapvm_gdb_listen: where is "PORT" (bound to 127.0.0.1 only),
- * "ADDRESS:PORT" (an IPv4 address, to listen elsewhere on purpose) or
- * "unix:PATH"; address gets what was bound, for messages. EX_USAGE for a
- * malformed where, EX_UNAVAILABLE when the port is taken.
+ * snapvm_gdb_listen: where is "PORT" (bound to 127.0.0.1 only; 0 for a
+ * free port), "ADDRESS:PORT" (an IPv4 address, to listen elsewhere on
+ * purpose) or "unix:PATH" (a socket of mode 0600); address gets what was
+ * bound (the port picked for 0), for messages. EX_USAGE for a malformed
+ * where, EX_UNAVAILABLE when the port is taken, EX_CANTCREAT when the unix
+ * socket cannot be made. There is no authentication: whoever connects
+ * first controls the guest, so unix:PATH is the safe choice on a shared
+ * host.
  * snapvm_gdb_accept waits for gdb and takes its one connection (the
  * listening socket, and a unix socket's file, go away then).
  *
@@ -537,7 +541,8 @@ SNAPVM_API int snapvm_seccomp_install_dirs(const int *dirfds, unsigned int count
  * Z1/z1 through KVM_SET_GUEST_DEBUG, s, c, ?, D (the guest runs on alone),
  * k and Ctrl-C. A breakpoint takes one of the four debug registers, else an
  * int3 where the host may write guest memory (kept in memory only while
- * the guest runs), else single steps that compare RIP: each only where a
+ * the guest runs, taken out of the page it went into, which joins the next
+ * restore's pages), else single steps that compare RIP: each only where a
  * probe at snapvm_gdb_listen (a throw-away real-mode VM) saw KVM honour it.
  * A run is cut into 50 ms slices to see Ctrl-C between them; the timeout
  * counts the time the guest ran. An ABORT or FAULT is held for gdb first
@@ -545,8 +550,8 @@ SNAPVM_API int snapvm_seccomp_install_dirs(const int *dirfds, unsigned int count
  * aborted, else SIGABRT or SIGSEGV), and ends the run when gdb resumes.
  * Breakpoints stay across runs and restores. Garbage outside packets gets
  * a NAK ("-"), a bad checksum a NAK, an unknown packet the empty reply, a
- * malformed one "E01", and a packet over 16 KiB closes the connection (the
- * guest then runs on alone, as after D).
+ * malformed one "E01" (and nothing changes), and a packet over 16 KiB
+ * closes the connection (the guest then runs on alone, as after D).
  *
  * snapvm_gdb_killed: gdb sent k (the run ended SNAPVM_STOP_INTERRUPTED,
  * "killed by gdb"). snapvm_gdb_end tells a gdb that waits for the guest

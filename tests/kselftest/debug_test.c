@@ -4,8 +4,10 @@
  * mode) on both layouts and memory backends: ELF core dumps of a guest that
  * faults (`snapvm run --core-dump`, snapvm_sandbox_core_dump), and the gdb
  * stub (`snapvm run --gdb`): breakpoints, registers, locals, steps, `set
- * var`, the exit status, Ctrl-C and detach, --from and --repeat, and a
- * client that sends garbage. Runs inside the test VM (tests/vm/run).
+ * var`, the exit status, Ctrl-C and detach, --from and --repeat, an int3
+ * under a page the guest remaps, and a client that sends garbage or
+ * malformed packets. Runs inside the test VM (tests/vm/run), whose
+ * tests/vm/setup installs gdb: without /usr/bin/gdb the tests fail.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -23,11 +25,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "guests/test/gdb-remap.h"
 #include "kselftest_harness.h"
 #include "tests/kselftest/vmm_test.h"
 #include "userspace/snapvm.h"
@@ -74,8 +78,8 @@ FIXTURE_SETUP(debug)
 	ASSERT_NE(NULL, vmm_make_tmpdir(self->tmp, sizeof(self->tmp), "debug"));
 	vmm_skip_reason(variant->memory_id, self->skip, sizeof(self->skip));
 	loopback_up();
-	if (!self->skip[0] && access("/usr/bin/gdb", X_OK))
-		snprintf(self->skip, sizeof(self->skip), "no /usr/bin/gdb (Debian's gdb package)");
+	ASSERT_EQ(0, access("/usr/bin/gdb", X_OK))
+	TH_LOG("no /usr/bin/gdb: tests/vm/setup installs Debian's gdb package");
 }
 
 FIXTURE_TEARDOWN(debug)
@@ -105,7 +109,8 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* argv[0] is run with stdin from /dev/null, stdout and stderr to files. */
+/* argv[0] is run with stdin from /dev/null, stdout and stderr to files;
+ * -1 when fork failed. */
 static pid_t spawn(const char *const *argv, const char *out, const char *err)
 {
 	pid_t pid = fork();
@@ -125,12 +130,15 @@ static pid_t spawn(const char *const *argv, const char *out, const char *err)
 	return pid;
 }
 
-/* Exit status, 128 + signal, or -1 when it had to be killed. */
+/* Exit status, 128 + signal, or -1 when it had to be killed or never
+ * started (no waitpid(-1), which would reap anybody's child). */
 static int finish(pid_t pid, double seconds)
 {
 	double deadline = now_s() + seconds;
 	int ws;
 
+	if (pid <= 0)
+		return -1;
 	while (waitpid(pid, &ws, WNOHANG) == 0) {
 		if (now_s() > deadline) {
 			kill(pid, SIGKILL);
@@ -167,20 +175,6 @@ static bool wait_for_text(const char *path, const char *text, double seconds)
 	return false;
 }
 
-/* A TCP port nobody uses right now. */
-static int free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
-	    !getsockname(fd, (struct sockaddr *)&sin, &len))
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 /* The line of file that holds marker (1-based), or 0. */
 static int line_of(const char *file, const char *marker)
 {
@@ -206,11 +200,16 @@ static const char *source(const char *name)
 
 struct launcher {
 	pid_t pid;
+	int port; /* TCP: the one the stub bound */
 	char out[PATH_MAX], err[PATH_MAX];
 	char target[PATH_MAX / 2]; /* gdb's `target remote` argument */
 };
 
-/* snapvm run with the stub, once it listens. extra: NULL-terminated. */
+#define WAITING_TCP "waiting for gdb on 127.0.0.1:"
+
+/* snapvm run with the stub, once it listens. where "0" has the stub bind a
+ * free port and name it (no race with anyone else's port); extra:
+ * NULL-terminated. */
 static int start_launcher(FIXTURE_DATA(debug) * self, struct launcher *l, const char *where,
 			  const char *const *extra)
 {
@@ -225,15 +224,43 @@ static int start_launcher(FIXTURE_DATA(debug) * self, struct launcher *l, const 
 	argv[argc] = NULL;
 	snprintf(l->out, sizeof(l->out), "%s/launcher.out", self->tmp);
 	snprintf(l->err, sizeof(l->err), "%s/launcher.err", self->tmp);
-	if (!strncmp(where, "unix:", 5))
-		snprintf(l->target, sizeof(l->target), "%s", where + 5);
-	else
-		snprintf(l->target, sizeof(l->target), "localhost:%s",
-			 where); /* lo: tests/vm/init */
+	l->port = 0;
 	l->pid = spawn(argv, l->out, l->err);
 	if (l->pid < 0 || !wait_for_text(l->err, "waiting for gdb", 60))
 		return -1;
+	if (!strncmp(where, "unix:", 5)) {
+		snprintf(l->target, sizeof(l->target), "%s", where + 5);
+	} else {
+		static char err[4096];
+		const char *at = strstr(slurp(l->err, err, sizeof(err)), WAITING_TCP);
+
+		if (!at || sscanf(at + strlen(WAITING_TCP), "%d", &l->port) != 1 || l->port <= 0)
+			return -1;
+		/* lo: tests/vm/init */
+		snprintf(l->target, sizeof(l->target), "localhost:%d", l->port);
+	}
 	return 0;
+}
+
+/* A raw connection to l's stub. */
+static int stub_connect(const struct launcher *l)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons((uint16_t)l->port)};
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(l->target) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, l->target, strlen(l->target) + 1);
+	fd = socket(l->port ? AF_INET : AF_UNIX, SOCK_STREAM, 0);
+	if (fd >= 0 && (l->port ? connect(fd, (struct sockaddr *)&sin, sizeof(sin))
+				: connect(fd, (struct sockaddr *)&sun, sizeof(sun)))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* gdb -batch on elf with the commands (NULL-terminated), its output into
@@ -409,17 +436,16 @@ DEBUG_TEST(core_dump_from_the_library_at_any_stop_atomically)
 
 DEBUG_TEST(gdb_breaks_reads_registers_and_a_local_steps_and_continues_to_the_exit)
 {
-	char port[16], expect[128], bad_read[64];
+	char expect[128], bad_read[64];
 	int first = line_of(source("debugee.c"), "LINE_FIRST");
 	int second = line_of(source("debugee.c"), "LINE_SECOND");
 	struct launcher l;
 
 	REQUIRE_BACKEND();
-	snprintf(port, sizeof(port), "%d", free_port());
 	{
 		const char *extra[] = {"--timeout=60", guest(self, "debugee"), NULL};
 
-		ASSERT_EQ(0, start_launcher(self, &l, port, extra))
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra))
 		TH_LOG("%s", slurp(l.err, launcher_err, sizeof(launcher_err)));
 	}
 	/* Outside guest memory: non-canonical on amd64, above the APIC on i686. */
@@ -442,51 +468,131 @@ DEBUG_TEST(gdb_breaks_reads_registers_and_a_local_steps_and_continues_to_the_exi
 	EXPECT_LAUNCHER_EXIT(&l, 19);
 }
 
+/* hbreak: Z1, a hardware breakpoint. */
 DEBUG_TEST(gdb_set_var_changes_what_the_guest_returns)
 {
-	char port[16];
 	struct launcher l;
 
 	REQUIRE_BACKEND();
-	snprintf(port, sizeof(port), "%d", free_port());
 	{
 		const char *extra[] = {"--timeout=60", guest(self, "debugee"), NULL};
 
-		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
 	}
-	GDB(gdb_out, guest(self, "debugee"), NULL, &l, "break compute", "continue", "next",
+	GDB(gdb_out, guest(self, "debugee"), NULL, &l, "hbreak compute", "continue", "next",
 	    "set var local = 100", "p local", "continue");
+	EXPECT_HAS(gdb_out, "Hardware assisted breakpoint 1 at");
+	EXPECT_HAS(gdb_out, "Breakpoint 1, compute (n=");
 	EXPECT_HAS(gdb_out, "$1 = 100");
 	/* 104 = 0150 */
 	EXPECT_HAS(gdb_out, "exited with code 0150");
 	EXPECT_LAUNCHER_EXIT(&l, 104);
 }
 
+/* A listening unix socket at path, or -1. */
+static int unix_listen(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (fd >= 0 && (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 1))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * gdb reaches l's stub through the test: gdb connects to listener (a unix
+ * socket of ours), the test to the stub, and the test forwards both ways
+ * until gdb hangs up. Once the launcher's stdout has text, the test sends
+ * the stub Ctrl-C itself: gdb has sent `c` by then (the guest runs), so it
+ * waits for the stop reply, with no sleep to guess when that is.
+ */
+static int proxy_gdb(const struct launcher *l, int listener, const char *text, double seconds)
+{
+	double deadline = now_s() + seconds;
+	int client = -1, stub = -1, ret = -1;
+	bool interrupted = false;
+	struct pollfd pfd[2];
+
+	pfd[0] = (struct pollfd){.fd = listener, .events = POLLIN};
+	if (poll(pfd, 1, (int)(seconds * 1000)) != 1)
+		goto out;
+	client = accept(listener, NULL, NULL);
+	stub = stub_connect(l);
+	if (client < 0 || stub < 0)
+		goto out;
+	while (now_s() < deadline) {
+		static char buf[1 << 16];
+		char seen[1 << 12];
+
+		pfd[0] = (struct pollfd){.fd = client, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = stub, .events = POLLIN};
+		if (poll(pfd, 2, 20) < 0)
+			goto out;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (!pfd[i].revents)
+				continue;
+			n = recv(pfd[i].fd, buf, sizeof(buf), 0);
+			if (n <= 0) { /* gdb or the stub hung up: so does the other */
+				ret = interrupted ? 0 : -1;
+				goto out;
+			}
+			if (send(pfd[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				goto out;
+		}
+		if (!interrupted && strstr(slurp(l->out, seen, sizeof(seen)), text)) {
+			if (send(stub, "\x03", 1, MSG_NOSIGNAL) != 1)
+				goto out;
+			interrupted = true;
+		}
+	}
+out:
+	if (client >= 0)
+		close(client);
+	if (stub >= 0)
+		close(stub);
+	if (listener >= 0)
+		close(listener);
+	return ret;
+}
+
 DEBUG_TEST(gdb_interrupts_an_endless_loop_then_detaches)
 {
-	char port[16], out[PATH_MAX];
+	char out[PATH_MAX], proxy[PATH_MAX];
 	struct launcher l;
 	pid_t gdb;
-	int status;
+	int status, listener;
 
 	REQUIRE_BACKEND();
-	snprintf(port, sizeof(port), "%d", free_port());
 	{
 		/* After the detach the loop runs on until the timeout. */
 		const char *extra[] = {"--timeout=3", guest(self, "endless-loop"), NULL};
 
-		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
 	}
 	snprintf(out, sizeof(out), "%s/gdb.out", self->tmp);
+	snprintf(proxy, sizeof(proxy), "%s/proxy.sock", self->tmp);
+	listener = unix_listen(proxy);
+	ASSERT_LE(0, listener) TH_LOG("%s: %s", proxy, strerror(errno));
 	{
+		struct launcher via = l;
 		const char *cmds[] = {"continue", "info registers", "bt", "detach", NULL};
 
-		gdb = start_gdb(self, variant, guest(self, "endless-loop"), NULL, &l, cmds, out);
+		ASSERT_GT(sizeof(via.target), strlen(proxy));
+		memcpy(via.target, proxy, strlen(proxy) + 1);
+		gdb = start_gdb(self, variant, guest(self, "endless-loop"), NULL, &via, cmds, out);
 	}
-	/* The guest prints before it spins: gdb has continued it by then. */
-	ASSERT_TRUE(wait_for_text(l.out, "spinning", 60));
-	usleep(500000);
-	kill(gdb, SIGINT);
+	ASSERT_LT(0, gdb);
+	/* The guest prints before it spins. */
+	EXPECT_EQ(0, proxy_gdb(&l, listener, "spinning", DEADLINE_S));
 	status = finish(gdb, DEADLINE_S);
 	slurp(out, gdb_out, sizeof(gdb_out));
 	EXPECT_EQ(0, status) TH_LOG("%s", gdb_out);
@@ -534,17 +640,16 @@ DEBUG_TEST(gdb_from_a_snapshot_file_breakpoints_survive_restores)
 
 DEBUG_TEST(gdb_holds_a_fault_for_a_backtrace_then_the_core_is_written)
 {
-	char port[16], flag[PATH_MAX + 16], core[PATH_MAX], expect[PATH_MAX + 32];
+	char flag[PATH_MAX + 16], core[PATH_MAX], expect[PATH_MAX + 32];
 	struct launcher l;
 
 	REQUIRE_BACKEND();
-	snprintf(port, sizeof(port), "%d", free_port());
 	snprintf(core, sizeof(core), "%s/held.core", self->tmp);
 	snprintf(flag, sizeof(flag), "--core-dump=%s", core);
 	{
 		const char *extra[] = {"--timeout=60", flag, guest(self, "crash"), NULL};
 
-		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
 	}
 	GDB(gdb_out, guest(self, "crash"), NULL, &l, "continue", "bt", "p/x crash_global",
 	    "continue");
@@ -560,15 +665,13 @@ DEBUG_TEST(gdb_holds_a_fault_for_a_backtrace_then_the_core_is_written)
 
 DEBUG_TEST(gdb_kill_ends_the_run)
 {
-	char port[16];
 	struct launcher l;
 
 	REQUIRE_BACKEND();
-	snprintf(port, sizeof(port), "%d", free_port());
 	{
 		const char *extra[] = {"--timeout=60", "--repeat=3", guest(self, "debugee"), NULL};
 
-		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
 	}
 	GDB(gdb_out, guest(self, "debugee"), NULL, &l, "break compute", "continue", "kill");
 	EXPECT_HAS(gdb_out, "Breakpoint 1, compute");
@@ -602,7 +705,7 @@ static ssize_t reply(int fd, char *buf, size_t size)
 
 static void send_packet(int fd, const char *data)
 {
-	char pkt[256];
+	static char pkt[16384]; /* a whole G for amd64 is ~1.2 KiB */
 	unsigned int sum = 0;
 
 	for (const char *p = data; *p; p++)
@@ -613,22 +716,19 @@ static void send_packet(int fd, const char *data)
 
 DEBUG_TEST(gdb_stub_survives_garbage_oversized_packets_and_bad_reads)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	char port[16], buf[4096], cmd[64];
+	char buf[4096], cmd[64];
 	static char big[40000];
 	struct launcher l;
 	int fd;
 
 	REQUIRE_BACKEND();
-	snprintf(port, sizeof(port), "%d", free_port());
 	{
 		const char *extra[] = {"--timeout=60", guest(self, "hello"), NULL};
 
-		ASSERT_EQ(0, start_launcher(self, &l, port, extra));
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
 	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_port = htons((uint16_t)atoi(port));
-	ASSERT_EQ(0, connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	fd = stub_connect(&l);
+	ASSERT_LE(0, fd) TH_LOG("connect to port %d: %s", l.port, strerror(errno));
 	/* Garbage outside packets: a NAK. */
 	send(fd, "hello, stub!", 12, MSG_NOSIGNAL);
 	reply(fd, buf, sizeof(buf));
@@ -640,15 +740,15 @@ DEBUG_TEST(gdb_stub_survives_garbage_oversized_packets_and_bad_reads)
 	/* Malformed arguments: an error packet. */
 	send_packet(fd, "mzz,qq");
 	reply(fd, buf, sizeof(buf));
-	EXPECT_NE(NULL, strstr(buf, "$E")) TH_LOG("reply to a malformed m: \"%s\"", buf);
+	EXPECT_STREQ("+$E01#a6", buf) TH_LOG("reply to a malformed m");
 	/* Memory outside the guest's: an error packet. */
 	snprintf(cmd, sizeof(cmd), "m%s,10", is_amd64(variant) ? "800000000000" : "fffff000");
 	send_packet(fd, cmd);
 	reply(fd, buf, sizeof(buf));
-	EXPECT_NE(NULL, strstr(buf, "$E14#")) TH_LOG("reply to %s: \"%s\"", cmd, buf);
+	EXPECT_STREQ("+$E14#aa", buf) TH_LOG("reply to %s", cmd);
 	send_packet(fd, "mffffffffffffffff,ffffffffffffffff");
 	reply(fd, buf, sizeof(buf));
-	EXPECT_NE(NULL, strstr(buf, "$E")) TH_LOG("reply to a wrapping m: \"%s\"", buf);
+	EXPECT_STREQ("+$E14#aa", buf) TH_LOG("reply to a wrapping m");
 	/* Still alive: registers. */
 	send_packet(fd, "g");
 	reply(fd, buf, sizeof(buf));
@@ -667,6 +767,368 @@ DEBUG_TEST(gdb_stub_survives_garbage_oversized_packets_and_bad_reads)
 	close(fd);
 	EXPECT_LAUNCHER_EXIT(&l, 0);
 	EXPECT_TRUE(wait_for_text(l.out, "hello", 1));
+}
+
+/* What the stub must answer to packet, exactly ("+" ack, then the reply). */
+static const char *ask(int fd, const char *packet)
+{
+	static char buf[8192];
+
+	send_packet(fd, packet);
+	reply(fd, buf, sizeof(buf));
+	return buf;
+}
+
+/* payload framed as the stub sends it, after its ack. */
+static const char *framed(const char *payload)
+{
+	static char buf[8192];
+	unsigned int sum = 0;
+
+	for (const char *p = payload; *p; p++)
+		sum += (unsigned char)*p;
+	snprintf(buf, sizeof(buf), "+$%s#%02x", payload, sum & 0xff);
+	return buf;
+}
+
+#define EXPECT_REPLY(fd, packet, payload)                                                          \
+	do {                                                                                       \
+		const char *got_ = ask((fd), (packet));                                            \
+		EXPECT_STREQ(framed(payload), got_) TH_LOG("reply to \"%s\"", (packet));           \
+	} while (0)
+
+/* The payload of a reply (between "$" and "#"), copied into out. */
+static const char *payload_of(const char *reply_text, char *out, size_t size)
+{
+	const char *start = strchr(reply_text, '$'), *end = start ? strchr(start, '#') : NULL;
+
+	out[0] = '\0';
+	if (start && end && (size_t)(end - start) <= size)
+		snprintf(out, size, "%.*s", (int)(end - start - 1), start + 1);
+	return out;
+}
+
+/* A little-endian hex register value. */
+static uint64_t le_hex(const char *hex, unsigned int bytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = bytes; i-- > 0;) {
+		unsigned int byte = 0;
+
+		sscanf(hex + 2 * i, "%2x", &byte);
+		v = v << 8 | byte;
+	}
+	return v;
+}
+
+/*
+ * At least one malformed packet of each type the stub handles gets exactly
+ * E01 and changes nothing (registers, memory, the stop); the well-formed
+ * G, P, M, Z1 and z1 work; M into the read-only amd64 snapshot is refused.
+ */
+DEBUG_TEST(gdb_stub_answers_malformed_packets_e01_and_changes_nothing)
+{
+	static const char *const malformed[] = {
+	    "?x",
+	    "gx",
+	    "G",
+	    "G0",
+	    "Gzz",
+	    "p",
+	    "pzz",
+	    "p-1",
+	    "p10000000000000000",
+	    "p999",
+	    "P",
+	    "P=00",
+	    "P0=zz",
+	    "P0=00",
+	    "Pzz=00000000",
+	    "m",
+	    "m0",
+	    "m0,1:",
+	    "M",
+	    "M0,1",
+	    "M0,2:zz",
+	    "M0,1:0011",
+	    "Z",
+	    "Z0",
+	    "Z0,zz,1",
+	    "Z0,1000,1junk",
+	    "Z9,1000,1",
+	    "z",
+	    "z1,",
+	    "czz",
+	    "c-1",
+	    "sx",
+	    "C",
+	    "Czz",
+	    "C05;",
+	    "C05;zz",
+	    "S123",
+	    "Dx",
+	    "kx",
+	    "H",
+	    "Hx1",
+	    "Hg2",
+	    "T2",
+	    "T",
+	    "qXfer:features:read:other.xml:0,10",
+	    "qXfer:features:read:target.xml:zz",
+	};
+	/* i386: eip is register 8, cs 10; x86-64: rip 16, cs 18. */
+	const char *pc_reg = is_amd64(variant) ? "10" : "8",
+		   *cs_reg = is_amd64(variant) ? "12" : "a";
+	unsigned int width = is_amd64(variant) ? 8 : 4;
+	static char before[4096], after[4096], changed[4096], text[64], pkt[8192];
+	char pc_hex[32], cmd[128];
+	struct launcher l;
+	uint64_t pc;
+	int fd;
+
+	REQUIRE_BACKEND();
+	{
+		const char *extra[] = {"--timeout=60", guest(self, "hello"), NULL};
+
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
+	}
+	fd = stub_connect(&l);
+	ASSERT_LE(0, fd) TH_LOG("connect to port %d: %s", l.port, strerror(errno));
+	payload_of(ask(fd, "g"), before, sizeof(before));
+	ASSERT_LT(100, (int)strlen(before));
+	snprintf(cmd, sizeof(cmd), "p%s", pc_reg);
+	payload_of(ask(fd, cmd), pc_hex, sizeof(pc_hex));
+	ASSERT_EQ(2 * width, (unsigned int)strlen(pc_hex));
+	pc = le_hex(pc_hex, width);
+	snprintf(cmd, sizeof(cmd), "m%llx,8", (unsigned long long)pc);
+	payload_of(ask(fd, cmd), text, sizeof(text));
+	ASSERT_EQ(16, strlen(text));
+
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+		EXPECT_REPLY(fd, malformed[i], "E01");
+	/* A whole G of the right length, but one bad digit; one digit more. */
+	snprintf(pkt, sizeof(pkt), "G%s", before);
+	pkt[1] = 'x';
+	EXPECT_REPLY(fd, pkt, "E01");
+	snprintf(pkt, sizeof(pkt), "G%s0", before);
+	EXPECT_REPLY(fd, pkt, "E01");
+	/* A segment register is shown, not set. */
+	snprintf(pkt, sizeof(pkt), "P%s=00000000", cs_reg);
+	EXPECT_REPLY(fd, pkt, "E01");
+	/* Watchpoints: not supported (the empty reply), not malformed. */
+	EXPECT_REPLY(fd, "Z2,1000,1", "");
+	/* Nothing changed, and the guest is still held where it was. */
+	EXPECT_REPLY(fd, "?", "S05");
+	EXPECT_REPLY(fd, "g", before);
+	EXPECT_REPLY(fd, cmd, text);
+
+	/* Well-formed G and P do write: the first register (eax/rax). */
+	snprintf(changed, sizeof(changed), "%s", before);
+	memcpy(changed, "11223344", 8);
+	snprintf(pkt, sizeof(pkt), "G%s", changed);
+	EXPECT_REPLY(fd, pkt, "OK");
+	EXPECT_REPLY(fd, "g", changed);
+	snprintf(pkt, sizeof(pkt), "P0=%.*s", 2 * width, before);
+	EXPECT_REPLY(fd, pkt, "OK");
+	EXPECT_REPLY(fd, "p0", is_amd64(variant) ? "0000000000000000" : "00000000");
+	payload_of(ask(fd, "g"), after, sizeof(after));
+	EXPECT_STREQ(before, after);
+
+	/* M: the amd64 snapshot (the text) is read-only to the host; i686's
+	 * is writable (the same bytes back). Outside guest memory: E14. */
+	snprintf(pkt, sizeof(pkt), "M%llx,8:%s", (unsigned long long)pc, text);
+	EXPECT_REPLY(fd, pkt, is_amd64(variant) ? "E14" : "OK");
+	EXPECT_REPLY(fd, cmd, text);
+	snprintf(pkt, sizeof(pkt), "M%s,1:00", is_amd64(variant) ? "800000000000" : "fffff000");
+	EXPECT_REPLY(fd, pkt, "E14");
+
+	/* Z1 (a hardware breakpoint) at the PC and off it; z1; Z0 outside. */
+	snprintf(pkt, sizeof(pkt), "Z1,%llx,1", (unsigned long long)pc);
+	EXPECT_REPLY(fd, pkt, "OK");
+	pkt[0] = 'z';
+	EXPECT_REPLY(fd, pkt, "OK");
+	snprintf(pkt, sizeof(pkt), "Z1,%s,1", is_amd64(variant) ? "800000000000" : "fffff000");
+	EXPECT_REPLY(fd, pkt, "E14");
+	pkt[1] = '0';
+	EXPECT_REPLY(fd, pkt, "E14");
+	/* Threads: the one vCPU. */
+	EXPECT_REPLY(fd, "Hg0", "OK");
+	EXPECT_REPLY(fd, "Hc-1", "OK");
+	EXPECT_REPLY(fd, "T1", "OK");
+
+	/* Detach: the guest runs on alone, unchanged. */
+	EXPECT_REPLY(fd, "D", "OK");
+	close(fd);
+	EXPECT_LAUNCHER_EXIT(&l, 0);
+	EXPECT_TRUE(wait_for_text(l.out, "hello", 1));
+}
+
+/*
+ * An int3 goes to the page its address maps to when the guest resumes; the
+ * guest then points that address at another page (a PTE write and invlpg:
+ * no exit) and aborts. The int3 must still come out of the first page, so
+ * the next run from the snapshot reads the guest's byte there, not 0xcc.
+ * That is the third run: a sandbox's first restore puts back every page
+ * (KVM's dirty log starts all set), which would hide the leak.
+ * The test VM's KVM honours neither debug registers nor int3: the int3
+ * method is forced (SNAPVM_GDB_FORCE_INT3), and the guest only reads the
+ * byte, never executes it.
+ */
+DEBUG_TEST(gdb_int3_comes_out_of_the_page_it_went_to_after_the_guest_remaps)
+{
+	char snapvm[PATH_MAX], snap[PATH_MAX], flag[PATH_MAX + 32], out[PATH_MAX], where[PATH_MAX],
+	    brk[64], line[64];
+	static char text[1 << 16];
+	const char *first, *second;
+	struct launcher l;
+
+	REQUIRE_BACKEND();
+	if (!is_amd64(variant))
+		SKIP(return, "i686 guests run with paging off: no page to remap");
+	snprintf(snapvm, sizeof(snapvm), "%s/snapvm", vmm_build_dir());
+	snprintf(snap, sizeof(snap), "%s/gdb-remap.snap", self->tmp);
+	snprintf(flag, sizeof(flag), "--snapshot-out=%s", snap);
+	snprintf(out, sizeof(out), "%s/snap.out", self->tmp);
+	{
+		const char *argv[] = {
+		    snapvm, "run", self->memory_flag, flag, guest(self, "gdb-remap"), NULL};
+
+		ASSERT_EQ(0, finish(spawn(argv, out, NULL), DEADLINE_S));
+	}
+	snprintf(flag, sizeof(flag), "--from=%s", snap);
+	snprintf(where, sizeof(where), "unix:%s/gdb.sock", self->tmp);
+	ASSERT_EQ(0, setenv("SNAPVM_GDB_FORCE_INT3", "1", 1));
+	{
+		const char *extra[] = {"--timeout=60", "--repeat=3", flag, NULL};
+
+		ASSERT_EQ(0, start_launcher(self, &l, where, extra))
+		TH_LOG("%s", slurp(l.err, launcher_err, sizeof(launcher_err)));
+	}
+	unsetenv("SNAPVM_GDB_FORCE_INT3");
+	snprintf(brk, sizeof(brk), "break *0x%llx", (unsigned long long)GDB_REMAP_GVA);
+	GDB(gdb_out, guest(self, "gdb-remap"), NULL, &l, brk, "continue", "continue",
+	    "p/x *gdb_remap_page_a", "delete", "detach");
+	EXPECT_HAS(gdb_out, "SIGABRT");
+	/* At the stop, page A holds the guest's byte again. */
+	snprintf(line, sizeof(line), "$1 = 0x%x", GDB_REMAP_BYTE);
+	EXPECT_HAS(gdb_out, line);
+	EXPECT_LAUNCHER_EXIT(&l, SNAPVM_STATUS_GUEST_FAULT);
+	slurp(l.out, text, sizeof(text));
+	/* The first two runs read our int3 (so it was one, in memory), the
+	 * third, without gdb, the guest's own byte. */
+	snprintf(line, sizeof(line), GDB_REMAP_LINE, 0xcc);
+	first = strstr(text, line);
+	ASSERT_NE(NULL, first) TH_LOG("no \"%s\" (the int3 method) in:\n%s", line, text);
+	first = strstr(first + 1, line);
+	ASSERT_NE(NULL, first) TH_LOG("gdb did not see the second run:\n%s", text);
+	snprintf(line, sizeof(line), GDB_REMAP_LINE, GDB_REMAP_BYTE);
+	second = strstr(first + 1, line);
+	EXPECT_NE(NULL, second) TH_LOG("the int3 stayed in the page after the restore:\n%s", text);
+}
+
+/* A gdb that keeps talking after D: the launcher goes on within a bound. */
+DEBUG_TEST(gdb_client_that_keeps_sending_after_detach_does_not_hold_the_launcher)
+{
+	struct launcher l;
+	double start, exited = 0;
+	int fd, ws = 0;
+
+	REQUIRE_BACKEND();
+	{
+		const char *extra[] = {"--timeout=60", guest(self, "hello"), NULL};
+
+		ASSERT_EQ(0, start_launcher(self, &l, "0", extra));
+	}
+	fd = stub_connect(&l);
+	ASSERT_LE(0, fd) TH_LOG("connect to port %d: %s", l.port, strerror(errno));
+	EXPECT_REPLY(fd, "D", "OK");
+	/* An ack every half second, for up to 30 s, never hanging up. */
+	start = now_s();
+	while (now_s() - start < 30) {
+		if (waitpid(l.pid, &ws, WNOHANG) == l.pid) {
+			exited = now_s() - start;
+			break;
+		}
+		send(fd, "+", 1, MSG_NOSIGNAL);
+		usleep(500000);
+	}
+	close(fd);
+	if (!exited)
+		EXPECT_LAUNCHER_EXIT(&l, 0);
+	EXPECT_LT(0, exited) TH_LOG("the launcher was still held after 30 s");
+	EXPECT_GT(10, exited);
+	EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) TH_LOG("wait status 0x%x", ws);
+}
+
+/* --gdb=... that cannot work: a usage error (64), a port someone else
+ * has (69), a socket that cannot be made (73); a unix socket is the
+ * owner's only (0600). */
+DEBUG_TEST(gdb_flag_malformed_port_in_use_and_unix_socket_mode)
+{
+	static const char *const bad[] = {"",	 "abc",	       "70000", "-1", "12x", "1.2.3.4.5:80",
+					  ":80", "127.0.0.1:", "unix:"};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	char snapvm[PATH_MAX], flag[PATH_MAX + 16], out[PATH_MAX], err[PATH_MAX], expect[128],
+	    sock[PATH_MAX];
+	struct launcher l;
+	struct stat st;
+	int taken, fd;
+
+	REQUIRE_BACKEND();
+	snprintf(snapvm, sizeof(snapvm), "%s/snapvm", vmm_build_dir());
+	snprintf(out, sizeof(out), "%s/out", self->tmp);
+	snprintf(err, sizeof(err), "%s/err", self->tmp);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = {snapvm, "run", self->memory_flag, flag, guest(self, "hello"),
+				      NULL};
+
+		snprintf(flag, sizeof(flag), "--gdb=%s", bad[i]);
+		EXPECT_EQ(EX_USAGE, finish(spawn(argv, out, err), DEADLINE_S))
+		TH_LOG("%s", flag);
+		snprintf(expect, sizeof(expect), "--gdb=%s: want ", bad[i]);
+		EXPECT_HAS(slurp(err, launcher_err, sizeof(launcher_err)), expect);
+	}
+	/* A port that is listened on already (ours, held: no race). */
+	taken = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, bind(taken, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(taken, 1));
+	ASSERT_EQ(0, getsockname(taken, (struct sockaddr *)&sin, &len));
+	snprintf(flag, sizeof(flag), "--gdb=%d", ntohs(sin.sin_port));
+	{
+		const char *argv[] = {snapvm, "run", self->memory_flag, flag, guest(self, "hello"),
+				      NULL};
+
+		EXPECT_EQ(EX_UNAVAILABLE, finish(spawn(argv, out, err), DEADLINE_S));
+		snprintf(expect, sizeof(expect), "gdb stub: bind 127.0.0.1:%d",
+			 ntohs(sin.sin_port));
+		EXPECT_HAS(slurp(err, launcher_err, sizeof(launcher_err)), expect);
+	}
+	close(taken);
+	snprintf(flag, sizeof(flag), "--gdb=unix:%s/no-such-dir/gdb.sock", self->tmp);
+	{
+		const char *argv[] = {snapvm, "run", self->memory_flag, flag, guest(self, "hello"),
+				      NULL};
+
+		EXPECT_EQ(EX_CANTCREAT, finish(spawn(argv, out, err), DEADLINE_S));
+		EXPECT_HAS(slurp(err, launcher_err, sizeof(launcher_err)), "gdb stub: bind ");
+	}
+	/* The unix socket: 0600 while it waits; k ends the run. */
+	snprintf(sock, sizeof(sock), "unix:%s/gdb.sock", self->tmp);
+	{
+		const char *extra[] = {"--timeout=60", guest(self, "hello"), NULL};
+
+		ASSERT_EQ(0, start_launcher(self, &l, sock, extra));
+	}
+	ASSERT_EQ(0, stat(l.target, &st)) TH_LOG("%s: %s", l.target, strerror(errno));
+	EXPECT_TRUE(S_ISSOCK(st.st_mode));
+	EXPECT_EQ(0600, (int)(st.st_mode & 07777));
+	fd = stub_connect(&l);
+	ASSERT_LE(0, fd) TH_LOG("connect to %s: %s", l.target, strerror(errno));
+	send_packet(fd, "k");
+	EXPECT_LAUNCHER_EXIT(&l, SNAPVM_STATUS_INTERRUPTED);
+	close(fd);
 }
 
 TEST(help_says_the_stub_binds_to_localhost)
