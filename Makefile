@@ -71,7 +71,7 @@ check: $(SETUP_STAMP)
 	@rm -f $(BUILD)/check/*.tap
 	-tests/run-tap --out $(BUILD)/check/unit.tap tests/style-tap tests/docs-tap $(UNIT_TESTS) \
 		fuzz/run-tap
-	-tests/vm/run --timeout 1200 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
+	-tests/vm/run --timeout 3000 -- $(ROOT)/tests/run-tap --out $(BUILD)/check/kselftest.tap $(KSELFTESTS)
 	@tests/tap-summary $(BUILD)/check/unit.tap $(BUILD)/check/kselftest.tap
 
 # The kselftests under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)
