@@ -34,7 +34,7 @@
 #include "guests/test/gdb-remap.h"
 #include "kselftest_harness.h"
 #include "tests/kselftest/vmm_test.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define TEST_TIMEOUT_S 300
 /* Longest a launcher or gdb may take before the test kills it. */

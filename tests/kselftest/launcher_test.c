@@ -36,8 +36,8 @@
 #include "layout/amd64.h"
 #include "layout/i686.h"
 #include "uapi/snapvm.h"
-#include "userspace/snapfile.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapfile.h"
+#include "userspace/lib/snapvm.h"
 
 /* Per test (the harness's own limit): a few runs each. */
 #define TEST_TIMEOUT_S	    180

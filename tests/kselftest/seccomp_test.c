@@ -32,8 +32,8 @@
 
 #include "kselftest_harness.h"
 #include "tests/kselftest/vmm_test.h"
-#include "userspace/internal.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapvm.h"
 
 /* How long the launcher may take to reach the guest, under nested TCG. */
 #define START_DEADLINE_S 60

@@ -27,8 +27,8 @@
 #include "tests/kselftest/vmm_test.h"
 #include "guests/test/call-loop.h"
 #include "layout/abi.h"
-#include "userspace/snapfile.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapfile.h"
+#include "userspace/lib/snapvm.h"
 
 #define PINNED_PAGES_PATH "/sys/class/misc/snapvm/pinned_pages"
 /* Small: every test hashes all of guest memory, under nested TCG. */

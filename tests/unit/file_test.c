@@ -28,8 +28,8 @@
 
 #include "kselftest_harness.h"
 #include "layout/amd64.h"
-#include "userspace/internal.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapfile.h"
 
 FIXTURE(file)
 {

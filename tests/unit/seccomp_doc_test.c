@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * seccomp_doc_test.c - the lists of allowed system calls in
- * userspace/snapvm.h and README.md name exactly the calls of the filter's
+ * userspace/lib/snapvm.h and README.md name exactly the calls of the filter's
  * table (userspace/seccomp.c): each call of the table appears in both, and
  * neither names a system call the table lacks.
  */
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* The checkout: this binary is build/tests/unit/seccomp_doc_test. */
 static void repo_file(char *path, size_t size, const char *name)
@@ -116,9 +116,9 @@ static void check(struct __test_metadata *_metadata, const char *name, const cha
 
 TEST(snapvm_h_lists_the_table)
 {
-	char *text = block("userspace/snapvm.h", " * Allowed (x86-64", " * Not allowed");
+	char *text = block("userspace/lib/snapvm.h", " * Allowed (x86-64", " * Not allowed");
 
-	check(_metadata, "userspace/snapvm.h", text);
+	check(_metadata, "userspace/lib/snapvm.h", text);
 	free(text);
 }
 

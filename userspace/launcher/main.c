@@ -22,7 +22,7 @@
 #include "layout/i686.h"
 #include "uapi/snapvm.h"
 #include "userspace/launcher/oci.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 static const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=auto|kmod|memfd]\n"

@@ -22,11 +22,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 #include "userspace/launcher/jsonx.h"
 #include "userspace/launcher/oci.h"
 #include "userspace/launcher/sha256.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/snapfile.h"
 
 #define OCI_MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
 #define OCI_INDEX_MEDIA_TYPE	"application/vnd.oci.image.index.v1+json"

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define OCI_SNAPSHOT_MEDIA_TYPE "application/vnd.snapvm.snapshot.v1"
 #define OCI_DEFAULT_TAG		"latest"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "layout/amd64.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define CR0_PE (1ULL << 0)
 #define CR0_MP (1ULL << 1)

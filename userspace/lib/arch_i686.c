@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "layout/i686.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define CR0_PE (1ULL << 0)
 #define CR0_ET (1ULL << 4)

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /*
  * A timeout (the thread's POSIX timer) and

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define RWX (PF_R | PF_W | PF_X)
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 static int fail_va(struct snapvm_error *err, int status, int errnum, const char *fmt, va_list ap)
 {

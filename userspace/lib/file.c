@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 const char *snapvm_file_type(mode_t mode)
 {

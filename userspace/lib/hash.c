@@ -4,7 +4,7 @@
  * library, so that the KVM backend (its MSR probe cache) and the snapshot
  * code can both use it without calling each other.
  */
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 uint64_t snapvm_hash64(uint64_t hash, const void *data, size_t len)
 {

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "uapi/snapvm.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 void snapvm_host_info(struct snapvm_host_info *info)
 {

@@ -20,7 +20,7 @@
 
 #include "layout/abi.h"
 #include "layout/common.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define SNAPVM_PAGE SNAPVM_GUEST_PAGE_SIZE
 

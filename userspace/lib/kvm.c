@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define KVM_DEVICE "/dev/kvm"
 

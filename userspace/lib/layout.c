@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 const struct snapvm_arch *snapvm_arch_get(uint32_t layout)
 {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "uapi/snapvm.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define SNAPVM_DEVICE "/dev/snapvm"
 

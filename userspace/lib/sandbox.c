@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 enum { SLOT_SNAPSHOT, SLOT_SCRATCH };
 

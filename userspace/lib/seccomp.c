@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "uapi/snapvm.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* Landlock's file-system rights by ABI version (older headers lack some). */
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -58,7 +58,7 @@ enum cond {
 	}
 
 /*
- * The whole allowlist, in the groups userspace/snapvm.h and README.md list
+ * The whole allowlist, in the groups userspace/lib/snapvm.h and README.md list
  * (tests/unit/seccomp_doc_test.c checks that they name exactly these).
  */
 static const struct rule {

@@ -18,8 +18,8 @@
 
 #include "layout/amd64.h"
 #include "layout/i686.h"
-#include "userspace/internal.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapfile.h"
 
 #define SNAPFILE_HEADER_SIZE SNAPVM_GUEST_PAGE_SIZE
 /* Far more than any KVM vCPU state (XSAVE is a few KiB); bounds a hostile

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define SNAPFILE_MAGIC "SNAPVMSN"
 /* Bump on any change of the header or of a section's meaning. */

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "uapi/snapvm.h"
-#include "userspace/internal.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapfile.h"
 
 static bool bit_set(const uint64_t *bitmap, uint64_t i)
 {

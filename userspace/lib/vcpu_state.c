@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* ---- MSRs ---- */
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* Restores between two re-protections: one request in 64 pays the faults
  * of its working set again, which is what finding out costs. */

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define CR0_PG	 (1ULL << 31)
 #define CR4_PSE	 (1ULL << 4)

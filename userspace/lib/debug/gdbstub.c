@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* A run is cut into slices this long so that gdb's Ctrl-C is seen between
  * them without a second thread. */
