@@ -705,4 +705,47 @@ int64_t snapvm_snapshot_fill_scratch(const struct snapvm_snapshot *snap,
 int snapvm_snapshot_from_sandbox(struct snapvm_sandbox *sb, const struct snapvm_vcpu_state *state,
 				 struct snapvm_snapshot **out, struct snapvm_error *err);
 
+/* ---- the sandbox's pieces: what they share ----
+ * sandbox.c (lifecycle, exit loop) stands above hypercall.c (the table and
+ * host functions), which stands above console.c (output); restore.c and
+ * call.c use the loop; all of them report through outcome.c. */
+
+/* The two memory slots of every sandbox's VM. */
+enum { SNAPVM_SLOT_SNAPSHOT, SNAPVM_SLOT_SCRATCH };
+
+/* What an exit's handler returns (or -status): run on, or the run stops
+ * with *outcome filled. */
+enum { SNAPVM_RUN_ON, SNAPVM_RUN_STOP };
+
+/* How a run stopped, into *outcome (outcome.c). snapvm_fault: the guest did
+ * something wrong at rip; returns SNAPVM_RUN_STOP. */
+int snapvm_fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The vCPU's RIP now, 0 if it cannot be read. */
+uint64_t snapvm_current_rip(struct snapvm_sandbox *sb);
+/* The run was kicked: timed out or interrupted; returns SNAPVM_RUN_STOP. */
+int snapvm_timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome);
+/* The errors of a sandbox that may not run now: poisoned (a failed restore
+ * or guest memory that could not be brought in), reentered from one of its
+ * host functions, or guest memory snapvm.ko could not charge (which
+ * poisons it). */
+int snapvm_poisoned(struct snapvm_sandbox *sb, struct snapvm_error *err);
+int snapvm_reentered(const char *what, struct snapvm_error *err);
+int snapvm_guest_memory_failed(struct snapvm_sandbox *sb, struct snapvm_error *err,
+			       const char *what, uint64_t gva, int errnum);
+
+/* The guest's output (console.c): what snapvm_console_output and
+ * snapvm_console_flush return when the run's deadline passed while they
+ * waited on the output fd. */
+#define SNAPVM_OUTPUT_TIMED_OUT (-1)
+int snapvm_console_output(struct snapvm_sandbox *sb, const void *buf, size_t len,
+			  struct snapvm_error *err);
+int snapvm_console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err);
+int snapvm_console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+		       struct snapvm_error *err);
+
+/* An exit on the hypercall port (hypercall.c). */
+int snapvm_handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+			    struct snapvm_outcome *outcome, struct snapvm_error *err);
+
 #endif /* SNAPVM_USERSPACE_INTERNAL_H */

@@ -19,22 +19,18 @@
 
 #include "userspace/lib/internal.h"
 
-enum { SLOT_SNAPSHOT, SLOT_SCRATCH };
-
 /* ---- output ---- */
 
-/* What output() returns when the run's deadline passed while it waited. */
-#define OUTPUT_TIMED_OUT (-1)
-
 /*
- * All of buf to the output fd; 0, OUTPUT_TIMED_OUT, or a status. A write
+ * All of buf to the output fd; 0, SNAPVM_OUTPUT_TIMED_OUT, or a status. A write
  * blocked on a full pipe is interrupted by the run's timer signal (installed
  * without SA_RESTART, and re-sent until the run ends), so output can never
  * hold a run past its deadline. EPIPE is a host error like any other: the
  * launcher ignores SIGPIPE, and so must an embedder whose guests write to
  * pipes.
  */
-static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct snapvm_error *err)
+int snapvm_console_output(struct snapvm_sandbox *sb, const void *buf, size_t len,
+			  struct snapvm_error *err)
 {
 	const unsigned char *p = buf;
 	sigset_t saved;
@@ -45,7 +41,7 @@ static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct
 		ssize_t n;
 
 		if (sb->vcpu.kicked) {
-			ret = OUTPUT_TIMED_OUT;
+			ret = SNAPVM_OUTPUT_TIMED_OUT;
 			break;
 		}
 		n = write(sb->output_fd, p, len);
@@ -64,9 +60,9 @@ static int output(struct snapvm_sandbox *sb, const void *buf, size_t len, struct
 	return ret;
 }
 
-static int console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err)
+int snapvm_console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err)
 {
-	int ret = output(sb, sb->console, sb->console_len, err);
+	int ret = snapvm_console_output(sb, sb->console, sb->console_len, err);
 
 	sb->console_len = 0;
 	return ret;
@@ -74,7 +70,7 @@ static int console_flush(struct snapvm_sandbox *sb, struct snapvm_error *err)
 
 /* Console bytes are kept until a newline (or a full buffer, or any stop),
  * so a guest printing byte by byte costs one write(2) per line. */
-static int console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+int snapvm_console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
 		       struct snapvm_error *err)
 {
 	for (uint32_t i = 0; i < exit->io.count; i++) {
@@ -82,7 +78,7 @@ static int console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 
 		sb->console[sb->console_len++] = c;
 		if (c == '\n' || sb->console_len == sizeof(sb->console)) {
-			int ret = console_flush(sb, err);
+			int ret = snapvm_console_flush(sb, err);
 
 			if (ret)
 				return ret;
@@ -93,8 +89,6 @@ static int console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 
 /* ---- hypercalls ---- */
 
-enum { HC_CONTINUE, HC_STOP };
-
 struct hypercall {
 	const struct snapvm_arch *arch;
 	uint64_t nr, arg[4];
@@ -102,10 +96,7 @@ struct hypercall {
 	uint64_t rip;
 };
 
-static int fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, ...)
+int snapvm_fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -114,14 +105,12 @@ static int fault(struct snapvm_outcome *outcome, uint64_t rip, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(outcome->message, sizeof(outcome->message), fmt, ap);
 	va_end(ap);
-	return HC_STOP;
+	return SNAPVM_RUN_STOP;
 }
-
-static uint64_t current_rip(struct snapvm_sandbox *sb);
 
 /* After a failed restore the sandbox holds a mix of two requests' state:
  * it refuses to run until a restore succeeds. */
-static int poisoned(struct snapvm_sandbox *sb, struct snapvm_error *err)
+int snapvm_poisoned(struct snapvm_sandbox *sb, struct snapvm_error *err)
 {
 	return snapvm_fail(err, SNAPVM_STATUS_POISONED,
 			   "the sandbox is unusable until it is restored: %s", sb->poison_reason);
@@ -129,15 +118,15 @@ static int poisoned(struct snapvm_sandbox *sb, struct snapvm_error *err)
 
 /* The run was kicked (in KVM_RUN, or while output waited on its fd): by
  * snapvm_sandbox_interrupt, or because the deadline passed. */
-static int timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
+int snapvm_timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
 {
 	bool interrupted = snapvm_interrupt_take(sb);
 
 	outcome->stop = interrupted ? SNAPVM_STOP_INTERRUPTED : SNAPVM_STOP_TIMEOUT;
-	outcome->rip = current_rip(sb);
+	outcome->rip = snapvm_current_rip(sb);
 	snprintf(outcome->message, sizeof(outcome->message), "%s at RIP 0x%llx",
 		 interrupted ? "interrupted" : "timed out", (unsigned long long)outcome->rip);
-	return HC_STOP;
+	return SNAPVM_RUN_STOP;
 }
 
 /*
@@ -147,7 +136,7 @@ static int timed_out(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
  * what and where, and the sandbox, stopped inside the hypercall, refuses to
  * run until a restore (as after a failed restore).
  */
-static int guest_memory_failed(struct snapvm_sandbox *sb, struct snapvm_error *err,
+int snapvm_guest_memory_failed(struct snapvm_sandbox *sb, struct snapvm_error *err,
 			       const char *what, uint64_t gva, int errnum)
 {
 	int status = snapvm_fail_errno(
@@ -174,7 +163,7 @@ static int hc_exit(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapv
 	outcome->stop = SNAPVM_STOP_EXIT;
 	outcome->code = guest_signed(hc, hc->arg[0]);
 	outcome->rip = hc->rip;
-	return HC_STOP;
+	return SNAPVM_RUN_STOP;
 }
 
 /* WRITE's visit: the console's line first, then the guest's bytes. */
@@ -193,13 +182,13 @@ static int write_piece(void *ctx, const void *host, uint64_t len)
 	int ret;
 
 	if (!w->flushed) {
-		ret = console_flush(w->sb, w->err);
+		ret = snapvm_console_flush(w->sb, w->err);
 		if (ret)
-			return ret == OUTPUT_TIMED_OUT ? WRITE_TIMED_OUT : ret;
+			return ret == SNAPVM_OUTPUT_TIMED_OUT ? WRITE_TIMED_OUT : ret;
 		w->flushed = true;
 	}
-	ret = output(w->sb, host, len, w->err);
-	return ret == OUTPUT_TIMED_OUT ? WRITE_TIMED_OUT : ret;
+	ret = snapvm_console_output(w->sb, host, len, w->err);
+	return ret == SNAPVM_OUTPUT_TIMED_OUT ? WRITE_TIMED_OUT : ret;
 }
 
 static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
@@ -212,7 +201,7 @@ static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 
 	if (len > SNAPVM_WRITE_MAX) {
 		hc->result = (uint64_t)-SNAPVM_EINVAL;
-		return HC_CONTINUE;
+		return SNAPVM_RUN_ON;
 	}
 	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
@@ -221,17 +210,17 @@ static int hc_write(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	ret = snapvm_guest_range_visit(&sb->memory, &paging, hc->arg[0], len, write_piece, &ctx,
 				       &errnum);
 	if (ret < 0 && errnum)
-		return -guest_memory_failed(sb, err, "WRITE", hc->arg[0], errnum);
+		return -snapvm_guest_memory_failed(sb, err, "WRITE", hc->arg[0], errnum);
 	if (ret < 0) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
-		return HC_CONTINUE;
+		return SNAPVM_RUN_ON;
 	}
 	if (ret == WRITE_TIMED_OUT)
-		return timed_out(sb, outcome);
+		return snapvm_timed_out(sb, outcome);
 	if (ret)
 		return -ret;
 	hc->result = len;
-	return HC_CONTINUE;
+	return SNAPVM_RUN_ON;
 }
 
 static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snapvm_outcome *outcome,
@@ -251,11 +240,11 @@ static int hc_abort(struct snapvm_sandbox *sb, struct hypercall *hc, struct snap
 	ret = (int)snapvm_guest_read_string(&sb->memory, &paging, gva, outcome->message,
 					    SNAPVM_ABORT_MSG_MAX, &errnum);
 	if (errnum)
-		return -guest_memory_failed(sb, err, "ABORT's message", gva, errnum);
+		return -snapvm_guest_memory_failed(sb, err, "ABORT's message", gva, errnum);
 	if (ret < 0)
 		snprintf(outcome->message, sizeof(outcome->message),
 			 "(no message: GVA 0x%llx is not mapped)", (unsigned long long)gva);
-	return HC_STOP;
+	return SNAPVM_RUN_STOP;
 }
 
 /* The vCPU stops at the `out` with the I/O pending; the state a restore
@@ -289,7 +278,7 @@ static int hc_snapshot(struct snapvm_sandbox *sb, struct hypercall *hc,
 	outcome->stop = SNAPVM_STOP_SNAPSHOT;
 	outcome->rip = sb->taken->regs.rip;
 	sb->at_snapshot = true;
-	return HC_STOP;
+	return SNAPVM_RUN_STOP;
 }
 
 static int hc_call_wait(struct snapvm_sandbox *sb, struct hypercall *hc,
@@ -306,7 +295,7 @@ static int hc_call_wait(struct snapvm_sandbox *sb, struct hypercall *hc,
 	outcome->code = (int64_t)hc->arg[0];
 	outcome->rip = hc->rip;
 	sb->at_call_wait = true;
-	return HC_STOP;
+	return SNAPVM_RUN_STOP;
 }
 
 /* ---- host functions ---- */
@@ -358,11 +347,11 @@ static void *writable_next(struct snapvm_sandbox *sb, struct snapvm_guest_range 
 	if (r->done == r->len ||
 	    snapvm_gva_to_gpa(&sb->memory, r->paging, r->gva + r->done, &gpa, &contiguous))
 		return NULL;
-	slot = &sb->memory.slots[SLOT_SCRATCH];
+	slot = &sb->memory.slots[SNAPVM_SLOT_SCRATCH];
 	if (gpa >= slot->gpa && gpa - slot->gpa < slot->size) {
 		pending = sb->scratch_dirty;
 	} else {
-		slot = &sb->memory.slots[SLOT_SNAPSHOT];
+		slot = &sb->memory.slots[SNAPVM_SLOT_SNAPSHOT];
 		if (!sb->view_private || gpa < slot->gpa || gpa - slot->gpa >= slot->size)
 			return NULL;
 		pending = sb->view_dirty;
@@ -398,11 +387,11 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 	out.len = regs->rbp & hc->arch->arg_mask;
 	if (!binding || hc->arg[0] > UINT32_MAX) {
 		hc->result = (uint64_t)-SNAPVM_ENOSYS;
-		return HC_CONTINUE;
+		return SNAPVM_RUN_ON;
 	}
 	if (in.len > SNAPVM_HOST_CALL_MAX || out.len > SNAPVM_HOST_CALL_MAX) {
 		hc->result = (uint64_t)-SNAPVM_EINVAL;
-		return HC_CONTINUE;
+		return SNAPVM_RUN_ON;
 	}
 	ret = snapvm_kvm_vcpu_paging(&sb->vcpu, &paging, err);
 	if (ret)
@@ -420,14 +409,14 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 	while (writable_next(sb, &out, &chunk, false))
 		;
 	if (in.error)
-		return -guest_memory_failed(sb, err, "HOST_CALL's input", in.gva + in.done,
-					    in.error);
+		return -snapvm_guest_memory_failed(sb, err, "HOST_CALL's input", in.gva + in.done,
+						   in.error);
 	if (out.error)
-		return -guest_memory_failed(sb, err, "HOST_CALL's output", out.gva + out.done,
-					    out.error);
+		return -snapvm_guest_memory_failed(sb, err, "HOST_CALL's output",
+						   out.gva + out.done, out.error);
 	if (in.done != in.len || out.done != out.len) {
 		hc->result = (uint64_t)-SNAPVM_EFAULT;
-		return HC_CONTINUE;
+		return SNAPVM_RUN_ON;
 	}
 	/* A handler that claims more than it wrote must not hand the guest an
 	 * earlier call's bytes (another request's, perhaps). */
@@ -443,10 +432,10 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 	for (copied = 0; (p = writable_next(sb, &out, &chunk, true)); copied += chunk)
 		memcpy(p, sb->host_out + copied, chunk);
 	if (out.error)
-		return -guest_memory_failed(sb, err, "HOST_CALL's output", out.gva + out.done,
-					    out.error);
+		return -snapvm_guest_memory_failed(sb, err, "HOST_CALL's output",
+						   out.gva + out.done, out.error);
 	hc->result = (uint64_t)n;
-	return HC_CONTINUE;
+	return SNAPVM_RUN_ON;
 }
 
 typedef int hypercall_fn(struct snapvm_sandbox *sb, struct hypercall *hc,
@@ -466,7 +455,7 @@ static const struct {
     [SNAPVM_HC_HOST_CALL] = {"HOST_CALL", hc_host_call},
 };
 
-static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
+int snapvm_handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
 			    struct snapvm_outcome *outcome, struct snapvm_error *err)
 {
 	const struct snapvm_arch *arch = sb->snapshot->arch;
@@ -480,11 +469,12 @@ static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit 
 		return -ret;
 	hc.rip = regs->rip;
 	if (!exit->io.out || exit->io.size != 4 || exit->io.count != 1)
-		return fault(outcome, hc.rip,
-			     "malformed hypercall: %s of %u x %u bytes on port 0x%x at RIP 0x%llx "
-			     "(want `out %%eax, %%dx`)",
-			     exit->io.out ? "out" : "in", exit->io.count, exit->io.size,
-			     exit->io.port, (unsigned long long)hc.rip);
+		return snapvm_fault(
+		    outcome, hc.rip,
+		    "malformed hypercall: %s of %u x %u bytes on port 0x%x at RIP 0x%llx "
+		    "(want `out %%eax, %%dx`)",
+		    exit->io.out ? "out" : "in", exit->io.count, exit->io.size, exit->io.port,
+		    (unsigned long long)hc.rip);
 	/* The number is what `out %eax` sent, whatever RAX's upper half holds. */
 	memcpy(&eax, exit->io.data, sizeof(eax));
 	hc.nr = eax;
@@ -493,15 +483,15 @@ static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit 
 	hc.arg[2] = regs->rsi & arch->arg_mask;
 	hc.arg[3] = regs->rdi & arch->arg_mask;
 	if (hc.nr >= sizeof(hypercalls) / sizeof(hypercalls[0]) || !hypercalls[hc.nr].name)
-		return fault(outcome, hc.rip, "unknown hypercall %llu at RIP 0x%llx",
-			     (unsigned long long)hc.nr, (unsigned long long)hc.rip);
+		return snapvm_fault(outcome, hc.rip, "unknown hypercall %llu at RIP 0x%llx",
+				    (unsigned long long)hc.nr, (unsigned long long)hc.rip);
 	if (!hypercalls[hc.nr].fn)
-		return fault(outcome, hc.rip,
-			     "hypercall %llu (%s) at RIP 0x%llx is not supported by this sandbox",
-			     (unsigned long long)hc.nr, hypercalls[hc.nr].name,
-			     (unsigned long long)hc.rip);
+		return snapvm_fault(
+		    outcome, hc.rip,
+		    "hypercall %llu (%s) at RIP 0x%llx is not supported by this sandbox",
+		    (unsigned long long)hc.nr, hypercalls[hc.nr].name, (unsigned long long)hc.rip);
 	ret = hypercalls[hc.nr].fn(sb, &hc, outcome, err);
-	if (ret == HC_CONTINUE) {
+	if (ret == SNAPVM_RUN_ON) {
 		/* Re-read: the handler may have issued ioctls in between. */
 		int r = snapvm_kvm_vcpu_regs(&sb->vcpu, &regs, err);
 
@@ -515,7 +505,7 @@ static int handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit 
 
 /* ---- the exit loop ---- */
 
-static uint64_t current_rip(struct snapvm_sandbox *sb)
+uint64_t snapvm_current_rip(struct snapvm_sandbox *sb)
 {
 	struct kvm_regs *regs;
 
@@ -526,19 +516,20 @@ static int handle_mmio(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 		       struct snapvm_outcome *outcome)
 {
 	const struct snapvm_snapshot *snap = sb->snapshot;
-	uint64_t rip = current_rip(sb);
+	uint64_t rip = snapvm_current_rip(sb);
 	uint64_t gpa = exit->mmio.gpa;
 
 	if (exit->mmio.write && gpa >= snap->gpa && gpa - snap->gpa < snap->size)
-		return fault(outcome, rip,
-			     "write of %u bytes to the read-only snapshot at GPA 0x%llx "
-			     "(KVM_EXIT_MMIO) at RIP 0x%llx",
-			     exit->mmio.len, (unsigned long long)gpa, (unsigned long long)rip);
-	return fault(outcome, rip,
-		     "stray MMIO %s of %u bytes at GPA 0x%llx, where no memory is "
-		     "(KVM_EXIT_MMIO) at RIP 0x%llx",
-		     exit->mmio.write ? "write" : "read", exit->mmio.len, (unsigned long long)gpa,
-		     (unsigned long long)rip);
+		return snapvm_fault(outcome, rip,
+				    "write of %u bytes to the read-only snapshot at GPA 0x%llx "
+				    "(KVM_EXIT_MMIO) at RIP 0x%llx",
+				    exit->mmio.len, (unsigned long long)gpa,
+				    (unsigned long long)rip);
+	return snapvm_fault(outcome, rip,
+			    "stray MMIO %s of %u bytes at GPA 0x%llx, where no memory is "
+			    "(KVM_EXIT_MMIO) at RIP 0x%llx",
+			    exit->mmio.write ? "write" : "read", exit->mmio.len,
+			    (unsigned long long)gpa, (unsigned long long)rip);
 }
 
 static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
@@ -549,57 +540,59 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 	switch (exit->kind) {
 	case SNAPVM_EXIT_IO:
 		if (exit->io.port == SNAPVM_PORT_CONSOLE && exit->io.out) {
-			int ret = console_put(sb, exit, err);
+			int ret = snapvm_console_put(sb, exit, err);
 
-			if (ret == OUTPUT_TIMED_OUT)
-				return timed_out(sb, outcome);
-			return ret ? -ret : HC_CONTINUE;
+			if (ret == SNAPVM_OUTPUT_TIMED_OUT)
+				return snapvm_timed_out(sb, outcome);
+			return ret ? -ret : SNAPVM_RUN_ON;
 		}
 		if (exit->io.port == SNAPVM_PORT_HYPERCALL)
-			return handle_hypercall(sb, exit, outcome, err);
-		rip = current_rip(sb);
-		return fault(outcome, rip,
-			     "unhandled I/O: %s of %u bytes on port 0x%x (KVM_EXIT_IO) at RIP "
-			     "0x%llx",
-			     exit->io.out ? "out" : "in", exit->io.size, exit->io.port,
-			     (unsigned long long)rip);
+			return snapvm_handle_hypercall(sb, exit, outcome, err);
+		rip = snapvm_current_rip(sb);
+		return snapvm_fault(
+		    outcome, rip,
+		    "unhandled I/O: %s of %u bytes on port 0x%x (KVM_EXIT_IO) at RIP "
+		    "0x%llx",
+		    exit->io.out ? "out" : "in", exit->io.size, exit->io.port,
+		    (unsigned long long)rip);
 	case SNAPVM_EXIT_MMIO:
 		return handle_mmio(sb, exit, outcome);
 	case SNAPVM_EXIT_SHUTDOWN:
 		/* SVM's shutdown intercept leaves the VMCB undefined, and KVM
 		 * resets the vCPU: its RIP would be the reset vector. */
 		if (snapvm_kvm_cpu_is_amd())
-			return fault(outcome, 0,
-				     "guest shut down (triple fault, KVM_EXIT_SHUTDOWN); RIP "
-				     "unknown: AMD CPUs reset the vCPU on shutdown");
-		rip = current_rip(sb);
-		return fault(outcome, rip,
-			     "guest shut down (triple fault, KVM_EXIT_SHUTDOWN) at RIP 0x%llx",
-			     (unsigned long long)rip);
+			return snapvm_fault(
+			    outcome, 0,
+			    "guest shut down (triple fault, KVM_EXIT_SHUTDOWN); RIP "
+			    "unknown: AMD CPUs reset the vCPU on shutdown");
+		rip = snapvm_current_rip(sb);
+		return snapvm_fault(
+		    outcome, rip, "guest shut down (triple fault, KVM_EXIT_SHUTDOWN) at RIP 0x%llx",
+		    (unsigned long long)rip);
 	case SNAPVM_EXIT_KICKED:
-		return timed_out(sb, outcome);
+		return snapvm_timed_out(sb, outcome);
 	case SNAPVM_EXIT_SIGNAL:
 		/* The kick signal, if it is what stopped KVM_RUN; else someone
 		 * else's signal, and the guest runs on. */
 		snapvm_deadline_take_pending();
-		return sb->vcpu.kicked ? timed_out(sb, outcome) : HC_CONTINUE;
+		return sb->vcpu.kicked ? snapvm_timed_out(sb, outcome) : SNAPVM_RUN_ON;
 	case SNAPVM_EXIT_DEBUG:
 		/* Only while a debugger (gdbstub.c) has guest debugging on. */
 		sb->debug_exit = exit->debug;
 		outcome->stop = SNAPVM_STOP_DEBUG;
 		outcome->rip = exit->debug.pc;
-		return HC_STOP;
+		return SNAPVM_RUN_STOP;
 	case SNAPVM_EXIT_OTHER:
-		rip = current_rip(sb);
-		return fault(outcome, rip, "%s at RIP 0x%llx", exit->description,
-			     (unsigned long long)rip);
+		rip = snapvm_current_rip(sb);
+		return snapvm_fault(outcome, rip, "%s at RIP 0x%llx", exit->description,
+				    (unsigned long long)rip);
 	}
-	return fault(outcome, 0, "unexpected exit kind %d", exit->kind);
+	return snapvm_fault(outcome, 0, "unexpected exit kind %d", exit->kind);
 }
 
 /* A handler of a host function may not run, call or restore the sandbox
  * that is calling it. */
-static int reentered(const char *what, struct snapvm_error *err)
+int snapvm_reentered(const char *what, struct snapvm_error *err)
 {
 	return snapvm_fail(err, EX_USAGE,
 			   "%s: called from a host function of the same sandbox, which is in the "
@@ -615,15 +608,15 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 
 	memset(outcome, 0, sizeof(*outcome));
 	if (sb->in_host_call)
-		return reentered("snapvm_sandbox_run", err);
+		return snapvm_reentered("snapvm_sandbox_run", err);
 	if (sb->poisoned)
-		return poisoned(sb, err);
+		return snapvm_poisoned(sb, err);
 	sb->at_snapshot = sb->at_call_wait = false;
 	ret = snapvm_deadline_start(sb, timeout_ms, &deadline, err);
 	if (ret)
 		return ret;
 	if (snapvm_interrupt_pending(sb)) {
-		timed_out(sb, outcome);
+		snapvm_timed_out(sb, outcome);
 		goto out;
 	}
 	for (;;) {
@@ -637,7 +630,7 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 			ret = -ret;
 			break;
 		}
-		if (ret == HC_STOP) {
+		if (ret == SNAPVM_RUN_STOP) {
 			ret = 0;
 			break;
 		}
@@ -645,11 +638,12 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 	/* The guest's output so far is kept, whatever stopped it; still under
 	 * the timer, so a blocked fd cannot hold the run past its deadline. */
 	if (sb->console_len) {
-		int flushed = console_flush(sb, ret ? NULL : err);
+		int flushed = snapvm_console_flush(sb, ret ? NULL : err);
 
-		if (flushed == OUTPUT_TIMED_OUT && !ret && outcome->stop != SNAPVM_STOP_TIMEOUT &&
+		if (flushed == SNAPVM_OUTPUT_TIMED_OUT && !ret &&
+		    outcome->stop != SNAPVM_STOP_TIMEOUT &&
 		    outcome->stop != SNAPVM_STOP_INTERRUPTED)
-			timed_out(sb, outcome);
+			snapvm_timed_out(sb, outcome);
 		else if (flushed > 0 && !ret)
 			ret = flushed;
 	}
@@ -775,9 +769,9 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	} else {
 		sb->view = (unsigned char *)snap->memory;
 	}
-	sb->memory.slots[SLOT_SNAPSHOT] =
+	sb->memory.slots[SNAPVM_SLOT_SNAPSHOT] =
 	    (struct snapvm_guest_slot){.gpa = snap->gpa, .size = snap->size, .host = sb->view};
-	sb->memory.slots[SLOT_SCRATCH] = (struct snapvm_guest_slot){
+	sb->memory.slots[SNAPVM_SLOT_SCRATCH] = (struct snapvm_guest_slot){
 	    .gpa = scratch_gpa, .size = snap->scratch_size, .host = sb->scratch_memory};
 	sb->memory.nslots = 2;
 
@@ -785,11 +779,11 @@ int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 	 * back exactly the pages it reports. */
 	ret = snapvm_kvm_vm_create(&sb->vm, arch->layout, err);
 	if (!ret)
-		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SNAPSHOT, snap->gpa, snap->size, sb->view,
-					!sb->view_private, sb->view_private, err);
+		ret = snapvm_kvm_vm_map(&sb->vm, SNAPVM_SLOT_SNAPSHOT, snap->gpa, snap->size,
+					sb->view, !sb->view_private, sb->view_private, err);
 	if (!ret)
-		ret = snapvm_kvm_vm_map(&sb->vm, SLOT_SCRATCH, scratch_gpa, snap->scratch_size,
-					sb->scratch_memory, false, true, err);
+		ret = snapvm_kvm_vm_map(&sb->vm, SNAPVM_SLOT_SCRATCH, scratch_gpa,
+					snap->scratch_size, sb->scratch_memory, false, true, err);
 	if (!ret)
 		ret = snapvm_kvm_vcpu_create(&sb->vm, &sb->vcpu, &snap->entry, err);
 	if (!ret)
@@ -890,7 +884,7 @@ int snapvm_sandbox_set_working_set(struct snapvm_sandbox *sb, uint64_t max_pages
 				   struct snapvm_error *err)
 {
 	if (sb->in_host_call)
-		return reentered("snapvm_sandbox_set_working_set", err);
+		return snapvm_reentered("snapvm_sandbox_set_working_set", err);
 	if (max_pages > SNAPVM_WORKING_SET_MAX)
 		return snapvm_fail(
 		    err, EX_USAGE, "working set of %llu pages: at most %llu (0 turns it off)",
@@ -926,7 +920,7 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	int ret;
 
 	if (sb->in_host_call)
-		return reentered("snapvm_sandbox_restore", err);
+		return snapvm_reentered("snapvm_sandbox_restore", err);
 	sb->poisoned = true;
 	snprintf(sb->poison_reason, sizeof(sb->poison_reason), "a restore is unfinished");
 	sb->at_snapshot = sb->at_call_wait = false;
@@ -940,10 +934,11 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 		ret = snapvm_kvm_vcpu_reset_tsc(&sb->vcpu, err);
 	admit = !snapvm_working_set_begin(&sb->working_set);
 	if (!ret)
-		ret =
-		    fetch_dirty(sb, SLOT_SCRATCH, SNAPVM_WS_SCRATCH, sb->scratch_dirty, admit, err);
+		ret = fetch_dirty(sb, SNAPVM_SLOT_SCRATCH, SNAPVM_WS_SCRATCH, sb->scratch_dirty,
+				  admit, err);
 	if (!ret && sb->view_private)
-		ret = fetch_dirty(sb, SLOT_SNAPSHOT, SNAPVM_WS_VIEW, sb->view_dirty, admit, err);
+		ret = fetch_dirty(sb, SNAPVM_SLOT_SNAPSHOT, SNAPVM_WS_VIEW, sb->view_dirty, admit,
+				  err);
 	if (!ret && sb->inject_restore_fault) {
 		sb->inject_restore_fault = false;
 		ret = snapvm_fail(err, EX_OSERR, "fault injected into the restore (a test hook)");
@@ -979,9 +974,9 @@ int snapvm_sandbox_take_snapshot(struct snapvm_sandbox *sb, struct snapvm_snapsh
 {
 	*snap = NULL;
 	if (sb->in_host_call)
-		return reentered("snapvm_sandbox_take_snapshot", err);
+		return snapvm_reentered("snapvm_sandbox_take_snapshot", err);
 	if (sb->poisoned)
-		return poisoned(sb, err);
+		return snapvm_poisoned(sb, err);
 	if (!sb->at_snapshot)
 		return snapvm_fail(err, EX_USAGE,
 				   "the sandbox is not stopped at the guest's SNAPSHOT hypercall");
@@ -1049,7 +1044,7 @@ int snapvm_sandbox_call(struct snapvm_sandbox *sb, uint64_t function, uint64_t a
 	int ret;
 
 	if (sb->in_host_call)
-		return reentered("snapvm_sandbox_call", err);
+		return snapvm_reentered("snapvm_sandbox_call", err);
 	ret = reach_call_wait(sb, timeout_ms, &left, &ready, outcome, err);
 	if (ret || !ready)
 		return ret;
@@ -1093,9 +1088,9 @@ int snapvm_sandbox_call_buffer(struct snapvm_sandbox *sb, uint64_t function, con
 
 	memset(outcome, 0, sizeof(*outcome));
 	if (sb->in_host_call)
-		return reentered("snapvm_sandbox_call_buffer", err);
+		return snapvm_reentered("snapvm_sandbox_call_buffer", err);
 	if (sb->poisoned)
-		return poisoned(sb, err);
+		return snapvm_poisoned(sb, err);
 	if (in_len > snap->io_size)
 		return snapvm_fail(err, EX_USAGE,
 				   "an input of %zu bytes does not fit the sandbox's %llu-byte I/O "
