@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * sandbox.c - the generic sandbox: create one from a snapshot (VM, vCPU,
- * scratch, view), run it (the exit loop, the console, the hypercall table
- * and host functions; deadline.c stops it on time), call its functions,
- * restore it, and take it apart.
+ * scratch, view), run it (the exit loop; hypercall.c handles the hypercall
+ * port, console.c the console, deadline.c stops it on time), read its
+ * registers and memory, and take it apart. Calls are in call.c, restores
+ * in restore.c, how a run stops in outcome.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
