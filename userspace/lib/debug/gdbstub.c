@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/debug/gdb.h"
 #include "userspace/lib/internal.h"
 
 /* A run is cut into slices this long so that gdb's Ctrl-C is seen between
@@ -29,48 +30,6 @@
 
 /* How long a closing connection waits for gdb to hang up first. */
 #define DISCONNECT_LINGER_MS 2000
-
-#define MAX_BREAKPOINTS 64
-#define HW_SLOTS	4
-#define DR6_BS		(1ULL << 14)
-
-/* How a breakpoint stops the guest, best first: a debug register, an
- * int3 (where the host may write guest memory), or single steps that
- * compare RIP, which works wherever single-stepping does. */
-enum bp_how { BP_DR, BP_INT3, BP_STEP };
-
-struct breakpoint {
-	uint64_t addr;
-	int type; /* 0: Z0, 1: Z1 */
-	enum bp_how how;
-	int hw_slot;  /* BP_DR: DR0-3 */
-	uint8_t orig; /* BP_INT3: the byte the int3 replaces */
-	/* BP_INT3 while the guest runs: where the int3 went. Removal writes
-	 * there, not where addr maps at the stop: the guest may remap the
-	 * page meanwhile (a PTE write and invlpg exit to nobody). */
-	unsigned char *host;
-	bool in_memory;
-};
-
-struct snapvm_gdb {
-	int listen_fd, fd;
-	char unix_path[108];
-	struct snapvm_gdb_rx rx;
-	struct snapvm_sandbox *sb;
-	bool stopped;	  /* gdb holds the guest; it waits for our commands */
-	bool step;	  /* the resume asked for is a single step */
-	bool end_pending; /* stopped at ABORT/FAULT: resuming ends the run */
-	bool killed;
-	/* What KVM_SET_GUEST_DEBUG really does here (probed at listen). */
-	bool hw_ok, int3_ok;
-	struct snapvm_outcome ended;
-	char last_stop[64];
-	struct breakpoint bps[MAX_BREAKPOINTS];
-	unsigned int nbps;
-	uint64_t hw_addr[HW_SLOTS];
-	bool hw_used[HW_SLOTS];
-	char out[SNAPVM_GDB_PACKET_MAX * 2 + 16];
-};
 
 /* ---- framing (pure: unit-tested) ---- */
 
@@ -153,7 +112,7 @@ int snapvm_gdb_parse_addr_len(const char *p, uint64_t *addr, uint64_t *len, cons
 }
 
 /* A whole argument in hex: 1 to 16 digits, then the end of the string. */
-static int parse_hex(const char *p, uint64_t *value)
+int snapvm_gdb_parse_hex(const char *p, uint64_t *value)
 {
 	uint64_t v = 0;
 	int digits = 0, h;
@@ -170,7 +129,7 @@ static int parse_hex(const char *p, uint64_t *value)
 }
 
 /* len bytes of hex at p into buf; -1 unless exactly that many digits. */
-static int unhex(const char *p, unsigned char *buf, size_t len)
+int snapvm_gdb_unhex(const char *p, unsigned char *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		int hi = hexval((unsigned char)p[2 * i]), lo;
@@ -182,7 +141,7 @@ static int unhex(const char *p, unsigned char *buf, size_t len)
 	return p[2 * len] == '\0' ? 0 : -1;
 }
 
-static char *tohex(char *out, const void *buf, size_t len)
+char *snapvm_gdb_tohex(char *out, const void *buf, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
 	const unsigned char *p = buf;
@@ -197,7 +156,7 @@ static char *tohex(char *out, const void *buf, size_t len)
 
 /* ---- the connection ---- */
 
-static int send_all(struct snapvm_gdb *g, const void *buf, size_t len)
+int snapvm_gdb_send_all(struct snapvm_gdb *g, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -214,7 +173,7 @@ static int send_all(struct snapvm_gdb *g, const void *buf, size_t len)
 	return 0;
 }
 
-static int send_packet(struct snapvm_gdb *g, const char *data)
+int snapvm_gdb_send_packet(struct snapvm_gdb *g, const char *data)
 {
 	char head[1] = {'$'}, tail[4];
 	uint8_t sum = 0;
@@ -223,12 +182,13 @@ static int send_packet(struct snapvm_gdb *g, const char *data)
 	for (size_t i = 0; i < len; i++)
 		sum = (uint8_t)(sum + (unsigned char)data[i]);
 	snprintf(tail, sizeof(tail), "#%02x", sum);
-	if (send_all(g, head, 1) || send_all(g, data, len) || send_all(g, tail, 3))
+	if (snapvm_gdb_send_all(g, head, 1) || snapvm_gdb_send_all(g, data, len) ||
+	    snapvm_gdb_send_all(g, tail, 3))
 		return -1;
 	return 0;
 }
 
-static uint64_t now_ms(void)
+uint64_t snapvm_gdb_now_ms(void)
 {
 	struct timespec t;
 
@@ -238,17 +198,18 @@ static uint64_t now_ms(void)
 
 /* Close once gdb has hung up (or after a while): closing with its acks
  * unread would send a reset, which can cost gdb our last reply. */
-static void disconnect(struct snapvm_gdb *g)
+void snapvm_gdb_disconnect(struct snapvm_gdb *g)
 {
 	struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
-	uint64_t deadline = now_ms() + DISCONNECT_LINGER_MS, now;
+	uint64_t deadline = snapvm_gdb_now_ms() + DISCONNECT_LINGER_MS, now;
 	char buf[256];
 
 	if (g->fd < 0)
 		return;
 	/* Bounded in all: a client that keeps sending is cut off all the
 	 * same, and the launcher goes on. */
-	while ((now = now_ms()) < deadline && poll(&pfd, 1, (int)(deadline - now)) == 1) {
+	while ((now = snapvm_gdb_now_ms()) < deadline &&
+	       poll(&pfd, 1, (int)(deadline - now)) == 1) {
 		ssize_t n = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
@@ -602,7 +563,7 @@ static unsigned char *guest_byte(struct snapvm_gdb *g, const struct snapvm_pagin
 	return NULL;
 }
 
-static struct breakpoint *find_bp(struct snapvm_gdb *g, int type, uint64_t addr)
+struct breakpoint *snapvm_gdb_find_bp(struct snapvm_gdb *g, int type, uint64_t addr)
 {
 	for (unsigned int i = 0; i < g->nbps; i++)
 		if (g->bps[i].addr == addr && (type < 0 || g->bps[i].type == type))
@@ -610,7 +571,7 @@ static struct breakpoint *find_bp(struct snapvm_gdb *g, int type, uint64_t addr)
 	return NULL;
 }
 
-static void read_memory(struct snapvm_gdb *g, const char *args)
+void snapvm_gdb_read_memory(struct snapvm_gdb *g, const char *args)
 {
 	struct snapvm_paging p;
 	uint64_t addr, len, n;
@@ -618,13 +579,13 @@ static void read_memory(struct snapvm_gdb *g, const char *args)
 	const char *rest;
 
 	if (snapvm_gdb_parse_addr_len(args, &addr, &len, &rest) || *rest) {
-		send_packet(g, "E01");
+		snapvm_gdb_send_packet(g, "E01");
 		return;
 	}
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	if (paging(g, &p)) {
-		send_packet(g, "E01");
+		snapvm_gdb_send_packet(g, "E01");
 		return;
 	}
 	for (n = 0; n < len; n++) {
@@ -639,14 +600,14 @@ static void read_memory(struct snapvm_gdb *g, const char *args)
 		if (g->bps[i].in_memory && g->bps[i].addr - addr < n)
 			buf[g->bps[i].addr - addr] = g->bps[i].orig;
 	if (!n && len) {
-		send_packet(g, "E14"); /* EFAULT: not guest memory */
+		snapvm_gdb_send_packet(g, "E14"); /* EFAULT: not guest memory */
 		return;
 	}
-	tohex(g->out, buf, n);
-	send_packet(g, g->out);
+	snapvm_gdb_tohex(g->out, buf, n);
+	snapvm_gdb_send_packet(g, g->out);
 }
 
-static void write_memory(struct snapvm_gdb *g, const char *args)
+void snapvm_gdb_write_memory(struct snapvm_gdb *g, const char *args)
 {
 	struct snapvm_paging p;
 	uint64_t addr, len;
@@ -654,19 +615,19 @@ static void write_memory(struct snapvm_gdb *g, const char *args)
 	const char *rest;
 
 	if (snapvm_gdb_parse_addr_len(args, &addr, &len, &rest) || *rest++ != ':' ||
-	    len > sizeof(buf) || unhex(rest, buf, len) || paging(g, &p)) {
-		send_packet(g, "E01");
+	    len > sizeof(buf) || snapvm_gdb_unhex(rest, buf, len) || paging(g, &p)) {
+		snapvm_gdb_send_packet(g, "E01");
 		return;
 	}
 	/* All or nothing. */
 	for (uint64_t i = 0; i < len; i++)
 		if (!guest_byte(g, &p, addr + i, true, false)) {
-			send_packet(g, "E14");
+			snapvm_gdb_send_packet(g, "E14");
 			return;
 		}
 	for (uint64_t i = 0; i < len; i++)
 		*guest_byte(g, &p, addr + i, true, true) = buf[i];
-	send_packet(g, "OK");
+	snapvm_gdb_send_packet(g, "OK");
 }
 
 /* ---- breakpoints ---- */
@@ -682,7 +643,7 @@ static int hw_alloc(struct snapvm_gdb *g, uint64_t addr)
 	return -1;
 }
 
-static void set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
+void snapvm_gdb_set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
 {
 	struct snapvm_paging p;
 	struct breakpoint *bp;
@@ -692,31 +653,31 @@ static void set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
 
 	if ((type != 0 && type != 1) || args[1] != ',' ||
 	    snapvm_gdb_parse_addr_len(args + 2, &addr, &kind, &rest) || *rest) {
-		send_packet(g, type >= 2 && type <= 4 ? "" : "E01"); /* no watchpoints */
+		snapvm_gdb_send_packet(g, type >= 2 && type <= 4 ? "" : "E01"); /* no watchpoints */
 		return;
 	}
-	bp = find_bp(g, type, addr);
+	bp = snapvm_gdb_find_bp(g, type, addr);
 	if (!insert) {
 		if (bp) {
 			if (bp->how == BP_DR)
 				g->hw_used[bp->hw_slot] = false;
 			*bp = g->bps[--g->nbps];
 		}
-		send_packet(g, "OK");
+		snapvm_gdb_send_packet(g, "OK");
 		return;
 	}
 	if (bp) {
-		send_packet(g, "OK");
+		snapvm_gdb_send_packet(g, "OK");
 		return;
 	}
 	if (g->nbps == MAX_BREAKPOINTS || paging(g, &p)) {
-		send_packet(g, "E0c");
+		snapvm_gdb_send_packet(g, "E0c");
 		return;
 	}
 	bp = &g->bps[g->nbps];
 	*bp = (struct breakpoint){.addr = addr, .type = type, .hw_slot = -1};
 	if (!guest_byte(g, &p, addr, false, false)) {
-		send_packet(g, "E14");
+		snapvm_gdb_send_packet(g, "E14");
 		return;
 	}
 	/* Z0 too takes a debug register while one is free: guest memory stays
@@ -730,14 +691,14 @@ static void set_breakpoint(struct snapvm_gdb *g, const char *args, bool insert)
 	else if (type == 0 && g->int3_ok && guest_byte(g, &p, addr, true, false))
 		bp->how = BP_INT3;
 	g->nbps++;
-	send_packet(g, "OK");
+	snapvm_gdb_send_packet(g, "OK");
 }
 
 /* The int3s go into memory only while the guest runs: a stop, a restore,
  * a snapshot or a core dump always sees the guest's own bytes. Each page
  * an int3 goes to joins the restore's pending set, so that even an int3
  * left behind is gone after the next restore. */
-static void insert_int3s(struct snapvm_gdb *g)
+void snapvm_gdb_insert_int3s(struct snapvm_gdb *g)
 {
 	struct snapvm_paging p;
 
@@ -764,7 +725,7 @@ static void insert_int3s(struct snapvm_gdb *g)
 }
 
 /* Back where each int3 was written, whatever the page tables say now. */
-static void remove_int3s(struct snapvm_gdb *g)
+void snapvm_gdb_remove_int3s(struct snapvm_gdb *g)
 {
 	for (unsigned int i = 0; i < g->nbps; i++) {
 		struct breakpoint *bp = &g->bps[i];
@@ -779,7 +740,7 @@ static void remove_int3s(struct snapvm_gdb *g)
 	}
 }
 
-static int apply_debug(struct snapvm_gdb *g, bool on, bool step, struct snapvm_error *err)
+int snapvm_gdb_apply_debug(struct snapvm_gdb *g, bool on, bool step, struct snapvm_error *err)
 {
 	uint64_t dr[8] = {0};
 	uint32_t control = 0;
@@ -805,10 +766,10 @@ enum action { SERVE, RESUME, DETACH, KILL };
 static void stop_reply(struct snapvm_gdb *g, const char *reply)
 {
 	snprintf(g->last_stop, sizeof(g->last_stop), "%s", reply);
-	send_packet(g, reply);
+	snapvm_gdb_send_packet(g, reply);
 }
 
-static void read_registers(struct snapvm_gdb *g, int regno)
+void snapvm_gdb_read_registers(struct snapvm_gdb *g, int regno)
 {
 	struct reg_context c = {0};
 	size_t n;
@@ -817,24 +778,24 @@ static void read_registers(struct snapvm_gdb *g, int regno)
 
 	if (load_context(g, &c, NULL) || (regno >= 0 && (size_t)regno >= n)) {
 		free(c.state);
-		send_packet(g, "E01");
+		snapvm_gdb_send_packet(g, "E01");
 		return;
 	}
 	for (size_t i = regno < 0 ? 0 : (size_t)regno; i < n; i++) {
 		unsigned char v[16];
 
 		reg_read(&t[i], &c, v);
-		o = tohex(o, v, t[i].size);
+		o = snapvm_gdb_tohex(o, v, t[i].size);
 		if (regno >= 0)
 			break;
 	}
 	free(c.state);
-	send_packet(g, g->out);
+	snapvm_gdb_send_packet(g, g->out);
 }
 
 /* P: "NN=VALUE", one register; G: every register in the table's order,
  * exactly. Nothing is written unless the whole packet is well-formed. */
-static void write_registers(struct snapvm_gdb *g, const char *args, bool one)
+void snapvm_gdb_write_registers(struct snapvm_gdb *g, const char *args, bool one)
 {
 	struct kvm_regs *r, staged;
 	size_t n, at = 0, total = 0;
@@ -843,7 +804,7 @@ static void write_registers(struct snapvm_gdb *g, const char *args, bool one)
 	bool wrote = false;
 
 	if (snapvm_kvm_vcpu_regs(&g->sb->vcpu, &r, NULL)) {
-		send_packet(g, "E01");
+		snapvm_gdb_send_packet(g, "E01");
 		return;
 	}
 	staged = *r;
@@ -853,27 +814,28 @@ static void write_registers(struct snapvm_gdb *g, const char *args, bool one)
 		uint64_t regno;
 
 		if (!eq || (size_t)(eq - args) >= sizeof(num)) {
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 			return;
 		}
 		memcpy(num, args, (size_t)(eq - args));
 		num[eq - args] = '\0';
-		if (parse_hex(num, &regno) || regno >= n || strlen(eq + 1) != 2 * t[regno].size ||
-		    unhex(eq + 1, v, t[regno].size)) {
-			send_packet(g, "E01");
+		if (snapvm_gdb_parse_hex(num, &regno) || regno >= n ||
+		    strlen(eq + 1) != 2 * t[regno].size ||
+		    snapvm_gdb_unhex(eq + 1, v, t[regno].size)) {
+			snapvm_gdb_send_packet(g, "E01");
 			return;
 		}
 		/* FPU and segment registers are shown, not set. */
 		wrote = reg_write(&t[regno], &staged, v);
 		if (!wrote) {
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 			return;
 		}
 	} else {
 		for (size_t i = 0; i < n; i++)
 			total += 2 * t[i].size;
 		if (strlen(args) != total) {
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 			return;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -882,8 +844,8 @@ static void write_registers(struct snapvm_gdb *g, const char *args, bool one)
 
 			memcpy(hex, args + at, digits);
 			hex[digits] = '\0';
-			if (unhex(hex, v, t[i].size)) {
-				send_packet(g, "E01");
+			if (snapvm_gdb_unhex(hex, v, t[i].size)) {
+				snapvm_gdb_send_packet(g, "E01");
 				return;
 			}
 			wrote |= reg_write(&t[i], &staged, v);
@@ -894,10 +856,10 @@ static void write_registers(struct snapvm_gdb *g, const char *args, bool one)
 		*r = staged;
 		snapvm_kvm_vcpu_regs_changed(&g->sb->vcpu);
 	}
-	send_packet(g, "OK");
+	snapvm_gdb_send_packet(g, "OK");
 }
 
-static void xfer_features(struct snapvm_gdb *g, const char *args)
+void snapvm_gdb_xfer_features(struct snapvm_gdb *g, const char *args)
 {
 	static char xml[8192];
 	uint64_t offset, len;
@@ -906,11 +868,11 @@ static void xfer_features(struct snapvm_gdb *g, const char *args)
 
 	if (strncmp(args, "target.xml:", 11) ||
 	    snapvm_gdb_parse_addr_len(args + 11, &offset, &len, &rest) || *rest) {
-		send_packet(g, "E01");
+		snapvm_gdb_send_packet(g, "E01");
 		return;
 	}
 	if (offset >= size) {
-		send_packet(g, "l");
+		snapvm_gdb_send_packet(g, "l");
 		return;
 	}
 	if (len > SNAPVM_GDB_PACKET_MAX - 1)
@@ -920,7 +882,7 @@ static void xfer_features(struct snapvm_gdb *g, const char *args)
 	g->out[0] = offset + len < size ? 'm' : 'l';
 	memcpy(g->out + 1, xml + offset, len);
 	g->out[1 + len] = '\0';
-	send_packet(g, g->out);
+	snapvm_gdb_send_packet(g, g->out);
 }
 
 /* Hg/Hc and T name a thread: all (-1), any (0), or the one vCPU (1). */
@@ -945,7 +907,7 @@ static bool resume_args(struct snapvm_gdb *g, const char *pkt)
 			return false;
 		memcpy(num, pkt + 1, len);
 		num[len] = '\0';
-		if (parse_hex(num, &sig))
+		if (snapvm_gdb_parse_hex(num, &sig))
 			return false;
 		addr = semi ? semi + 1 : "";
 		if (semi && !*addr)
@@ -954,7 +916,8 @@ static bool resume_args(struct snapvm_gdb *g, const char *pkt)
 	if (*addr) {
 		struct kvm_regs *r;
 
-		if (parse_hex(addr, &rip) || snapvm_kvm_vcpu_regs(&g->sb->vcpu, &r, NULL))
+		if (snapvm_gdb_parse_hex(addr, &rip) ||
+		    snapvm_kvm_vcpu_regs(&g->sb->vcpu, &r, NULL))
 			return false;
 		r->rip = rip;
 		snapvm_kvm_vcpu_regs_changed(&g->sb->vcpu);
@@ -970,84 +933,85 @@ static enum action handle_packet(struct snapvm_gdb *g, char *pkt)
 
 	switch (pkt[0]) {
 	case '?':
-		send_packet(g, pkt[1] ? "E01" : g->last_stop);
+		snapvm_gdb_send_packet(g, pkt[1] ? "E01" : g->last_stop);
 		return SERVE;
 	case 'g':
 		if (pkt[1])
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 		else
-			read_registers(g, -1);
+			snapvm_gdb_read_registers(g, -1);
 		return SERVE;
 	case 'G':
-		write_registers(g, pkt + 1, false);
+		snapvm_gdb_write_registers(g, pkt + 1, false);
 		return SERVE;
 	case 'p':
-		if (parse_hex(pkt + 1, &regno) || regno > INT32_MAX)
-			send_packet(g, "E01");
+		if (snapvm_gdb_parse_hex(pkt + 1, &regno) || regno > INT32_MAX)
+			snapvm_gdb_send_packet(g, "E01");
 		else
-			read_registers(g, (int)regno);
+			snapvm_gdb_read_registers(g, (int)regno);
 		return SERVE;
 	case 'P':
-		write_registers(g, pkt + 1, true);
+		snapvm_gdb_write_registers(g, pkt + 1, true);
 		return SERVE;
 	case 'm':
-		read_memory(g, pkt + 1);
+		snapvm_gdb_read_memory(g, pkt + 1);
 		return SERVE;
 	case 'M':
-		write_memory(g, pkt + 1);
+		snapvm_gdb_write_memory(g, pkt + 1);
 		return SERVE;
 	case 'Z':
 	case 'z':
-		set_breakpoint(g, pkt + 1, pkt[0] == 'Z');
+		snapvm_gdb_set_breakpoint(g, pkt + 1, pkt[0] == 'Z');
 		return SERVE;
 	case 'c':
 	case 's':
 	case 'C':
 	case 'S':
 		if (!resume_args(g, pkt)) {
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 			return SERVE;
 		}
 		g->step = pkt[0] == 's' || pkt[0] == 'S';
 		return RESUME;
 	case 'D':
 		if (pkt[1]) {
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 			return SERVE;
 		}
-		send_packet(g, "OK");
+		snapvm_gdb_send_packet(g, "OK");
 		return DETACH;
 	case 'k':
 		if (pkt[1]) {
-			send_packet(g, "E01");
+			snapvm_gdb_send_packet(g, "E01");
 			return SERVE;
 		}
 		return KILL;
 	case 'H':
-		send_packet(
+		snapvm_gdb_send_packet(
 		    g, (pkt[1] == 'g' || pkt[1] == 'c') && thread_ok(pkt + 2, true) ? "OK" : "E01");
 		return SERVE;
 	case 'T':
-		send_packet(g, thread_ok(pkt + 1, false) ? "OK" : "E01");
+		snapvm_gdb_send_packet(g, thread_ok(pkt + 1, false) ? "OK" : "E01");
 		return SERVE;
 	case 'q':
 		if (!strncmp(pkt, "qSupported", 10))
-			send_packet(g, "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+");
+			snapvm_gdb_send_packet(
+			    g, "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+");
 		else if (!strncmp(pkt, "qXfer:features:read:", 20))
-			xfer_features(g, pkt + 20);
+			snapvm_gdb_xfer_features(g, pkt + 20);
 		else if (!strcmp(pkt, "qAttached"))
-			send_packet(g, "1");
+			snapvm_gdb_send_packet(g, "1");
 		else if (!strcmp(pkt, "qC"))
-			send_packet(g, "QC1");
+			snapvm_gdb_send_packet(g, "QC1");
 		else if (!strcmp(pkt, "qfThreadInfo"))
-			send_packet(g, "m1");
+			snapvm_gdb_send_packet(g, "m1");
 		else if (!strcmp(pkt, "qsThreadInfo"))
-			send_packet(g, "l");
+			snapvm_gdb_send_packet(g, "l");
 		else
-			send_packet(g, "");
+			snapvm_gdb_send_packet(g, "");
 		return SERVE;
 	default:
-		send_packet(g, ""); /* not supported */
+		snapvm_gdb_send_packet(g, ""); /* not supported */
 		return SERVE;
 	}
 }
@@ -1072,11 +1036,11 @@ static int receive(struct snapvm_gdb *g, const unsigned char *buf, size_t n, boo
 		case SNAPVM_GDB_RX_OVERSIZED:
 			return -1; /* nothing sane follows: close */
 		case SNAPVM_GDB_RX_BAD_CHECKSUM:
-			if (send_all(g, "-", 1))
+			if (snapvm_gdb_send_all(g, "-", 1))
 				return -1;
 			break;
 		case SNAPVM_GDB_RX_PACKET:
-			if (send_all(g, "+", 1))
+			if (snapvm_gdb_send_all(g, "+", 1))
 				return -1;
 			if (running) /* all-stop: nothing but Ctrl-C while it runs */
 				break;
@@ -1087,7 +1051,7 @@ static int receive(struct snapvm_gdb *g, const unsigned char *buf, size_t n, boo
 		}
 	}
 	/* Bytes outside any packet: a NAK, so a confused client hears of it. */
-	if (junk && send_all(g, "-", 1))
+	if (junk && snapvm_gdb_send_all(g, "-", 1))
 		return -1;
 	return 0;
 }
@@ -1105,7 +1069,7 @@ static enum action serve(struct snapvm_gdb *g)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0 || receive(g, buf, (size_t)n, false, &interrupt, &action) < 0) {
-			disconnect(g);
+			snapvm_gdb_disconnect(g);
 			return DETACH; /* gdb went away: the guest runs on alone */
 		}
 	}
@@ -1126,7 +1090,7 @@ static bool poll_interrupt(struct snapvm_gdb *g)
 	n = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
 	    (n > 0 && receive(g, buf, (size_t)n, true, &interrupt, &action) < 0)) {
-		disconnect(g);
+		snapvm_gdb_disconnect(g);
 		return false;
 	}
 	return interrupt;
@@ -1143,20 +1107,20 @@ static void debug_stop(struct snapvm_gdb *g)
 		 * safe about a CPU that reports it after. */
 		struct kvm_regs *r;
 
-		if (!snapvm_kvm_vcpu_regs(&g->sb->vcpu, &r, NULL) && !find_bp(g, 0, r->rip) &&
-		    find_bp(g, 0, r->rip - 1)) {
+		if (!snapvm_kvm_vcpu_regs(&g->sb->vcpu, &r, NULL) &&
+		    !snapvm_gdb_find_bp(g, 0, r->rip) && snapvm_gdb_find_bp(g, 0, r->rip - 1)) {
 			r->rip--;
 			snapvm_kvm_vcpu_regs_changed(&g->sb->vcpu);
 		}
 		why = "swbreak:;";
-	} else if (!g->step && find_bp(g, -1, d->pc)) {
+	} else if (!g->step && snapvm_gdb_find_bp(g, -1, d->pc)) {
 		/* Traced onto a BP_STEP breakpoint (or a DR one at the same
 		 * address). */
-		why = find_bp(g, -1, d->pc)->type == 0 ? "swbreak:;" : "hwbreak:;";
+		why = snapvm_gdb_find_bp(g, -1, d->pc)->type == 0 ? "swbreak:;" : "hwbreak:;";
 	} else if (d->dr6 & 0xf) {
 		for (int i = 0; i < HW_SLOTS; i++)
 			if (d->dr6 >> i & 1 && g->hw_used[i]) {
-				struct breakpoint *bp = find_bp(g, -1, g->hw_addr[i]);
+				struct breakpoint *bp = snapvm_gdb_find_bp(g, -1, g->hw_addr[i]);
 
 				why = bp && bp->type == 0 ? "swbreak:;" : "hwbreak:;";
 			}
@@ -1181,7 +1145,7 @@ static bool needs_trace(const struct snapvm_gdb *g)
 static int trace_slice(struct snapvm_gdb *g, uint64_t slice_ms, struct snapvm_outcome *outcome,
 		       struct snapvm_error *err)
 {
-	uint64_t start = now_ms();
+	uint64_t start = snapvm_gdb_now_ms();
 
 	for (;;) {
 		const struct kvm_debug_exit_arch *d = &g->sb->debug_exit;
@@ -1190,9 +1154,9 @@ static int trace_slice(struct snapvm_gdb *g, uint64_t slice_ms, struct snapvm_ou
 		if (ret || outcome->stop != SNAPVM_STOP_DEBUG)
 			return ret;
 		/* A debug register or int3 of ours, or a breakpoint reached. */
-		if (d->exception == 3 || (d->dr6 & 0xf) || find_bp(g, -1, d->pc))
+		if (d->exception == 3 || (d->dr6 & 0xf) || snapvm_gdb_find_bp(g, -1, d->pc))
 			return 0;
-		if (now_ms() - start >= slice_ms) {
+		if (snapvm_gdb_now_ms() - start >= slice_ms) {
 			outcome->stop = SNAPVM_STOP_TIMEOUT;
 			return 0;
 		}
@@ -1218,8 +1182,8 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 				struct kvm_regs *r;
 
 				g->killed = true;
-				disconnect(g);
-				apply_debug(g, false, false, NULL);
+				snapvm_gdb_disconnect(g);
+				snapvm_gdb_apply_debug(g, false, false, NULL);
 				memset(outcome, 0, sizeof(*outcome));
 				outcome->stop = SNAPVM_STOP_INTERRUPTED;
 				if (!snapvm_kvm_vcpu_regs(&sb->vcpu, &r, NULL))
@@ -1230,8 +1194,8 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 				return 0;
 			}
 			if (action == DETACH) {
-				disconnect(g);
-				ret = apply_debug(g, false, false, err);
+				snapvm_gdb_disconnect(g);
+				ret = snapvm_gdb_apply_debug(g, false, false, err);
 				if (ret)
 					return ret;
 			}
@@ -1247,17 +1211,17 @@ int snapvm_gdb_run(struct snapvm_gdb *g, struct snapvm_sandbox *sb, uint64_t tim
 		if (timeout_ms && timeout_ms - spent < slice)
 			slice = timeout_ms - spent;
 		trace = !g->step && needs_trace(g);
-		ret = apply_debug(g, true, g->step || trace, err);
+		ret = snapvm_gdb_apply_debug(g, true, g->step || trace, err);
 		if (ret)
 			return ret;
-		insert_int3s(g);
-		start = now_ms();
+		snapvm_gdb_insert_int3s(g);
+		start = snapvm_gdb_now_ms();
 		if (trace)
 			ret = trace_slice(g, slice, outcome, err);
 		else
 			ret = snapvm_sandbox_run(sb, slice, outcome, err);
-		spent += now_ms() - start;
-		remove_int3s(g);
+		spent += snapvm_gdb_now_ms() - start;
+		snapvm_gdb_remove_int3s(g);
 		if (ret)
 			return ret;
 		switch (outcome->stop) {
@@ -1301,11 +1265,11 @@ void snapvm_gdb_end(struct snapvm_gdb *g, int status)
 	/* gdb waits for a stop reply only while the guest runs. */
 	if (g->fd >= 0 && !g->stopped && !g->killed) {
 		snprintf(reply, sizeof(reply), "W%02x", status & 0xff);
-		send_packet(g, reply);
+		snapvm_gdb_send_packet(g, reply);
 	}
-	disconnect(g);
+	snapvm_gdb_disconnect(g);
 	if (g->sb)
-		apply_debug(g, false, false, NULL);
+		snapvm_gdb_apply_debug(g, false, false, NULL);
 	if (g->listen_fd >= 0)
 		close(g->listen_fd);
 	if (g->unix_path[0])
