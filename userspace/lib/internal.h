@@ -521,7 +521,7 @@ void snapvm_kvm_vcpu_destroy(struct snapvm_kvm_vcpu *vcpu);
 /* For `snapvm info`. */
 void snapvm_kvm_host_info(struct snapvm_host_info *info);
 
-/* ---- the gdb stub's framing (gdbstub.c), exposed for the unit tests ---- */
+/* ---- the gdb stub's framing (debug/gdb_packet.c), exposed for the unit tests ---- */
 
 /* The longest packet gdb may send us (qSupported's PacketSize). */
 #define SNAPVM_GDB_PACKET_MAX 16384

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * gdbstub.c - a gdb remote stub for one sandbox at a time: the remote serial
- * protocol over TCP (localhost by default) or a unix socket, with target
- * descriptions for i386 and i386:x86-64, registers, guest-virtual memory,
- * software and hardware breakpoints and single steps through
- * KVM_SET_GUEST_DEBUG, and Ctrl-C while the guest runs.
+ * gdbstub.c - a gdb remote stub for one sandbox at a time, its session:
+ * listen on TCP (localhost by default) or a unix socket, accept, turn each
+ * packet into an action, run the guest in slices (single steps, Ctrl-C
+ * while it runs) and report its stops. The packets are gdb_packet.c's; the
+ * registers, memory and breakpoints gdb_target.c's.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
