@@ -21,10 +21,11 @@
 #include "layout/amd64.h"
 #include "layout/i686.h"
 #include "uapi/snapvm.h"
+#include "userspace/launcher/cli.h"
 #include "userspace/launcher/oci.h"
 #include "userspace/lib/snapvm.h"
 
-static const char usage_text[] =
+const char usage_text[] =
     "usage: snapvm run [--layout=auto|i686|amd64] [--memory=auto|kmod|memfd]\n"
     "                  [--scratch-size=SIZE] [--max-memory=SIZE] [--kvm-pv]\n"
     "                  [--timeout=SECONDS] [--repeat=N] [--working-set=PAGES]\n"
@@ -92,7 +93,7 @@ static const char usage_text[] =
     "be saved, the output failed (a closed pipe) or --input could not be read;\n"
     "75 a restore failed; 130 gdb killed the guest. See snapvm(1).\n";
 
-static int usage_error(const char *fmt, const char *arg)
+int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "snapvm: ");
 	fprintf(stderr, fmt, arg);
@@ -100,7 +101,7 @@ static int usage_error(const char *fmt, const char *arg)
 	return EX_USAGE;
 }
 
-static int parse_layout(const char *text, uint32_t *layout)
+int parse_layout(const char *text, uint32_t *layout)
 {
 	if (!strcmp(text, "auto"))
 		*layout = SNAPVM_LAYOUT_AUTO;
@@ -113,7 +114,7 @@ static int parse_layout(const char *text, uint32_t *layout)
 	return 0;
 }
 
-static int parse_memory(const char *text, enum snapvm_memory *memory)
+int parse_memory(const char *text, enum snapvm_memory *memory)
 {
 	if (!strcmp(text, "auto"))
 		*memory = SNAPVM_MEMORY_AUTO;
@@ -128,7 +129,7 @@ static int parse_memory(const char *text, enum snapvm_memory *memory)
 
 /* Positive seconds, possibly fractional, as whole milliseconds (rounded up
  * so that a tiny timeout is still a timeout). */
-static int parse_timeout(const char *text, uint64_t *ms)
+int parse_timeout(const char *text, uint64_t *ms)
 {
 	char *end;
 	double seconds;
@@ -144,7 +145,7 @@ static int parse_timeout(const char *text, uint64_t *ms)
 	return 0;
 }
 
-static int parse_max_memory(const char *text, uint64_t *size)
+int parse_max_memory(const char *text, uint64_t *size)
 {
 	struct snapvm_error err;
 
@@ -169,7 +170,7 @@ static bool parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *
 	return true;
 }
 
-static int parse_working_set(const char *text, uint64_t *pages)
+int parse_working_set(const char *text, uint64_t *pages)
 {
 	if (!parse_count(text, 0, SNAPVM_WORKING_SET_MAX, pages))
 		return usage_error("malformed --working-set '%s': want a number of pages from 0 "
@@ -178,7 +179,7 @@ static int parse_working_set(const char *text, uint64_t *pages)
 	return 0;
 }
 
-static int parse_repeat(const char *text, uint64_t *repeat)
+int parse_repeat(const char *text, uint64_t *repeat)
 {
 	if (!parse_count(text, 1, UINT64_MAX, repeat))
 		return usage_error("malformed --repeat '%s': want a positive number of runs", text);
@@ -198,7 +199,7 @@ static void print_escaped(FILE *out, const char *text)
 }
 
 /* Say why a run ended, on stderr (EXIT says nothing: its status does). */
-static void report(const char *what, const struct snapvm_outcome *outcome, const char *timeout_text)
+void report(const char *what, const struct snapvm_outcome *outcome, const char *timeout_text)
 {
 	switch (outcome->stop) {
 	case SNAPVM_STOP_EXIT:
@@ -329,7 +330,7 @@ static int start_gdb(const char *where, struct snapvm_gdb **gdb)
 	return ret;
 }
 
-static int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 	    {"layout", required_argument, NULL, 'l'},
@@ -575,7 +576,7 @@ static int write_output(const unsigned char *buf, size_t len)
 
 /* snapvm call --from=FILE [--input=FILE|-] [--timeout=S] FUNCTION: one buffer
  * call, its output bytes on stdout. */
-static int cmd_call(int argc, char **argv)
+int cmd_call(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 	    {"from", required_argument, NULL, 'f'},
@@ -698,7 +699,7 @@ static int cmd_call(int argc, char **argv)
 	return ret;
 }
 
-static int cmd_info(void)
+int cmd_info(void)
 {
 	struct snapvm_host_info info;
 
@@ -749,7 +750,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "call"))
 		return cmd_call(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))
-		return oci_cmd_snapshot(argc - 1, argv + 1);
+		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info")) {
 		if (argc > 2)
 			return usage_error("info takes no arguments, not '%s'", argv[2]);

@@ -24,6 +24,7 @@
 
 #include "userspace/lib/internal.h"
 #include "userspace/launcher/jsonx.h"
+#include "userspace/launcher/cli.h"
 #include "userspace/launcher/oci.h"
 #include "userspace/launcher/sha256.h"
 #include "userspace/lib/snapfile.h"
@@ -37,7 +38,7 @@
 #define OCI_MAX_JSON (4u << 20)
 
 /* A tag as the OCI distribution spec allows: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
-static bool valid_tag(const char *tag)
+bool oci_valid_tag(const char *tag)
 {
 	size_t n = strlen(tag);
 
@@ -760,7 +761,7 @@ static int snapshot_usage_error(const char *fmt, const char *arg)
 	return EX_USAGE;
 }
 
-int oci_cmd_snapshot(int argc, char **argv)
+int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 	    {"oci", required_argument, NULL, 'o'},
@@ -813,7 +814,7 @@ int oci_cmd_snapshot(int argc, char **argv)
 	if (colon && !strchr(colon, '/')) {
 		*colon = 0;
 		tag = colon + 1;
-		if (!valid_tag(tag)) {
+		if (!oci_valid_tag(tag)) {
 			ret = snapshot_usage_error(
 			    "malformed tag '%s': want [A-Za-z0-9_][A-Za-z0-9._-]*, "
 			    "at most 128 characters",
