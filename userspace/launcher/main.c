@@ -1,28 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * main.c - the snapvm launcher: `snapvm run GUEST.elf` runs a guest in a
- * fresh sandbox and exits with its status (`--snapshot-out` saves the
- * guest's SNAPSHOT instead, `--from` starts from a saved one, `--repeat`
- * restores and runs again); `snapvm info` shows what the host offers. The
- * guest's output goes to stdout, ours to stderr.
+ * main.c - the snapvm launcher: --help, --version, and the dispatch to its
+ * subcommands, one file each (run.c, call.c, snapshot.c, info.c; what they
+ * share is cli.c's). The guest's output goes to stdout, ours to stderr.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <math.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
-#include <unistd.h>
 
-#include "layout/amd64.h"
-#include "layout/i686.h"
 #include "uapi/snapvm.h"
 #include "userspace/launcher/cli.h"
-#include "userspace/launcher/oci.h"
 #include "userspace/lib/snapvm.h"
 
 int main(int argc, char **argv)
