@@ -328,20 +328,6 @@ int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *
 	return 0;
 }
 
-void snapvm_elf_copy(const struct snapvm_elf_image *image, unsigned char *buf, uint64_t base_gpa,
-		     uint64_t buf_size)
-{
-	for (unsigned int i = 0; i < image->nsegments; i++) {
-		const struct snapvm_elf_segment *seg = &image->segments[i];
-
-		/* Checked at open: base <= vaddr, end within the image. */
-		if (seg->vaddr < base_gpa || seg->vaddr - base_gpa > buf_size ||
-		    seg->filesz > buf_size - (seg->vaddr - base_gpa))
-			continue;
-		memcpy(buf + (seg->vaddr - base_gpa), image->file + seg->offset, seg->filesz);
-	}
-}
-
 void snapvm_elf_close(struct snapvm_elf_image *image)
 {
 	if (image->elf)

@@ -120,31 +120,3 @@ int snapvm_scratch_check(const struct snapvm_arch *arch, const struct snapvm_elf
 			   size, (unsigned long long)scratch_size, why, image->path, arch->name,
 			   max_text, (unsigned long long)max, min_text);
 }
-
-void snapvm_boot_info_init(struct snapvm_boot_info *info, const struct snapvm_arch *arch,
-			   uint64_t snapshot_size, uint64_t scratch_size, uint64_t scratch_used,
-			   uint64_t stack_size, uint64_t pt_gva)
-{
-	uint64_t scratch_gva = arch->scratch_base_gva(scratch_size);
-
-	memset(info, 0, sizeof(*info));
-	info->magic = SNAPVM_BOOT_MAGIC;
-	info->version = SNAPVM_BOOT_VERSION;
-	info->layout = arch->layout;
-	info->snapshot_gpa = arch->snapshot_base_gpa;
-	info->snapshot_size = snapshot_size;
-	info->scratch_gpa = arch->scratch_base_gpa(scratch_size);
-	info->scratch_gva = scratch_gva;
-	info->scratch_size = scratch_size;
-	info->scratch_free_gva = scratch_gva + scratch_used;
-	info->scratch_free_size = scratch_size - scratch_used - stack_size;
-	info->snapshot_pt_gva = pt_gva;
-}
-
-void snapvm_snapshot_image_free(struct snapvm_snapshot_image *out)
-{
-	free(out->snapshot);
-	free(out->scratch_init);
-	out->snapshot = NULL;
-	out->scratch_init = NULL;
-}
