@@ -216,7 +216,8 @@ int snapvm_elf_open(const char *path, uint32_t layout, struct snapvm_elf_image *
  * name is the file in messages. For snapvm_elf_open and the fuzzer. */
 int snapvm_elf_parse(const char *name, void *buf, size_t size, uint32_t layout,
 		     struct snapvm_elf_image *image, struct snapvm_error *err);
-/* Copy the segments into buf, which holds guest memory from base_gpa. */
+/* Copy the segments into buf, which holds guest memory from base_gpa
+ * (image.c). */
 void snapvm_elf_copy(const struct snapvm_elf_image *image, unsigned char *buf, uint64_t base_gpa,
 		     uint64_t buf_size);
 void snapvm_elf_close(struct snapvm_elf_image *image);
@@ -317,9 +318,10 @@ void snapvm_scratch_range(const struct snapvm_arch *arch, const struct snapvm_el
 /* EX_USAGE with a message naming the sizes that fit, or 0. */
 int snapvm_scratch_check(const struct snapvm_arch *arch, const struct snapvm_elf_image *image,
 			 uint64_t scratch_size, struct snapvm_error *err);
+/* image.c: */
 void snapvm_snapshot_image_free(struct snapvm_snapshot_image *out);
 
-/* Fill the boot-info block every layout puts at scratch offset 0. */
+/* Fill the boot-info block every layout puts at scratch offset 0 (image.c). */
 void snapvm_boot_info_init(struct snapvm_boot_info *info, const struct snapvm_arch *arch,
 			   uint64_t snapshot_size, uint64_t scratch_size, uint64_t scratch_used,
 			   uint64_t stack_size, uint64_t pt_gva);

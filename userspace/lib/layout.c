@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * layout.c - what both layouts share: which layout is which, whether a
- * scratch size fits beside an image (and which sizes would), and the
- * boot-info block.
+ * layout.c - what both layouts share: which layout is which (the arch
+ * tables), and whether a scratch size fits beside an image (and which sizes
+ * would). The boot-info block is image.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
