@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * seccomp_doc_test.c - the lists of allowed system calls in
- * userspace/lib/snapvm.h and README.md name exactly the calls of the filter's
- * table (userspace/seccomp.c): each call of the table appears in both, and
- * neither names a system call the table lacks.
+ * userspace/lib/snapvm.h and docs/isolation.md name exactly the calls of the
+ * filter's table (userspace/lib/seccomp.c): each call of the table appears in
+ * both, and neither names a system call the table lacks.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -124,9 +124,10 @@ TEST(snapvm_h_lists_the_table)
 
 TEST(readme_lists_the_table)
 {
-	char *text = block("README.md", "Allowed system calls", "`--no-seccomp` leaves it off");
+	char *text =
+	    block("docs/isolation.md", "Allowed system calls", "`--no-seccomp` leaves it off");
 
-	check(_metadata, "README.md", text);
+	check(_metadata, "docs/isolation.md", text);
 	free(text);
 }
 

@@ -58,8 +58,9 @@ enum cond {
 	}
 
 /*
- * The whole allowlist, in the groups userspace/lib/snapvm.h and README.md list
- * (tests/unit/seccomp_doc_test.c checks that they name exactly these).
+ * The whole allowlist, in the groups userspace/lib/snapvm.h and
+ * docs/isolation.md list (tests/unit/seccomp_doc_test.c checks that they name
+ * exactly these).
  */
 static const struct rule {
 	int nr;
