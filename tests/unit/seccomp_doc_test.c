@@ -100,7 +100,7 @@ static void check(struct __test_metadata *_metadata, const char *name, const cha
 		while ((isalnum((unsigned char)*p) || *p == '_') && n < sizeof(word) - 1)
 			word[n++] = *p++;
 		word[n] = '\0';
-		/* A file name (userspace/seccomp.c) names no call. */
+		/* A file name (userspace/lib/seccomp.c) names no call. */
 		if (start > text &&
 		    (start[-1] == '/' || (*p == '.' && isalpha((unsigned char)p[1]))))
 			n = 0;
