@@ -18,34 +18,13 @@
 #include <unistd.h>
 
 #include "userspace/lib/internal.h"
+#include "userspace/lib/kvm.h"
 
 #define KVM_DEVICE "/dev/kvm"
 
-/* The process-wide /dev/kvm state. A failed open is not remembered: the
- * next sandbox tries again (the module may have been loaded meanwhile). */
-static struct {
-	int fd;
-	int error; /* errno of the last failed open, or 0 */
-	int api_version;
-	int vcpu_mmap_size;
-	int sync_regs; /* KVM_CAP_SYNC_REGS: the register sets it syncs */
-	bool readonly_mem, immediate_exit;
-	bool xsave, xcrs, manual_protect;
-	bool pmu_capability, enforce_pv, enforce_hyperv;
-	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
-	/* The MSR candidates: KVM_GET_MSR_INDEX_LIST plus the MTRRs, minus
-	 * the deliberate exclusions (snapvm_vcpu_msr_candidates). */
-	uint32_t *msr_candidates;
-	unsigned int nmsr_candidates;
-	/* The MSRs one vCPU can really read and write back, probed once per
-	 * CPUID (they depend on it: PV features, RDTSCP, ...). */
-	uint64_t probed_cpuid_hash;
-	uint32_t probed_msrs[SNAPVM_MAX_MSRS];
-	unsigned int nprobed_msrs;
-	char vendor[13];
-} host = {.fd = -1};
+struct snapvm_kvm_host snapvm_kvm_host = {.fd = -1};
 
-static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t snapvm_kvm_host_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct kvm_cpuid2 *supported_cpuid(int fd)
 {
@@ -80,70 +59,74 @@ static void find_msr_candidates(int fd)
 	if (!n || ioctl(fd, KVM_GET_MSR_INDEX_LIST, list) != 0)
 		list->nmsrs = 0;
 	/* Which of them a state saves, and why not the others: vcpu_state.c. */
-	host.msr_candidates =
-	    snapvm_vcpu_msr_candidates(list->indices, list->nmsrs, &host.nmsr_candidates);
+	snapvm_kvm_host.msr_candidates = snapvm_vcpu_msr_candidates(
+	    list->indices, list->nmsrs, &snapvm_kvm_host.nmsr_candidates);
 	free(list);
 }
 
-/* Called with host_lock held, until an open succeeds. */
+/* Called with snapvm_kvm_host_lock held, until an open succeeds. */
 static void host_open(void)
 {
 	int fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0) {
-		host.error = errno;
+		snapvm_kvm_host.error = errno;
 		return;
 	}
-	host.error = 0;
-	host.api_version = ioctl(fd, KVM_GET_API_VERSION, 0);
-	host.vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	host.sync_regs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
-	host.readonly_mem = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
-	host.immediate_exit = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
-	host.xsave = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
-	host.xcrs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
-	host.manual_protect = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0;
+	snapvm_kvm_host.error = 0;
+	snapvm_kvm_host.api_version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	snapvm_kvm_host.vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	snapvm_kvm_host.sync_regs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+	snapvm_kvm_host.readonly_mem = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+	snapvm_kvm_host.immediate_exit = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+	snapvm_kvm_host.xsave = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+	snapvm_kvm_host.xcrs = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	snapvm_kvm_host.manual_protect =
+	    ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0;
 	ret = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_PMU_CAPABILITY);
-	host.pmu_capability = ret > 0 && (ret & KVM_PMU_CAP_DISABLE);
-	host.enforce_pv = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
-	host.enforce_hyperv = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_ENFORCE_CPUID) > 0;
-	if (!host.msr_candidates)
+	snapvm_kvm_host.pmu_capability = ret > 0 && (ret & KVM_PMU_CAP_DISABLE);
+	snapvm_kvm_host.enforce_pv =
+	    ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
+	snapvm_kvm_host.enforce_hyperv =
+	    ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_ENFORCE_CPUID) > 0;
+	if (!snapvm_kvm_host.msr_candidates)
 		find_msr_candidates(fd);
-	if (!host.cpuid)
-		host.cpuid = supported_cpuid(fd);
-	if (host.cpuid)
-		snapvm_vcpu_cpuid_vendor(host.cpuid->entries, host.cpuid->nent, host.vendor);
-	host.fd = fd;
+	if (!snapvm_kvm_host.cpuid)
+		snapvm_kvm_host.cpuid = supported_cpuid(fd);
+	if (snapvm_kvm_host.cpuid)
+		snapvm_vcpu_cpuid_vendor(snapvm_kvm_host.cpuid->entries,
+					 snapvm_kvm_host.cpuid->nent, snapvm_kvm_host.vendor);
+	snapvm_kvm_host.fd = fd;
 }
 
 static void host_init(void)
 {
-	pthread_mutex_lock(&host_lock);
-	if (host.fd < 0)
+	pthread_mutex_lock(&snapvm_kvm_host_lock);
+	if (snapvm_kvm_host.fd < 0)
 		host_open();
-	pthread_mutex_unlock(&host_lock);
+	pthread_mutex_unlock(&snapvm_kvm_host_lock);
 }
 
 int snapvm_kvm_check(struct snapvm_error *err)
 {
 	host_init();
-	if (host.fd < 0)
-		return snapvm_fail_errno(err, EX_UNAVAILABLE, host.error,
+	if (snapvm_kvm_host.fd < 0)
+		return snapvm_fail_errno(err, EX_UNAVAILABLE, snapvm_kvm_host.error,
 					 "cannot use " KVM_DEVICE " (no KVM on this machine?)");
-	if (host.api_version != KVM_API_VERSION)
+	if (snapvm_kvm_host.api_version != KVM_API_VERSION)
 		return snapvm_fail(err, EX_UNAVAILABLE, KVM_DEVICE " has API version %d, need %d",
-				   host.api_version, KVM_API_VERSION);
-	if (host.vcpu_mmap_size < (int)sizeof(struct kvm_run))
+				   snapvm_kvm_host.api_version, KVM_API_VERSION);
+	if (snapvm_kvm_host.vcpu_mmap_size < (int)sizeof(struct kvm_run))
 		return snapvm_fail(err, EX_UNAVAILABLE, "KVM_GET_VCPU_MMAP_SIZE failed");
-	if (!host.immediate_exit)
+	if (!snapvm_kvm_host.immediate_exit)
 		return snapvm_fail(err, EX_UNAVAILABLE,
 				   "KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux 4.11)");
-	if (!host.cpuid)
+	if (!snapvm_kvm_host.cpuid)
 		return snapvm_fail(err, EX_UNAVAILABLE, "KVM_GET_SUPPORTED_CPUID failed");
-	if (!host.msr_candidates)
+	if (!snapvm_kvm_host.msr_candidates)
 		return snapvm_fail(err, EX_UNAVAILABLE, "KVM_GET_MSR_INDEX_LIST failed");
-	if (!host.enforce_pv || !host.enforce_hyperv)
+	if (!snapvm_kvm_host.enforce_pv || !snapvm_kvm_host.enforce_hyperv)
 		return snapvm_fail(err, EX_UNAVAILABLE,
 				   "KVM lacks KVM_CAP_ENFORCE_PV_FEATURE_CPUID or "
 				   "KVM_CAP_HYPERV_ENFORCE_CPUID (Linux 5.14), which keep a guest "
@@ -159,7 +142,7 @@ int snapvm_kvm_cpuid(bool kvm_pv, struct snapvm_vcpu_state *state, struct snapvm
 
 	if (ret)
 		return ret;
-	return snapvm_vcpu_cpuid(host.cpuid, kvm_pv, state, err);
+	return snapvm_vcpu_cpuid(snapvm_kvm_host.cpuid, kvm_pv, state, err);
 }
 
 int snapvm_kvm_cpuid_check(const char *path, const struct snapvm_vcpu_state *state,
@@ -176,7 +159,7 @@ int snapvm_kvm_cpuid_check(const char *path, const struct snapvm_vcpu_state *sta
 		return snapvm_fail(err, EX_OSERR, "out of memory for a vCPU state");
 	ret = snapvm_kvm_cpuid(kvm_pv, here, err);
 	if (!ret)
-		ret = snapvm_vcpu_cpuid_compare(path, state, here, host.vendor, err);
+		ret = snapvm_vcpu_cpuid_compare(path, state, here, snapvm_kvm_host.vendor, err);
 	free(here);
 	return ret;
 }
@@ -184,7 +167,8 @@ int snapvm_kvm_cpuid_check(const char *path, const struct snapvm_vcpu_state *sta
 bool snapvm_kvm_cpu_is_amd(void)
 {
 	host_init();
-	return !strcmp(host.vendor, "AuthenticAMD") || !strcmp(host.vendor, "HygonGenuine");
+	return !strcmp(snapvm_kvm_host.vendor, "AuthenticAMD") ||
+	       !strcmp(snapvm_kvm_host.vendor, "HygonGenuine");
 }
 
 /* Guest writes to the MSRs a restore cannot put back raise #GP (the list,
@@ -213,16 +197,16 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 		return ret;
 	/* The amd64 snapshot is a read-only memslot: guest writes must fault
 	 * (exit), never reach the shared snapshot. */
-	if (layout == SNAPVM_LAYOUT_AMD64 && !host.readonly_mem)
+	if (layout == SNAPVM_LAYOUT_AMD64 && !snapvm_kvm_host.readonly_mem)
 		return snapvm_fail(err, EX_UNAVAILABLE,
 				   "KVM lacks KVM_CAP_READONLY_MEM, which the amd64 layout needs");
-	vm->fd = ioctl(host.fd, KVM_CREATE_VM, 0);
+	vm->fd = ioctl(snapvm_kvm_host.fd, KVM_CREATE_VM, 0);
 	vm->manual_protect = false;
 	if (vm->fd < 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CREATE_VM");
 	/* No PMU: its counters would be guest-writable state that counts on
 	 * its own, and a side channel onto the host. Must precede the vCPU. */
-	if (host.pmu_capability) {
+	if (snapvm_kvm_host.pmu_capability) {
 		struct kvm_enable_cap cap = {
 		    .cap = KVM_CAP_PMU_CAPABILITY,
 		    .args[0] = KVM_PMU_CAP_DISABLE,
@@ -243,7 +227,7 @@ int snapvm_kvm_vm_create(struct snapvm_kvm_vm *vm, uint32_t layout, struct snapv
 	/* Manual protection: KVM_GET_DIRTY_LOG only reads the log, and
 	 * KVM_CLEAR_DIRTY_LOG write-protects just the pages that were dirty,
 	 * instead of the whole slot at every read. */
-	if (host.manual_protect) {
+	if (snapvm_kvm_host.manual_protect) {
 		struct kvm_enable_cap cap = {
 		    .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 		    .args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
@@ -343,26 +327,28 @@ static int find_vcpu_msrs(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu
 				      state->ncpuid * sizeof(state->cpuid[0]));
 	int ret = 0;
 
-	pthread_mutex_lock(&host_lock);
-	if (host.probed_cpuid_hash != hash || !host.nprobed_msrs) {
-		host.nprobed_msrs = 0;
-		host.probed_cpuid_hash = 0;
-		for (unsigned int i = 0; i < host.nmsr_candidates && !ret; i++) {
-			if (!msr_round_trips(vcpu->fd, host.msr_candidates[i]))
+	pthread_mutex_lock(&snapvm_kvm_host_lock);
+	if (snapvm_kvm_host.probed_cpuid_hash != hash || !snapvm_kvm_host.nprobed_msrs) {
+		snapvm_kvm_host.nprobed_msrs = 0;
+		snapvm_kvm_host.probed_cpuid_hash = 0;
+		for (unsigned int i = 0; i < snapvm_kvm_host.nmsr_candidates && !ret; i++) {
+			if (!msr_round_trips(vcpu->fd, snapvm_kvm_host.msr_candidates[i]))
 				continue;
-			if (host.nprobed_msrs == SNAPVM_MAX_MSRS)
+			if (snapvm_kvm_host.nprobed_msrs == SNAPVM_MAX_MSRS)
 				ret = snapvm_fail(err, EX_SOFTWARE,
 						  "KVM offers more than %d saveable MSRs",
 						  SNAPVM_MAX_MSRS);
 			else
-				host.probed_msrs[host.nprobed_msrs++] = host.msr_candidates[i];
+				snapvm_kvm_host.probed_msrs[snapvm_kvm_host.nprobed_msrs++] =
+				    snapvm_kvm_host.msr_candidates[i];
 		}
 		if (!ret)
-			host.probed_cpuid_hash = hash;
+			snapvm_kvm_host.probed_cpuid_hash = hash;
 	}
-	memcpy(vcpu->msrs, host.probed_msrs, host.nprobed_msrs * sizeof(vcpu->msrs[0]));
-	vcpu->nmsrs = ret ? 0 : host.nprobed_msrs;
-	pthread_mutex_unlock(&host_lock);
+	memcpy(vcpu->msrs, snapvm_kvm_host.probed_msrs,
+	       snapvm_kvm_host.nprobed_msrs * sizeof(vcpu->msrs[0]));
+	vcpu->nmsrs = ret ? 0 : snapvm_kvm_host.nprobed_msrs;
+	pthread_mutex_unlock(&snapvm_kvm_host_lock);
 	return ret;
 }
 
@@ -386,8 +372,8 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
 	if (vcpu->fd < 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_CREATE_VCPU");
-	run = mmap(NULL, (size_t)host.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd,
-		   0);
+	run = mmap(NULL, (size_t)snapvm_kvm_host.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   vcpu->fd, 0);
 	if (run == MAP_FAILED) {
 		int errnum = errno;
 
@@ -396,7 +382,7 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 		return snapvm_fail_errno(err, EX_OSERR, errnum, "mmap of the vCPU's kvm_run");
 	}
 	vcpu->run = run;
-	vcpu->run_size = (size_t)host.vcpu_mmap_size;
+	vcpu->run_size = (size_t)snapvm_kvm_host.vcpu_mmap_size;
 	vcpu->cpuid_from = state;
 	/* The snapshot's normalised CPUID (snapvm_kvm_cpuid), the same in
 	 * every sandbox of the snapshot. */
@@ -428,16 +414,17 @@ int snapvm_kvm_vcpu_create(struct snapvm_kvm_vm *vm, struct snapvm_kvm_vcpu *vcp
 	 * costs about as much as the exit). Between exits only REGS is marked
 	 * dirty: a dirty SREGS makes KVM write the copy back, which only
 	 * set_state wants. */
-	if (host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_REGS)) {
+	if (snapvm_kvm_host.sync_regs > 0 && (snapvm_kvm_host.sync_regs & KVM_SYNC_X86_REGS)) {
 		vcpu->sync_regs = true;
 		vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	}
-	if (host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_SREGS)) {
+	if (snapvm_kvm_host.sync_regs > 0 && (snapvm_kvm_host.sync_regs & KVM_SYNC_X86_SREGS)) {
 		vcpu->sync_sregs = true;
 		vcpu->run->kvm_valid_regs |= KVM_SYNC_X86_SREGS;
 	}
 	/* Events are only ever written (by set_state), never synced back. */
-	vcpu->sync_events = host.sync_regs > 0 && (host.sync_regs & KVM_SYNC_X86_EVENTS);
+	vcpu->sync_events =
+	    snapvm_kvm_host.sync_regs > 0 && (snapvm_kvm_host.sync_regs & KVM_SYNC_X86_EVENTS);
 	return 0;
 fail:
 	snapvm_kvm_vcpu_destroy(vcpu);
@@ -509,14 +496,14 @@ int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_s
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_REGS");
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &state->sregs) != 0)
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_SREGS");
-	if (host.xsave) {
+	if (snapvm_kvm_host.xsave) {
 		if (ioctl(vcpu->fd, KVM_GET_XSAVE, &state->xsave) != 0)
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_XSAVE");
 		state->parts |= SNAPVM_STATE_XSAVE;
 	} else if (ioctl(vcpu->fd, KVM_GET_FPU, &state->fpu) != 0) {
 		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_FPU");
 	}
-	if (host.xcrs) {
+	if (snapvm_kvm_host.xcrs) {
 		if (ioctl(vcpu->fd, KVM_GET_XCRS, &state->xcrs) != 0)
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_GET_XCRS");
 		state->parts |= SNAPVM_STATE_XCRS;
@@ -721,7 +708,7 @@ void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3)
 	*hw_breakpoints = *int3 = false;
 	if (snapvm_kvm_check(NULL))
 		return;
-	vm = ioctl(host.fd, KVM_CREATE_VM, 0);
+	vm = ioctl(snapvm_kvm_host.fd, KVM_CREATE_VM, 0);
 	page = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm < 0 || page == MAP_FAILED)
 		goto out;
@@ -738,7 +725,8 @@ void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3)
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	if (vcpu < 0)
 		goto out;
-	run = mmap(NULL, (size_t)host.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	run = mmap(NULL, (size_t)snapvm_kvm_host.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   vcpu, 0);
 	if (run == MAP_FAILED)
 		goto out;
 	*hw_breakpoints =
@@ -748,7 +736,7 @@ void snapvm_kvm_probe_guest_debug(bool *hw_breakpoints, bool *int3)
 		run->debug.arch.exception == 3;
 out:
 	if (run != MAP_FAILED)
-		munmap(run, (size_t)host.vcpu_mmap_size);
+		munmap(run, (size_t)snapvm_kvm_host.vcpu_mmap_size);
 	if (vcpu >= 0)
 		close(vcpu);
 	if (vm >= 0)
@@ -952,12 +940,15 @@ void snapvm_kvm_host_info(struct snapvm_host_info *info)
 	};
 
 	host_init();
-	info->kvm_api_version = host.fd < 0 ? -host.error : host.api_version;
-	snprintf(info->cpu_vendor, sizeof(info->cpu_vendor), "%s", host.vendor);
+	info->kvm_api_version =
+	    snapvm_kvm_host.fd < 0 ? -snapvm_kvm_host.error : snapvm_kvm_host.api_version;
+	snprintf(info->cpu_vendor, sizeof(info->cpu_vendor), "%s", snapvm_kvm_host.vendor);
 	info->ncaps = 0;
-	for (unsigned int i = 0; host.fd >= 0 && i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (unsigned int i = 0; snapvm_kvm_host.fd >= 0 && i < sizeof(caps) / sizeof(caps[0]);
+	     i++) {
 		info->caps[info->ncaps].name = caps[i].name;
-		info->caps[info->ncaps].value = ioctl(host.fd, KVM_CHECK_EXTENSION, caps[i].cap);
+		info->caps[info->ncaps].value =
+		    ioctl(snapvm_kvm_host.fd, KVM_CHECK_EXTENSION, caps[i].cap);
 		info->ncaps++;
 	}
 }
