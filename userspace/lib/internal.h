@@ -357,7 +357,7 @@ void amd64_pt_free(struct amd64_page_tables *pt);
 unsigned int amd64_image_mappings(const struct snapvm_elf_image *image, uint64_t scratch_size,
 				  struct amd64_mapping *maps);
 
-/* ---- the KVM backend (kvm.c: the only file with KVM ioctls) ---- */
+/* ---- the KVM backend (kvm.c, kvm_vcpu.c: the only files with KVM ioctls) ---- */
 
 struct snapvm_kvm_vm {
 	int fd;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * kvm.c - the KVM backend, the only file that issues KVM ioctls: /dev/kvm
- * and its capabilities, VMs and their memory slots, the vCPU (CPUID, entry
- * state, registers through KVM_CAP_SYNC_REGS) and KVM_RUN, whose exits it
- * turns into the generic struct snapvm_exit. What the vCPU state holds (the
- * MSRs, the CPUID) and why is the policy in vcpu_state.c, below this file.
+ * kvm.c - the KVM backend, with kvm_vcpu.c the only files that issue KVM
+ * ioctls: /dev/kvm and its capabilities (the state in kvm.h), the guest's
+ * CPUID, VMs and their memory slots and dirty logs, what the host offers.
+ * The vCPU and KVM_RUN are kvm_vcpu.c's. What the vCPU state holds (the
+ * MSRs, the CPUID) and why is the policy in vcpu_state.c, below both.
  */
 #define _GNU_SOURCE
 #include <errno.h>
