@@ -42,7 +42,8 @@ BENCHES :=       # benchmark binaries
 SETUP_STAMP := $(CACHE)/setup.done
 
 .PHONY: all setup kmod check demo bench clean format
-all: kmod programs guests tests
+# Everything `make install` installs (programs, lib, sdk) and the tests.
+all: kmod programs lib sdk guests tests
 
 $(SETUP_STAMP): tests/vm/setup
 	tests/vm/setup

@@ -12,7 +12,7 @@
 #   make deb       snapvm, libsnapvm0, libsnapvm-dev and snapvm-dkms .debs
 #                  into build/deb/ (debhelper + dh-dkms)
 
-SNAPVM_VERSION := $(shell sed -n 's/^\#define SNAPVM_VERSION "\(.*\)"/\1/p' $(ROOT)/userspace/snapvm.h)
+SNAPVM_VERSION := $(shell sed -n 's/^\#define SNAPVM_VERSION "\(.*\)"/\1/p' $(ROOT)/userspace/lib/snapvm.h)
 SONAME := libsnapvm.so.0
 
 PREFIX ?= /usr/local
@@ -36,12 +36,12 @@ LDFLAGS += $(EXTRA_LDFLAGS)
 LIBSNAPVM_SO := $(BUILD)/libsnapvm.so.$(SNAPVM_VERSION)
 LIBSNAPVM_PIC_OBJS := $(LIBSNAPVM_SRCS:%.c=$(BUILD)/pic/%.o)
 
-$(BUILD)/pic/userspace/%.o: userspace/%.c $(wildcard userspace/*.h layout/*.h uapi/*.h)
+$(BUILD)/pic/userspace/%.o: userspace/%.c $(LIBSNAPVM_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(LIBSNAPVM_SO): $(LIBSNAPVM_PIC_OBJS) userspace/libsnapvm.map
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=userspace/libsnapvm.map \
+$(LIBSNAPVM_SO): $(LIBSNAPVM_PIC_OBJS) userspace/lib/libsnapvm.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=userspace/lib/libsnapvm.map \
 		-Wl,-z,defs -Wl,-z,relro -Wl,-z,now -o $@ $(LIBSNAPVM_PIC_OBJS) $(LIBSNAPVM_LIBS)
 	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libsnapvm.so
@@ -91,7 +91,7 @@ INSTALL_FILES = \
 	$(BUILD)/snapvm:$(BINDIR)/snapvm:755 \
 	$(LIBSNAPVM_SO):$(LIBDIR)/$(notdir $(LIBSNAPVM_SO)):644 \
 	$(LIBSNAPVM):$(LIBDIR)/libsnapvm.a:644 \
-	userspace/snapvm.h:$(INCLUDEDIR)/snapvm/snapvm.h:644 \
+	userspace/lib/snapvm.h:$(INCLUDEDIR)/snapvm/snapvm.h:644 \
 	$(foreach h,$(INSTALL_HEADERS),$(h):$(INCLUDEDIR)/snapvm/$(h):644) \
 	uapi/snapvm.h:$(INCLUDEDIR)/snapvm/uapi/snapvm.h:644 \
 	guests/include/rt.h:$(INCLUDEDIR)/snapvm/guest/rt.h:644 \
@@ -146,12 +146,6 @@ deb:
 	git ls-files -z | xargs -0 cp --parents -t $(DEB_DIR)/snapvm-$(SNAPVM_VERSION)
 	cd $(DEB_DIR)/snapvm-$(SNAPVM_VERSION) && dpkg-buildpackage -b -us -uc -j2
 	@ls $(DEB_DIR)/*.deb
-
-# --- The launcher's own parts (not libsnapvm's): `snapvm snapshot
-# export|import`, snapshots as OCI artifacts.
-LAUNCHER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/launcher/*.c))
-$(LAUNCHER_OBJS): $(wildcard userspace/launcher/*.h)
-$(BUILD)/snapvm: $(LAUNCHER_OBJS)
 
 # --- Tests: tests/install-tap on the host with the unit tests (install
 # listing, exports, headers, pkg-config, guest SDK, man pages, make deb,

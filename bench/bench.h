@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 /* ---- clocks ---- */
 
@@ -187,7 +187,7 @@ int kvm_floor_spin_ns(uint32_t iterations, uint64_t *ns);
 /* What figures say when libsnapvm lacks the snapshot API. */
 #define BENCH_NEEDS_SNAPSHOT_API                                                                   \
 	"needs snapvm_sandbox_take_snapshot, snapvm_sandbox_call and snapvm_sandbox_restore "      \
-	"(issue 5) in userspace/snapvm.h"
+	"(issue 5) in userspace/lib/snapvm.h"
 
 /* The snapshot bench-service (big) or bench-service-small took of itself at
  * its SNAPSHOT, booted once per run and kept; NULL with why on failure. */

@@ -20,6 +20,6 @@ endef
 $(foreach arch,$(GUEST_ARCHES),$(eval $(call example_arch_rules,$(arch))))
 
 PROGRAMS += $(EXAMPLE_DIGEST)/digest-host
-$(EXAMPLE_DIGEST)/digest-host: examples/digest/host.c $(LIBSNAPVM) userspace/snapvm.h layout/abi.h
+$(EXAMPLE_DIGEST)/digest-host: examples/digest/host.c $(LIBSNAPVM) userspace/lib/snapvm.h layout/abi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(ROOT)/userspace -o $@ $< $(LIBSNAPVM) $(LIBSNAPVM_LIBS)
+	$(CC) $(CFLAGS) -I$(ROOT)/userspace/lib -o $@ $< $(LIBSNAPVM) $(LIBSNAPVM_LIBS)

@@ -20,7 +20,7 @@ FUZZERS := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_LIB := $(FUZZ_DIR)/libsnapvm.a
 FUZZ_LIB_OBJS := $(LIBSNAPVM_SRCS:%.c=$(FUZZ_DIR)/%.o)
 
-$(FUZZ_DIR)/userspace/%.o: userspace/%.c $(wildcard userspace/*.h layout/*.h uapi/*.h)
+$(FUZZ_DIR)/userspace/%.o: userspace/%.c $(LIBSNAPVM_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -28,14 +28,14 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c $(FUZZ_LIB) $(wildcard userspace/*.h layout/*.h)
+$(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c $(FUZZ_LIB) $(LIBSNAPVM_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA) $(FUZZ_LIB) \
 		$(LIBSNAPVM_LIBS)
 
-# oci_fuzz: the launcher's OCI parsers (userspace/launcher/), and jansson.
-FUZZ_LAUNCHER_OBJS := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard userspace/launcher/*.c))
-$(FUZZ_LAUNCHER_OBJS): $(wildcard userspace/launcher/*.h)
+# oci_fuzz: the launcher's OCI parsers (userspace/launcher/'s helpers), and jansson.
+FUZZ_LAUNCHER_OBJS := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(LAUNCHER_HELPER_SRCS))
+$(FUZZ_LAUNCHER_OBJS): $(LAUNCHER_HDRS)
 $(FUZZ_DIR)/oci_fuzz: $(FUZZ_LAUNCHER_OBJS)
 $(FUZZ_DIR)/oci_fuzz: FUZZ_EXTRA = $(FUZZ_LAUNCHER_OBJS) $(LAUNCHER_LIBS)
 

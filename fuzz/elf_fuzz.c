@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* Images whose snapshot would be bigger are accepted by the loader (the
  * layout allows up to 64 GiB) but not built here: the build allocates the

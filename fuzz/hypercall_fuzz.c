@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* Few pages per slot: enough for page tables and data, quick to set up. */
 #define MAX_SLOT_PAGES 64

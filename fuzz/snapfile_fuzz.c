@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/internal.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapfile.h"
 
 #define HEADER_SIZE SNAPVM_GUEST_PAGE_SIZE
 

@@ -1,22 +1,29 @@
-# libsnapvm and the snapvm launcher.
+# libsnapvm (userspace/lib/, its debug support in userspace/lib/debug/) and the
+# snapvm launcher (userspace/launcher/: main.c, one file per subcommand, and
+# its OCI, JSON and SHA-256 helpers).
 LIBSNAPVM := $(BUILD)/libsnapvm.a
-LIBSNAPVM_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c))
+LIBSNAPVM_SRCS := $(wildcard userspace/lib/*.c userspace/lib/debug/*.c)
 LIBSNAPVM_OBJS := $(LIBSNAPVM_SRCS:%.c=$(BUILD)/%.o)
+LIBSNAPVM_HDRS := $(wildcard userspace/lib/*.h userspace/lib/debug/*.h layout/*.h uapi/*.h)
 LIBSNAPVM_LIBS := -lelf -lseccomp
-# The launcher's own parts (userspace/launcher/, install.mk): OCI JSON.
+# The launcher's helpers (OCI, JSON, SHA-256; oci_fuzz links them too) and
+# its commands (main.c and the subcommands).
+LAUNCHER_HELPER_SRCS := $(addprefix userspace/launcher/,oci.c jsonx.c sha256.c)
+LAUNCHER_SRCS := $(wildcard userspace/launcher/*.c)
+LAUNCHER_OBJS := $(LAUNCHER_SRCS:%.c=$(BUILD)/%.o)
+LAUNCHER_HDRS := $(wildcard userspace/launcher/*.h)
 LAUNCHER_LIBS := -ljansson
 
-$(BUILD)/userspace/%.o: userspace/%.c $(wildcard userspace/*.h layout/*.h uapi/*.h)
+$(BUILD)/userspace/%.o: userspace/%.c $(LIBSNAPVM_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+$(LAUNCHER_OBJS): $(LAUNCHER_HDRS)
 
 $(LIBSNAPVM): $(LIBSNAPVM_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(if $^,ar rcs $@ $^,ar rc $@)
 
-ifneq ($(wildcard userspace/main.c),)
 PROGRAMS += $(BUILD)/snapvm
-$(BUILD)/snapvm: $(BUILD)/userspace/main.o $(LIBSNAPVM)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBSNAPVM) $(LIBSNAPVM_LIBS) $(LAUNCHER_LIBS)
-endif
+$(BUILD)/snapvm: $(LAUNCHER_OBJS) $(LIBSNAPVM)
+	$(CC) $(LDFLAGS) -o $@ $(LAUNCHER_OBJS) $(LIBSNAPVM) $(LIBSNAPVM_LIBS) $(LAUNCHER_LIBS)

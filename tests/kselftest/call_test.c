@@ -23,7 +23,7 @@
 #include "tests/kselftest/launcher_helpers.h"
 #include "guests/test/buffer-calls.h"
 #include "layout/abi.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define TEST_TIMEOUT_S	180
 #define CALL_TEST(name) TEST_F_TIMEOUT(call, name, TEST_TIMEOUT_S)

@@ -34,7 +34,7 @@
 #include "tests/kselftest/vmm_test.h"
 #include "guests/test/host-calls.h"
 #include "layout/abi.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define CALL_MS	     60000
 #define SCRATCH_SIZE (2ULL << 20)

@@ -30,9 +30,9 @@
 #include "tests/kselftest/vmm_test.h"
 #include "guests/test/call-loop.h"
 #include "guests/test/isolation.h"
-#include "userspace/internal.h"
-#include "userspace/snapfile.h"
-#include "userspace/snapvm.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapfile.h"
+#include "userspace/lib/snapvm.h"
 
 #define SCRATCH_SIZE	   (1ULL << 20)
 #define CALL_MS		   60000

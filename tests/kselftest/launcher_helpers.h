@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * launcher_helpers.h - what the kselftests of the `snapvm` launcher share
- * (launcher_test.c, call_test.c): run build/snapvm with its stdout and
+ * (launcher_*test.c, call_test.c): run build/snapvm with its stdout and
  * stderr captured and a deadline, optionally with stdin from a file or
  * with /dev/kvm or /dev/snapvm hidden, and assert on the result. Include
  * after kselftest_harness.h and vmm_test.h.

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 /* build/ of this checkout: the test binary is build/tests/kselftest/NAME.
  * Half of PATH_MAX, so that paths made from it fit a PATH_MAX buffer. */

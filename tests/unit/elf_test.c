@@ -18,7 +18,7 @@
 #include "kselftest_harness.h"
 #include "layout/amd64.h"
 #include "layout/i686.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define RX  (PF_R | PF_X)
 #define RW  (PF_R | PF_W)

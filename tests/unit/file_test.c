@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * file_test.c - reading input files once (userspace/file.c): regular files
+ * file_test.c - reading input files once (userspace/lib/file.c): regular files
  * are read whole, anything else is refused at once with EX_DATAERR, a
  * missing file is EX_NOINPUT, one over the size limit is refused from its
  * size, and a file truncated or rewritten between the loaders' reads (each
@@ -28,8 +28,8 @@
 
 #include "kselftest_harness.h"
 #include "layout/amd64.h"
-#include "userspace/internal.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/internal.h"
+#include "userspace/lib/snapfile.h"
 
 FIXTURE(file)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 static int feed(struct snapvm_gdb_rx *rx, const char *bytes, size_t len)
 {

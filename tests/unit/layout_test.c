@@ -12,7 +12,7 @@
 #include "kselftest_harness.h"
 #include "layout/amd64.h"
 #include "layout/i686.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define K (1ULL << 10)
 #define M (1ULL << 20)

@@ -27,7 +27,7 @@
 #include "layout/amd64.h"
 #include "layout/i686.h"
 #include "userspace/launcher/oci.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/snapfile.h"
 
 /*
  * mklayout LAYOUT LAYERFILE [SIZE [MEDIATYPE]]: an OCI image layout by hand

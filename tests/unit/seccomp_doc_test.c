@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * seccomp_doc_test.c - the lists of allowed system calls in
- * userspace/snapvm.h and README.md name exactly the calls of the filter's
- * table (userspace/seccomp.c): each call of the table appears in both, and
- * neither names a system call the table lacks.
+ * userspace/lib/snapvm.h and docs/isolation.md name exactly the calls of the
+ * filter's table (userspace/lib/seccomp.c): each call of the table appears in
+ * both, and neither names a system call the table lacks.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 /* The checkout: this binary is build/tests/unit/seccomp_doc_test. */
 static void repo_file(char *path, size_t size, const char *name)
@@ -100,7 +100,7 @@ static void check(struct __test_metadata *_metadata, const char *name, const cha
 		while ((isalnum((unsigned char)*p) || *p == '_') && n < sizeof(word) - 1)
 			word[n++] = *p++;
 		word[n] = '\0';
-		/* A file name (userspace/seccomp.c) names no call. */
+		/* A file name (userspace/lib/seccomp.c) names no call. */
 		if (start > text &&
 		    (start[-1] == '/' || (*p == '.' && isalpha((unsigned char)p[1]))))
 			n = 0;
@@ -116,17 +116,18 @@ static void check(struct __test_metadata *_metadata, const char *name, const cha
 
 TEST(snapvm_h_lists_the_table)
 {
-	char *text = block("userspace/snapvm.h", " * Allowed (x86-64", " * Not allowed");
+	char *text = block("userspace/lib/snapvm.h", " * Allowed (x86-64", " * Not allowed");
 
-	check(_metadata, "userspace/snapvm.h", text);
+	check(_metadata, "userspace/lib/snapvm.h", text);
 	free(text);
 }
 
 TEST(readme_lists_the_table)
 {
-	char *text = block("README.md", "Allowed system calls", "`--no-seccomp` leaves it off");
+	char *text =
+	    block("docs/isolation.md", "Allowed system calls", "`--no-seccomp` leaves it off");
 
-	check(_metadata, "README.md", text);
+	check(_metadata, "docs/isolation.md", text);
 	free(text);
 }
 

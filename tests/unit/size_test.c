@@ -9,7 +9,7 @@
 #include <sysexits.h>
 
 #include "kselftest_harness.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 TEST(sizes_parse)
 {

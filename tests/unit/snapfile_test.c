@@ -19,7 +19,7 @@
 #include "kselftest_harness.h"
 #include "layout/amd64.h"
 #include "layout/i686.h"
-#include "userspace/snapfile.h"
+#include "userspace/lib/snapfile.h"
 
 FIXTURE(snapfile)
 {

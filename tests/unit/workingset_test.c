@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 
 #define PAGES 200
 

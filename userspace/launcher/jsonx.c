@@ -4,7 +4,7 @@
  */
 #include <sysexits.h>
 
-#include "userspace/internal.h"
+#include "userspace/lib/internal.h"
 #include "userspace/launcher/jsonx.h"
 
 json_t *jsonx_parse_object(const char *name, const char *text, size_t len, struct snapvm_error *err)

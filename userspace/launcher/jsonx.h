@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 /* The largest integer a JSON number carries exactly (RFC 8259 section 6):
  * 2^53 - 1. A larger one is refused, never rounded. */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "userspace/snapvm.h"
+#include "userspace/lib/snapvm.h"
 
 #define OCI_SNAPSHOT_MEDIA_TYPE "application/vnd.snapvm.snapshot.v1"
 #define OCI_DEFAULT_TAG		"latest"
@@ -78,7 +78,7 @@ int oci_export(const char *path, const char *dir, const char *tag, struct snapvm
  * with EX_DATAERR and leaves path alone. */
 int oci_import(const char *dir, const char *tag, const char *path, struct snapvm_error *err);
 
-/* `snapvm snapshot export|import ...` (argv[0] is "snapshot"). */
-int oci_cmd_snapshot(int argc, char **argv);
+/* A tag as the OCI distribution spec allows: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
+bool oci_valid_tag(const char *tag);
 
 #endif /* SNAPVM_LAUNCHER_OCI_H */
