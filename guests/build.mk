@@ -49,3 +49,4 @@ $(foreach arch,$(GUEST_ARCHES),$(eval $(call guest_arch_rules,$(arch))))
 
 # launcher_test recomputes direct-write's checksum with this header.
 $(BUILD)/tests/kselftest/launcher_test: guests/test/direct-write.h
+include guests/linux/build.mk

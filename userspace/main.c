@@ -21,6 +21,7 @@
 #include "layout/amd64.h"
 #include "layout/i686.h"
 #include "uapi/snapvm.h"
+#include "userspace/launcher/linux_run.h"
 #include "userspace/launcher/oci.h"
 #include "userspace/snapvm.h"
 
@@ -307,6 +308,7 @@ static int cmd_run(int argc, char **argv)
 	    {"core-dump", required_argument, NULL, 'c'},
 	    {"gdb", required_argument, NULL, 'g'},
 	    {"working-set", required_argument, NULL, 'w'},
+	    {"personality", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -375,6 +377,11 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'w':
 			ret = parse_working_set(optarg, &working_set);
+			break;
+		case 'p': /* linux: linux_cmd_run took it */
+			if (strcmp(optarg, "snapvm"))
+				return usage_error("unknown --personality '%s': want linux or snapvm",
+						   optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -693,7 +700,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return linux_run_wanted(argc - 1, argv + 1) ? linux_cmd_run(argc - 1, argv + 1)
+							    : cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "call"))
 		return cmd_call(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))
