@@ -22,7 +22,7 @@
 #define LX_HC_IMAGE  0x4c580002 /* in: u64 file offset; out: the program's bytes */
 #define LX_HC_ARGS   0x4c580003 /* out: struct lx_args + strings */
 #define LX_HC_READ   0x4c580004 /* in: struct lx_io; out: bytes read */
-#define LX_HC_WRITE  0x4c580005 /* in: struct lx_io + bytes; result: bytes written */
+#define LX_HC_WRITE  0x4c580005 /* in: struct lx_io + bytes; result: 0 (all written) or -errno */
 #define LX_HC_STDERR 0x4c580006 /* in: text for the launcher's stderr (traces, faults) */
 #define LX_HC_TIME   0x4c580007 /* in: u32 clock id; out: struct lx_time */
 #define LX_HC_RANDOM 0x4c580008 /* out: random bytes (getrandom) */

@@ -588,6 +588,9 @@ static int64_t hc_read(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	return n < 0 ? -errno : n;
 }
 
+/* 0 when all of it is written, else -errno (the run's timeout interrupts
+ * a blocked write with EINTR). A host call's result may not exceed its
+ * output room, and writes have none: 0 stands for "len bytes". */
 static int64_t write_all(int fd, const unsigned char *p, size_t len)
 {
 	size_t done = 0;
@@ -595,15 +598,11 @@ static int64_t write_all(int fd, const unsigned char *p, size_t len)
 	while (done < len) {
 		ssize_t n = write(fd, p + done, len - done);
 
-		if (n < 0 && errno == EINTR && !done)
-			return -EINTR;
-		if (n < 0 && errno == EINTR)
-			break;
 		if (n < 0)
-			return done ? (int64_t)done : -errno;
+			return -errno;
 		done += (size_t)n;
 	}
-	return (int64_t)done;
+	return 0;
 }
 
 static int64_t hc_write(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
@@ -627,7 +626,7 @@ static int64_t hc_write(void *ctx, struct snapvm_sandbox *sb, const void *in, si
 		}
 		memcpy(lx->out_buf + lx->out_len, data, len);
 		lx->out_len += len;
-		return (int64_t)(in_len - sizeof(io));
+		return 0;
 	}
 	if (io.fd != 1 && io.fd != 2)
 		return -EBADF;

@@ -591,20 +591,33 @@ void lx_boot(struct snapvm_boot_info *bi, uintptr_t stack_top)
 	lx_bi = bi;
 	lx_kstack_top = stack_top & ~(uintptr_t)15;
 	load_descriptors();
-	cpuid(7, 0, r);
+	/* Leaf 7 only where the CPUID has it: a shorter one may answer with
+	 * another leaf's bits. */
+	cpuid(0, 0, r);
+	if (r[0] >= 7)
+		cpuid(7, 0, r);
+	else
+		r[1] = 0;
+	/* i686: KVM refused CR4.SMEP in 32-bit PAE mode in the test VM (#GP);
+	 * the U/S bits alone keep the program out of the personality. */
+	if (!LX_AMD64)
+		r[1] = 0;
 	{
 		uintptr_t cr4;
 
 		__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-		if (r[1] & (1u << 7))
-			cr4 |= 1UL << 20; /* SMEP */
-		if (r[1] & (1u << 20)) {
-			cr4 |= 1UL << 21; /* SMAP */
-			lx_smap = 1;
-		}
 		/* OSFXSR, OSXMMEXCPT: the program uses SSE. */
 		cr4 |= (1UL << 9) | (1UL << 10);
 		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+		if (r[1] & (1u << 7)) {
+			cr4 |= 1UL << 20; /* SMEP */
+			__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+		}
+		if (r[1] & (1u << 20)) {
+			cr4 |= 1UL << 21; /* SMAP */
+			__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+			lx_smap = 1;
+		}
 	}
 #if LX_AMD64
 	wrmsr(0xc0000081, (uint64_t)(SEL_KDATA) << 48 | (uint64_t)SEL_KCODE << 32); /* STAR */
@@ -1031,12 +1044,14 @@ static void flush_fd(int i)
 			memcpy(outbuf[i].data, outbuf[i].data + done, outlen[i] - done);
 		outlen[i] -= done;
 		done = 0;
+		/* 0: all of it written (a host call's result cannot exceed its
+		 * output room, which is none here). */
 		n = lx_hostcall(LX_HC_WRITE, &outbuf[i], sizeof(struct lx_io) + outlen[i], NULL, 0);
-		if (n <= 0) {
-			outerr[i] = n < 0 ? n : -EIO;
+		if (n < 0) {
+			outerr[i] = n;
 			break;
 		}
-		done = (size_t)n;
+		done = outlen[i];
 	}
 	outlen[i] = 0;
 }
