@@ -496,6 +496,21 @@ static void load_descriptors(void)
 	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS * 8));
 }
 
+/*
+ * SNAPSHOT, and TR loaded afresh when a restore resumes us: a restore sets
+ * the saved segment state, whose TR KVM reports as busy, and QEMU's TCG
+ * (the test VM's nested SVM) aborts on a ring-3 interrupt through a busy
+ * 32-bit TSS ("invalid tss type"). ltr needs the descriptor available.
+ */
+static long take_snapshot(void)
+{
+	long r = hypercall(SNAPVM_HC_SNAPSHOT, 0, 0);
+
+	gdt[GDT_TSS] &= ~(1ULL << 41);
+	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS * 8));
+	return r;
+}
+
 void lx_set_tls_gdt(int entry, uint32_t lo, uint32_t hi)
 {
 	gdt[entry] = lo | (uint64_t)hi << 32;
@@ -1115,7 +1130,7 @@ long lx_read_stdin(uintptr_t buf, size_t len)
 		/* --snapshot-at=first-read: the host takes the snapshot here;
 		 * each restore of it reads again, from its own input. */
 		lx_flush();
-		hypercall(SNAPVM_HC_SNAPSHOT, 0, 0);
+		take_snapshot();
 	}
 }
 
@@ -1308,7 +1323,7 @@ static void lx_main(void)
 		       VMA_STACK))
 		lx_panic("linux personality: no stack");
 	if (lx_setup.flags & LX_SETUP_SNAPSHOT_ENTRY)
-		hypercall(SNAPVM_HC_SNAPSHOT, 0, 0);
+		take_snapshot();
 	start_program();
 }
 
