@@ -823,6 +823,16 @@ int snapvm_linux_request(struct snapvm_sandbox *sb, struct snapvm_linux *lx, con
 	if (ret)
 		return ret;
 	*out_len = lx->out_len;
+	if (outcome.stop == SNAPVM_STOP_ABORT || outcome.stop == SNAPVM_STOP_FAULT) {
+		char line[1400];
+		int n = snprintf(line, sizeof(line), "snapvm: request: %s%s\n",
+				 outcome.stop == SNAPVM_STOP_ABORT ? "personality aborted: " : "",
+				 outcome.message);
+
+		if (n > 0)
+			write_all(lx->err_fd, (const unsigned char *)line,
+				  (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
 	if (lx->out_overflow)
 		return snapvm_fail(err, EX_DATAERR, "the program wrote more than %zu bytes",
 				   out_cap);

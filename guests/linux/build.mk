@@ -2,7 +2,7 @@
 # unmodified static Linux program in ring 3, built for both layouts as
 # build/guests/<arch>/linux.elf and embedded in libsnapvm
 # (userspace/linux_personality.c).
-LX_HDRS := guests/linux/lx.h layout/abi.h layout/common.h layout/linux.h
+LX_HDRS := guests/linux/lx.h guests/linux/syscalls.h layout/abi.h layout/common.h layout/linux.h
 LX_PERSONALITIES := $(BUILD)/guests/i686/linux.elf $(BUILD)/guests/amd64/linux.elf
 GUESTS += $(LX_PERSONALITIES)
 
