@@ -380,8 +380,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'p': /* linux: linux_cmd_run took it */
 			if (strcmp(optarg, "snapvm"))
-				return usage_error("unknown --personality '%s': want linux or snapvm",
-						   optarg);
+				return usage_error(
+				    "unknown --personality '%s': want linux or snapvm", optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

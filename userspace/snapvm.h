@@ -604,8 +604,8 @@ SNAPVM_API void snapvm_linux_set_input(struct snapvm_linux *linux_state, int fd,
  * More output than out_cap fails with EX_DATAERR. timeout_ms 0 = none.
  */
 SNAPVM_API int snapvm_linux_request(struct snapvm_sandbox *sandbox,
-				    struct snapvm_linux *linux_state, const void *in,
-				    size_t in_len, void *out, size_t out_cap, size_t *out_len,
-				    int *status, uint64_t timeout_ms, struct snapvm_error *err);
+				    struct snapvm_linux *linux_state, const void *in, size_t in_len,
+				    void *out, size_t out_cap, size_t *out_len, int *status,
+				    uint64_t timeout_ms, struct snapvm_error *err);
 
 #endif /* SNAPVM_USERSPACE_SNAPVM_H */
