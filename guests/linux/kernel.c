@@ -654,6 +654,19 @@ static struct vma vmas[MAX_VMAS];
 static int nvmas;
 static uintptr_t brk_start, brk_cur, mmap_top;
 
+/* Pages of accessible mappings (the commit charge, as Linux's
+ * overcommit_memory=2 counts it): mmap, brk, mprotect and mremap fail with
+ * ENOMEM past --max-memory, so a page fault never runs out. */
+static uint64_t charged;
+
+static int charge(uint64_t pages)
+{
+	if (pages > lx_setup.max_pages || charged > lx_setup.max_pages - pages)
+		return -ENOMEM;
+	charged += pages;
+	return 0;
+}
+
 static int vma_find(uintptr_t addr)
 {
 	for (int i = 0; i < nvmas; i++)
@@ -713,6 +726,8 @@ static int vma_remove(uintptr_t start, uintptr_t end)
 	for (i = 0; i < nvmas;) {
 		if (vmas[i].start >= start && vmas[i].end <= end) {
 			unmap_pages(vmas[i].start, vmas[i].end);
+			if (vmas[i].prot)
+				charged -= (vmas[i].end - vmas[i].start) / PAGE;
 			for (int j = i; j < nvmas - 1; j++)
 				vmas[j] = vmas[j + 1];
 			nvmas--;
@@ -736,6 +751,8 @@ static int vma_insert(uintptr_t start, uintptr_t end, uint32_t prot, uint32_t ki
 {
 	int i = 0;
 
+	if (prot && charge((end - start) / PAGE))
+		return -ENOMEM;
 	while (i < nvmas && vmas[i].start < start)
 		i++;
 	if (i > 0 && vmas[i - 1].end == start && vmas[i - 1].prot == prot &&
@@ -743,8 +760,11 @@ static int vma_insert(uintptr_t start, uintptr_t end, uint32_t prot, uint32_t ki
 		vmas[i - 1].end = end;
 		return 0;
 	}
-	if (nvmas == MAX_VMAS)
+	if (nvmas == MAX_VMAS) {
+		if (prot)
+			charged -= (end - start) / PAGE;
 		return -ENOMEM;
+	}
 	for (int j = nvmas; j > i; j--)
 		vmas[j] = vmas[j - 1];
 	nvmas++;
@@ -930,12 +950,26 @@ long lx_mprotect(uintptr_t addr, size_t len, int prot)
 		return 0;
 	if (addr < LX_USER_MIN || end > LX_USER_TOP)
 		return -ENOMEM;
-	for (va = addr; va < end;) {
-		int i = vma_find(va);
+	{
+		uint64_t need = 0, give = 0;
 
-		if (i < 0)
+		for (va = addr; va < end;) {
+			int i = vma_find(va);
+			uintptr_t stop;
+
+			if (i < 0)
+				return -ENOMEM;
+			stop = vmas[i].end < end ? vmas[i].end : end;
+			if (!vmas[i].prot && prot)
+				need += (stop - va) / PAGE;
+			if (vmas[i].prot && !prot)
+				give += (stop - va) / PAGE;
+			va = stop;
+		}
+		if (need > give && charge(need - give))
 			return -ENOMEM;
-		va = vmas[i].end;
+		if (give > need)
+			charged -= give - need;
 	}
 	ret = vma_split(addr);
 	if (!ret)
@@ -988,6 +1022,8 @@ long lx_mremap(uintptr_t old, size_t old_len, size_t new_len, int flags, uintptr
 		if (vma_split(old))
 			return -ENOMEM;
 		i = vma_find(old);
+		if (vmas[i].prot && charge((new_end - old_end) / PAGE))
+			return -ENOMEM;
 		vmas[i].end = new_end;
 		return (long)old;
 	}
@@ -1022,7 +1058,6 @@ long lx_brk(uintptr_t addr)
 	new_end = (addr + PAGE - 1) & ~(PAGE - 1);
 	if (new_end > old_end) {
 		if (!range_free(old_end, new_end) ||
-		    (new_end - brk_start) / PAGE > lx_setup.max_pages ||
 		    vma_insert(old_end, new_end, LX_PROT_READ | LX_PROT_WRITE, VMA_BRK))
 			return (long)brk_cur;
 	} else if (new_end < old_end) {

@@ -326,6 +326,21 @@ LINUX_TEST(launcher_options)
 						   "while :; do :; done", NULL},
 			     NULL, out, err));
 
+	/* Past --max-memory, allocations fail with ENOMEM: the shell reports
+	 * it and exits; no crash (128+N), no timeout. */
+	{
+		int st = spawn((const char *const[]){self->snapvm, "run", self->memory_opt,
+						     "--max-memory=24M", "--timeout=120",
+						     self->busybox, "sh", "-c",
+						     "x=aaaaaaaa; while :; do x=$x$x; done", NULL},
+			       NULL, out, err);
+
+		text = slurp(err, &len);
+		EXPECT_LT(0, st) TH_LOG("%s", text ? text : "");
+		EXPECT_GT(124, st) TH_LOG("%s", text ? text : "");
+		free(text);
+	}
+
 	/* The test binary itself is dynamically linked. */
 	EXPECT_EQ(EX_DATAERR, spawn((const char *const[]){self->snapvm, "run", self->memory_opt,
 							  "/bin/true", NULL},
