@@ -138,7 +138,9 @@ static void lx_sandbox_free(struct lx_sandbox *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* One request's time, or < 0. */
+/* One request's time, or < 0 (why says why). */
+static char request_why[1400];
+
 static double request_ns(struct lx_sandbox *s, const void *in, size_t in_len)
 {
 	static unsigned char out[4 << 20];
@@ -148,9 +150,14 @@ static double request_ns(struct lx_sandbox *s, const void *in, size_t in_len)
 	uint64_t start = bench_now_ns();
 
 	if (snapvm_linux_request(s->sb, s->lx, in, in_len, out, sizeof(out), &out_len, &status,
-				 60000, &err) ||
-	    status)
+				 60000, &err)) {
+		snprintf(request_why, sizeof(request_why), "request: %s", err.message);
 		return -1;
+	}
+	if (status) {
+		snprintf(request_why, sizeof(request_why), "request: exit status %d", status);
+		return -1;
+	}
 	return (double)(bench_now_ns() - start);
 }
 
@@ -182,8 +189,12 @@ static void request_layout(uint32_t layout)
 		const char *argv[] = {busybox(layout, path, sizeof(path)), "sha256sum", NULL};
 		double a = request_ns(&s, in, sizeof(in)), b;
 
-		if (a < 0 || spawn_pipe(argv, in, sizeof(in), &b)) {
-			bench_figure_skip(f, "a request or the native spawn failed");
+		if (a < 0) {
+			bench_figure_skip(f, "%s", request_why);
+			goto out;
+		}
+		if (spawn_pipe(argv, in, sizeof(in), &b)) {
+			bench_figure_skip(f, "the native spawn of %s sha256sum failed", argv[0]);
 			goto out;
 		}
 		bench_samples_add(&ours, a);
@@ -423,7 +434,7 @@ static void direct_write(void)
 		double x = request_ns(&a, in, sizeof(in)), y = request_ns(&b, in, sizeof(in));
 
 		if (x < 0 || y < 0) {
-			bench_figure_skip(f, "a gzip request failed");
+			bench_figure_skip(f, "%s", request_why);
 			goto out;
 		}
 		bench_samples_add(&i686, x);
