@@ -219,4 +219,7 @@ void bench_density(void);
 void bench_request(void);
 void bench_scaling(void);
 
+/* Linux programs as guests (linux.c): busybox from .cache/busybox. */
+void bench_linux(void);
+
 #endif /* SNAPVM_BENCH_BENCH_H */

@@ -545,6 +545,8 @@ int main(int argc, char **argv)
 		bench_request();
 	if (bench_selected("scaling"))
 		bench_scaling();
+	if (bench_selected("linux"))
+		bench_linux();
 
 	bench_service_release();
 	bench_spare_cpus(true);

@@ -54,3 +54,4 @@ $(foreach arch,$(GUEST_ARCHES),$(eval $(call guest_arch_rules,$(arch))))
 $(BUILD)/tests/kselftest/launcher_test: guests/test/direct-write.h
 # debug_test knows the gdb-remap guest by this header.
 $(BUILD)/tests/kselftest/debug_test: guests/test/gdb-remap.h
+include guests/linux/build.mk

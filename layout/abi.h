@@ -93,6 +93,12 @@ struct snapvm_fault_frame_i686 {
 	uint32_t ip, cs, flags;
 };
 
+/* The ELF note snapvm's guest runtime emits (a PT_NOTE named "snapvm"):
+ * it tells a snapvm guest from a Linux program, which `snapvm run` runs
+ * under the Linux personality instead (userspace/linux.c). */
+#define SNAPVM_NOTE_NAME "snapvm"
+#define SNAPVM_NOTE_TYPE 0x534e4150
+
 /* Longest ABORT message the VMM reads. */
 #define SNAPVM_ABORT_MSG_MAX 1024
 

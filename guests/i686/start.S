@@ -67,4 +67,14 @@ rt_isr_table:
 	.long isr\n
 	.endr
 
+/* "This is a snapvm guest" (layout/abi.h SNAPVM_NOTE_NAME/TYPE): snapvm run
+ * tells it from a Linux program by this note. */
+	.section .note.snapvm, "a", @note
+	.balign 4
+	.long 7			/* namesz: "snapvm\0" */
+	.long 0			/* descsz */
+	.long 0x534e4150	/* type */
+	.asciz "snapvm"
+	.balign 4
+
 	.section .note.GNU-stack, "", @progbits

@@ -10,6 +10,7 @@
 
 #include "uapi/snapvm.h"
 #include "userspace/launcher/cli.h"
+#include "userspace/launcher/linux_run.h"
 #include "userspace/lib/snapvm.h"
 
 int main(int argc, char **argv)
@@ -29,7 +30,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return linux_run_wanted(argc - 1, argv + 1) ? linux_cmd_run(argc - 1, argv + 1)
+							    : cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "call"))
 		return cmd_call(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))

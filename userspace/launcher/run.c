@@ -130,6 +130,7 @@ int cmd_run(int argc, char **argv)
 	    {"core-dump", required_argument, NULL, 'c'},
 	    {"gdb", required_argument, NULL, 'g'},
 	    {"working-set", required_argument, NULL, 'w'},
+	    {"personality", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -201,6 +202,11 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'w':
 			ret = parse_working_set(optarg, &working_set);
+			break;
+		case 'p': /* linux: linux_cmd_run took it */
+			if (strcmp(optarg, "snapvm"))
+				return usage_error(
+				    "unknown --personality '%s': want linux or snapvm", optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

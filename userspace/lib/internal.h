@@ -750,4 +750,8 @@ int snapvm_console_put(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 int snapvm_handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
 			    struct snapvm_outcome *outcome, struct snapvm_error *err);
 
+/* linux_personality.c: the Linux personality's ELF image for a layout
+ * (enum snapvm_layout_id), embedded at build time. */
+const unsigned char *snapvm_linux_personality(unsigned int layout, size_t *size);
+
 #endif /* SNAPVM_USERSPACE_INTERNAL_H */

@@ -597,4 +597,80 @@ SNAPVM_API int snapvm_parse_size(const char *text, uint64_t *size, struct snapvm
 SNAPVM_API const char *snapvm_layout_name(uint32_t layout); /* "i686", "amd64", or NULL */
 SNAPVM_API const char *snapvm_memory_name(enum snapvm_memory memory);
 
+/*
+ * Linux programs as guests (docs/linux.md): an unmodified static Linux
+ * executable (ELF32 i386 -> i686 layout, ELF64 x86-64 -> amd64) runs in
+ * ring 3 under the Linux personality, a small ring-0 guest kernel embedded
+ * in libsnapvm that answers its system calls, most of them without leaving
+ * the guest. I/O goes through host calls that snapvm_linux_attach
+ * registers on a sandbox.
+ *
+ *	struct snapvm_linux_options o = {.argv = argv};	// argv[0] first
+ *	snapvm_linux_create("busybox", &o, &lx, &err);
+ *	snapvm_linux_snapshot(lx, SNAPVM_MEMORY_AUTO, &snap, &err);
+ *	snapvm_sandbox_create(snap, NULL, &sb, &err);
+ *	snapvm_linux_attach(lx, sb, &err);
+ *	snapvm_sandbox_run(sb, 0, &outcome, &err);	// stdin, stdout, stderr
+ *
+ * snapvm_linux_classify: *is_linux is true for a Linux program: an ELF file
+ * without snapvm's note (SNAPVM_NOTE_NAME, which the guest runtime emits)
+ * that has PT_INTERP, PT_TLS, PT_GNU_STACK or PT_GNU_RELRO, or ELFOSABI_GNU.
+ * snapvm_linux_create refuses a dynamically linked program (PT_INTERP), a
+ * truncated or hostile ELF, a segment outside the user range or W+X
+ * (EX_DATAERR, naming the reason). program may be NULL for a sandbox made
+ * from a snapshot file that already holds the program.
+ * snapshot_at: SNAPVM_LINUX_SNAPSHOT_ENTRY stops at SNAPSHOT before the
+ * program's first instruction (argv, envp and AT_RANDOM are then taken per
+ * run, from snapvm_linux_set_args); FIRST_READ at the program's first read
+ * of stdin, which each restore performs again with its own input.
+ * max_memory bounds the program's memory (brk, mmap, stack; default 256
+ * MiB): past it, its calls fail with ENOMEM.
+ */
+enum snapvm_linux_snapshot_at {
+	SNAPVM_LINUX_SNAPSHOT_NONE = 0,
+	SNAPVM_LINUX_SNAPSHOT_ENTRY,
+	SNAPVM_LINUX_SNAPSHOT_FIRST_READ,
+};
+struct snapvm_linux_options {
+	const char *const *argv; /* NULL-terminated, argv[0] first */
+	const char *const *envp; /* NULL-terminated, or NULL: empty */
+	bool trace_syscalls;	 /* strace-like lines on stderr */
+	int snapshot_at;	 /* enum snapvm_linux_snapshot_at */
+	uint64_t max_memory;	 /* bytes; 0 = 256 MiB */
+};
+struct snapvm_linux;
+SNAPVM_API int snapvm_linux_classify(const char *path, bool *is_linux, struct snapvm_error *err);
+SNAPVM_API int snapvm_linux_create(const char *program, const struct snapvm_linux_options *options,
+				   struct snapvm_linux **linux_state, struct snapvm_error *err);
+SNAPVM_API void snapvm_linux_destroy(struct snapvm_linux *linux_state);
+/* enum snapvm_layout_id of the program */
+SNAPVM_API uint32_t snapvm_linux_layout(const struct snapvm_linux *linux_state);
+/* The personality's snapshot for the program (its layout, scratch sized
+ * for max_memory); the program is loaded when a sandbox of it first runs. */
+SNAPVM_API int snapvm_linux_snapshot(struct snapvm_linux *linux_state, enum snapvm_memory memory,
+				     struct snapvm_snapshot **snapshot, struct snapvm_error *err);
+/* Does the snapshot hold the Linux personality (a snapshot file of it)? */
+SNAPVM_API bool snapvm_snapshot_is_linux(const struct snapvm_snapshot *snapshot);
+/* Serve the personality's host calls of this sandbox from linux_state,
+ * which must outlive the sandbox. */
+SNAPVM_API int snapvm_linux_attach(struct snapvm_linux *linux_state, struct snapvm_sandbox *sandbox,
+				   struct snapvm_error *err);
+SNAPVM_API int snapvm_linux_set_args(struct snapvm_linux *linux_state, const char *const *argv,
+				     const char *const *envp, struct snapvm_error *err);
+/* Where the program's stdin comes from: buf (len bytes, then end of file)
+ * when buf is not NULL, else fd (-1: end of file at once). */
+SNAPVM_API void snapvm_linux_set_input(struct snapvm_linux *linux_state, int fd, const void *buf,
+				       size_t len);
+/*
+ * One request: restore the sandbox to its snapshot, give the program in_len
+ * bytes of stdin, collect at most out_cap bytes of its stdout into out
+ * (*out_len), and its exit status in *status (as the launcher's: exit code,
+ * 128+signal, 124 timeout, 70 fault). stderr goes to the process's stderr.
+ * More output than out_cap fails with EX_DATAERR. timeout_ms 0 = none.
+ */
+SNAPVM_API int snapvm_linux_request(struct snapvm_sandbox *sandbox,
+				    struct snapvm_linux *linux_state, const void *in, size_t in_len,
+				    void *out, size_t out_cap, size_t *out_len, int *status,
+				    uint64_t timeout_ms, struct snapvm_error *err);
+
 #endif /* SNAPVM_USERSPACE_SNAPVM_H */

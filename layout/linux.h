@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * linux.h - the protocol between the Linux personality (guests/linux/, a
+ * ring-0 guest kernel that runs an unmodified static Linux program in ring
+ * 3) and its host side (userspace/linux.c). The personality reaches the
+ * host through HOST_CALL (layout/abi.h) with the function numbers below;
+ * everything else it answers alone. Pure C on <stdint.h>: fixed sizes.
+ */
+#ifndef SNAPVM_LAYOUT_LINUX_H
+#define SNAPVM_LAYOUT_LINUX_H
+
+#include <stdint.h>
+
+/* The personality's image starts (at its link address, 0x100000) with a
+ * short jump over this string, so a snapshot file tells what it holds. */
+#define LX_MAGIC      "snapvm-linux-personality-1"
+#define LX_MAGIC_GPA  0x100002ULL
+#define LX_IMAGE_BASE 0x100000ULL
+
+/* HOST_CALL function numbers ("LX" << 16 | n). */
+#define LX_HC_SETUP  0x4c580001 /* out: struct lx_setup */
+#define LX_HC_IMAGE  0x4c580002 /* in: u64 file offset; out: the program's bytes */
+#define LX_HC_ARGS   0x4c580003 /* out: struct lx_args + strings */
+#define LX_HC_READ   0x4c580004 /* in: struct lx_io; out: bytes read */
+#define LX_HC_WRITE  0x4c580005 /* in: struct lx_io + bytes; result: 0 (all written) or -errno */
+#define LX_HC_STDERR 0x4c580006 /* in: text for the launcher's stderr (traces, faults) */
+#define LX_HC_TIME   0x4c580007 /* in: u32 clock id; out: struct lx_time */
+#define LX_HC_RANDOM 0x4c580008 /* out: random bytes (getrandom) */
+#define LX_HC_FSTAT  0x4c580009 /* in: struct lx_io; out: struct lx_stat of stdin/out/err */
+#define LX_HC_IOCTL  0x4c58000a /* in: struct lx_io (reserved = request); out: its bytes */
+#define LX_HC_SLEEP  0x4c58000b /* in: struct lx_time; result 0 or -EINTR */
+
+/* LX_HC_READ's result when the host wants a snapshot before this read
+ * (--snapshot-at=first-read): the personality takes it (SNAPSHOT) and then
+ * reads again. */
+#define LX_READ_SNAPSHOT (-1000)
+
+/* struct lx_setup.flags */
+#define LX_SETUP_TRACE		(1U << 0) /* --trace-syscalls */
+#define LX_SETUP_SNAPSHOT_ENTRY (1U << 1) /* SNAPSHOT before the first instruction */
+#define LX_SETUP_TTY_SHIFT	8	  /* bit 8 + fd: fd 0/1/2 is a terminal */
+
+#define LX_MAX_SEGMENTS 16
+
+/* PROT_* as Linux numbers them. */
+#define LX_PROT_READ  1
+#define LX_PROT_WRITE 2
+#define LX_PROT_EXEC  4
+
+/* A mapping: whole pages, disjoint from the others, sorted; rights are
+ * the union of the segments that share a page. */
+struct lx_map {
+	uint64_t start, end;
+	uint32_t prot; /* LX_PROT_* */
+	uint32_t reserved;
+};
+
+/* File bytes to copy: filesz bytes from offset to vaddr (inside a map). */
+struct lx_copy {
+	uint64_t vaddr; /* with the load bias applied */
+	uint64_t filesz;
+	uint64_t offset;
+};
+
+/* What the host validated about the program (userspace/linux.c refuses
+ * anything the personality could not load: W+X, outside the user range). */
+struct lx_setup {
+	uint32_t version; /* 1 */
+	uint32_t flags;
+	uint64_t entry;
+	uint64_t phdr; /* AT_PHDR: GVA of the program headers, 0 when not loaded */
+	uint32_t phnum, phent;
+	uint64_t brk_start; /* page after the highest segment */
+	uint64_t max_pages; /* memory the program may have (--max-memory) */
+	uint64_t hwcap;	    /* AT_HWCAP: CPUID.1:EDX */
+	uint32_t nmaps, ncopies;
+	struct lx_map maps[LX_MAX_SEGMENTS];
+	struct lx_copy copies[LX_MAX_SEGMENTS];
+};
+
+/* LX_HC_ARGS' output: argc strings, then envc strings, each NUL-ended. */
+struct lx_args {
+	uint32_t argc, envc;
+	uint32_t strings_len;
+	uint32_t reserved;
+	uint8_t random[16]; /* AT_RANDOM */
+};
+
+struct lx_io {
+	int32_t fd;
+	uint32_t reserved;
+};
+
+struct lx_time {
+	int64_t sec, nsec;
+};
+
+struct lx_stat {
+	uint64_t dev, ino, nlink, rdev, size, blksize, blocks;
+	uint32_t mode, uid, gid, reserved;
+	struct lx_time atime, mtime, ctime;
+};
+
+/* User address space, per layout: [LX_USER_MIN, lx_user_top). The
+ * personality's image, its scratch and page tables lie outside. */
+#define LX_USER_MIN	  0x400000ULL
+#define LX_USER_TOP_AMD64 0x7ffffffff000ULL
+#define LX_USER_TOP_I686  0xc0000000ULL
+#define LX_STACK_SIZE	  (8ULL << 20) /* reserved below the top, like RLIMIT_STACK */
+
+#endif /* SNAPVM_LAYOUT_LINUX_H */

@@ -1,0 +1,839 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * linux.c - Linux programs as guests, host side: tell a static Linux
+ * executable from a snapvm guest, validate it (the personality loads only
+ * what is checked here), make the personality's snapshot (its ELF is
+ * embedded in the library, linux_personality.c), and serve its host calls
+ * (layout/linux.h): the program's bytes, argv/envp, stdin, stdout/stderr,
+ * time, sleep and randomness. See docs/linux.md.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout/i686.h"
+#include "layout/linux.h"
+#include "userspace/lib/internal.h"
+
+/* The personality needs its page tables and a heap besides the program. */
+#define LX_DEFAULT_MAX_MEMORY (256ULL << 20)
+#define LX_MIN_MEMORY	      (8ULL << 20)
+/* i686: scratch must stay above the user range (LX_USER_TOP_I686). */
+#define LX_I686_MAX_SCRATCH (I686_MAX_GPA + 1 - LX_USER_TOP_I686)
+#define LX_ARGS_MAX	    (128U << 10)
+
+struct snapvm_linux {
+	char *path;
+	unsigned char *file; /* the program, read once */
+	size_t file_size;
+	uint32_t layout;
+	uint64_t max_memory;
+	struct lx_setup setup;
+	unsigned char *args; /* struct lx_args + strings, random filled per call */
+	size_t args_len;
+	/* I/O: fds, or buffers for a request. */
+	int in_fd, out_fd, err_fd;
+	const unsigned char *in_buf;
+	size_t in_len, in_pos;
+	unsigned char *out_buf;
+	size_t out_cap, out_len;
+	bool out_overflow;
+	int snapshot_at;
+	bool snapshot_pending; /* first-read: the next stdin read snapshots */
+};
+
+/* ---- classification ---- */
+
+static bool has_snapvm_note(const unsigned char *f, size_t size, bool is64, uint64_t phoff,
+			    unsigned phnum, unsigned phentsize)
+{
+	for (unsigned i = 0; i < phnum; i++) {
+		uint64_t off = phoff + (uint64_t)i * phentsize, noff, nsz;
+
+		if (off + phentsize > size)
+			return false;
+		if (is64) {
+			const Elf64_Phdr *p = (const void *)(f + off);
+
+			if (p->p_type != PT_NOTE)
+				continue;
+			noff = p->p_offset, nsz = p->p_filesz;
+		} else {
+			const Elf32_Phdr *p = (const void *)(f + off);
+
+			if (p->p_type != PT_NOTE)
+				continue;
+			noff = p->p_offset, nsz = p->p_filesz;
+		}
+		if (noff > size || nsz > size - noff)
+			continue;
+		for (uint64_t at = noff; at + 12 <= noff + nsz;) {
+			uint32_t namesz, descsz;
+
+			memcpy(&namesz, f + at, 4);
+			memcpy(&descsz, f + at + 4, 4);
+			if (namesz > nsz || descsz > nsz)
+				break;
+			if (namesz == sizeof(SNAPVM_NOTE_NAME) && at + 12 + namesz <= noff + nsz &&
+			    !memcmp(f + at + 12, SNAPVM_NOTE_NAME, namesz))
+				return true;
+			at += 12 + ((namesz + 3) & ~3U) + ((descsz + 3) & ~3U);
+		}
+	}
+	return false;
+}
+
+/*
+ * What the ELF header and program headers say: a snapvm guest carries
+ * snapvm's note (its runtime emits one); a Linux program has PT_INTERP
+ * (dynamic), PT_TLS, PT_GNU_STACK or ELFOSABI_GNU; anything else is left
+ * to the guest loader, as before.
+ */
+static int classify(const unsigned char *f, size_t size, bool *is_linux, bool *dynamic)
+{
+	bool is64;
+	uint64_t phoff;
+	unsigned phnum, phentsize;
+
+	*is_linux = *dynamic = false;
+	if (size < EI_NIDENT || memcmp(f, ELFMAG, SELFMAG))
+		return 0;
+	is64 = f[EI_CLASS] == ELFCLASS64;
+	if (is64 ? size < sizeof(Elf64_Ehdr) : size < sizeof(Elf32_Ehdr))
+		return 0;
+	if (is64) {
+		const Elf64_Ehdr *e = (const void *)f;
+
+		phoff = e->e_phoff, phnum = e->e_phnum, phentsize = e->e_phentsize;
+		if (phentsize != sizeof(Elf64_Phdr))
+			return 0;
+	} else {
+		const Elf32_Ehdr *e = (const void *)f;
+
+		phoff = e->e_phoff, phnum = e->e_phnum, phentsize = e->e_phentsize;
+		if (phentsize != sizeof(Elf32_Phdr))
+			return 0;
+	}
+	if (phoff > size || (uint64_t)phnum * phentsize > size - phoff)
+		return 0;
+	if (has_snapvm_note(f, size, is64, phoff, phnum, phentsize))
+		return 0;
+	if (f[EI_OSABI] == ELFOSABI_GNU)
+		*is_linux = true;
+	for (unsigned i = 0; i < phnum; i++) {
+		uint32_t type;
+
+		memcpy(&type, f + phoff + (uint64_t)i * phentsize, 4);
+		if (type == PT_INTERP)
+			*is_linux = *dynamic = true;
+		if (type == PT_TLS || type == PT_GNU_STACK || type == PT_GNU_RELRO)
+			*is_linux = true;
+	}
+	return 0;
+}
+
+int snapvm_linux_classify(const char *path, bool *is_linux, struct snapvm_error *err)
+{
+	void *buf;
+	size_t size;
+	bool dynamic;
+	int ret = snapvm_read_file(path, 0, &buf, &size, err);
+
+	*is_linux = false;
+	if (ret)
+		return ret;
+	classify(buf, size, is_linux, &dynamic);
+	free(buf);
+	return 0;
+}
+
+/* ---- validation: the lx_setup the personality follows ---- */
+
+struct seg {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, filesz, memsz;
+};
+
+static int read_phdrs(struct snapvm_linux *lx, struct seg *segs, unsigned *nsegs, uint64_t *entry,
+		      uint64_t *phoff, unsigned *phnum, unsigned *phent, uint16_t *etype,
+		      struct snapvm_error *err)
+{
+	const unsigned char *f = lx->file;
+	size_t size = lx->file_size;
+	bool is64 = f[EI_CLASS] == ELFCLASS64;
+	uint16_t machine;
+
+	if (f[EI_DATA] != ELFDATA2LSB)
+		return snapvm_fail(err, EX_DATAERR, "%s: not a little-endian ELF file", lx->path);
+	if (is64) {
+		const Elf64_Ehdr *e = (const void *)f;
+
+		*entry = e->e_entry, *phoff = e->e_phoff, *phnum = e->e_phnum;
+		*phent = e->e_phentsize, *etype = e->e_type, machine = e->e_machine;
+	} else {
+		const Elf32_Ehdr *e = (const void *)f;
+
+		*entry = e->e_entry, *phoff = e->e_phoff, *phnum = e->e_phnum;
+		*phent = e->e_phentsize, *etype = e->e_type, machine = e->e_machine;
+	}
+	if (is64 ? machine != EM_X86_64 : machine != EM_386)
+		return snapvm_fail(err, EX_DATAERR, "%s: ELF%s for machine %u: want %s", lx->path,
+				   is64 ? "64" : "32", machine, is64 ? "x86-64" : "i386");
+	if (*etype != ET_EXEC && *etype != ET_DYN)
+		return snapvm_fail(err, EX_DATAERR, "%s: ELF type %u is not an executable",
+				   lx->path, *etype);
+	if (*phnum == 0 || *phnum > 64)
+		return snapvm_fail(err, EX_DATAERR, "%s: %u program headers", lx->path, *phnum);
+	*nsegs = 0;
+	for (unsigned i = 0; i < *phnum; i++) {
+		uint64_t off = *phoff + (uint64_t)i * *phent;
+		struct seg *s = &segs[(*nsegs)++];
+
+		if (off + *phent > size)
+			return snapvm_fail(err, EX_DATAERR, "%s: truncated program headers",
+					   lx->path);
+		if (is64) {
+			const Elf64_Phdr *p = (const void *)(f + off);
+
+			*s = (struct seg){p->p_type,  p->p_flags,  p->p_offset,
+					  p->p_vaddr, p->p_filesz, p->p_memsz};
+		} else {
+			const Elf32_Phdr *p = (const void *)(f + off);
+
+			*s = (struct seg){p->p_type,  p->p_flags,  p->p_offset,
+					  p->p_vaddr, p->p_filesz, p->p_memsz};
+		}
+	}
+	return 0;
+}
+
+static uint32_t prot_of(uint32_t flags)
+{
+	return (flags & PF_R ? LX_PROT_READ : 0) | (flags & PF_W ? LX_PROT_WRITE : 0) |
+	       (flags & PF_X ? LX_PROT_EXEC : 0);
+}
+
+static int build_setup(struct snapvm_linux *lx, struct snapvm_error *err)
+{
+	struct seg segs[64];
+	unsigned nsegs = 0, phnum = 0, phent = 0;
+	uint64_t entry = 0, phoff = 0, bias = 0, lo = UINT64_MAX, hi = 0;
+	uint64_t user_top =
+	    lx->layout == SNAPVM_LAYOUT_AMD64 ? LX_USER_TOP_AMD64 : LX_USER_TOP_I686;
+	uint16_t etype = 0;
+	struct lx_setup *s = &lx->setup;
+	int ret = read_phdrs(lx, segs, &nsegs, &entry, &phoff, &phnum, &phent, &etype, err);
+
+	if (ret)
+		return ret;
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < nsegs; i++) {
+		struct seg *g = &segs[i];
+
+		if (g->type != PT_LOAD)
+			continue;
+		if (g->filesz > g->memsz || g->offset > lx->file_size ||
+		    g->filesz > lx->file_size - g->offset)
+			return snapvm_fail(err, EX_DATAERR,
+					   "%s: segment %u (vaddr 0x%llx): file bytes beyond the "
+					   "file or its memory size",
+					   lx->path, i, (unsigned long long)g->vaddr);
+		if ((g->flags & PF_W) && (g->flags & PF_X))
+			return snapvm_fail(
+			    err, EX_DATAERR,
+			    "%s: segment %u (vaddr 0x%llx) is writable and executable "
+			    "(W+X): refused",
+			    lx->path, i, (unsigned long long)g->vaddr);
+		if (g->vaddr + g->memsz < g->vaddr)
+			return snapvm_fail(err, EX_DATAERR, "%s: segment %u wraps around", lx->path,
+					   i);
+		if (g->vaddr < lo)
+			lo = g->vaddr;
+		if (g->vaddr + g->memsz > hi)
+			hi = g->vaddr + g->memsz;
+		if (s->ncopies == LX_MAX_SEGMENTS)
+			return snapvm_fail(err, EX_DATAERR, "%s: more than %d loadable segments",
+					   lx->path, LX_MAX_SEGMENTS);
+		s->copies[s->ncopies++] =
+		    (struct lx_copy){.vaddr = g->vaddr, .filesz = g->filesz, .offset = g->offset};
+	}
+	if (!s->ncopies)
+		return snapvm_fail(err, EX_DATAERR, "%s: no loadable segment", lx->path);
+	/* Static PIE: loaded where Linux would put it, roughly. */
+	if (etype == ET_DYN) {
+		bias = (lx->layout == SNAPVM_LAYOUT_AMD64 ? 0x555555554000ULL : 0x56555000ULL) -
+		       snapvm_page_align_down(lo);
+		entry += bias;
+	}
+	lo = snapvm_page_align_down(lo + bias);
+	hi = snapvm_page_align_up(hi + bias);
+	if (lo < LX_USER_MIN || hi > user_top - LX_STACK_SIZE - (2ULL << 20))
+		return snapvm_fail(err, EX_DATAERR,
+				   "%s: segments at 0x%llx-0x%llx are outside the user range "
+				   "0x%llx-0x%llx of the %s layout",
+				   lx->path, (unsigned long long)lo, (unsigned long long)hi,
+				   (unsigned long long)LX_USER_MIN,
+				   (unsigned long long)(user_top - LX_STACK_SIZE - (2ULL << 20)),
+				   snapvm_layout_name(lx->layout));
+	if (entry < lo || entry >= hi)
+		return snapvm_fail(err, EX_DATAERR, "%s: entry point 0x%llx outside its segments",
+				   lx->path, (unsigned long long)entry);
+	/* Maps: each segment's pages, overlapping pages merged (rights OR). */
+	for (unsigned i = 0; i < s->ncopies; i++) {
+		struct lx_copy *c = &s->copies[i];
+		uint64_t start, end;
+		uint32_t prot = 0;
+
+		c->vaddr += bias;
+		for (unsigned k = 0; k < nsegs; k++)
+			if (segs[k].type == PT_LOAD && segs[k].vaddr + bias == c->vaddr &&
+			    segs[k].offset == c->offset) {
+				prot = prot_of(segs[k].flags);
+				start = snapvm_page_align_down(c->vaddr);
+				end = snapvm_page_align_up(c->vaddr + segs[k].memsz);
+				goto found;
+			}
+		continue;
+	found:
+		for (unsigned m = 0; m < s->nmaps; m++) {
+			struct lx_map *o = &s->maps[m];
+
+			if (start < o->end && o->start < end) {
+				/* Overlap: grow the earlier map over both. */
+				if (start < o->start)
+					o->start = start;
+				if (end > o->end)
+					o->end = end;
+				o->prot |= prot;
+				if ((o->prot & LX_PROT_WRITE) && (o->prot & LX_PROT_EXEC))
+					return snapvm_fail(err, EX_DATAERR,
+							   "%s: segments share a page writable "
+							   "and executable (W+X): refused",
+							   lx->path);
+				goto merged;
+			}
+		}
+		s->maps[s->nmaps++] = (struct lx_map){.start = start, .end = end, .prot = prot};
+	merged:;
+	}
+	/* The maps must stay disjoint after merging, and sorted. */
+	for (unsigned a = 0; a < s->nmaps; a++)
+		for (unsigned b = a + 1; b < s->nmaps; b++) {
+			if (s->maps[b].start < s->maps[a].start) {
+				struct lx_map t = s->maps[a];
+
+				s->maps[a] = s->maps[b];
+				s->maps[b] = t;
+			}
+		}
+	for (unsigned a = 1; a < s->nmaps; a++)
+		if (s->maps[a].start < s->maps[a - 1].end)
+			return snapvm_fail(err, EX_DATAERR, "%s: overlapping segments", lx->path);
+	/* AT_PHDR: where a loaded segment holds the program headers. */
+	for (unsigned i = 0; i < nsegs; i++)
+		if (segs[i].type == PT_LOAD && phoff >= segs[i].offset &&
+		    phoff + (uint64_t)phnum * phent <= segs[i].offset + segs[i].filesz) {
+			s->phdr = segs[i].vaddr + bias + (phoff - segs[i].offset);
+			s->phnum = phnum;
+			s->phent = phent;
+			break;
+		}
+	s->version = 1;
+	s->entry = entry;
+	s->brk_start = hi;
+	return 0;
+}
+
+/* ---- creation ---- */
+
+static int set_args(struct snapvm_linux *lx, const char *const *argv, const char *const *envp,
+		    struct snapvm_error *err)
+{
+	size_t len = sizeof(struct lx_args);
+	uint32_t argc = 0, envc = 0;
+	unsigned char *p;
+
+	for (; argv && argv[argc]; argc++)
+		len += strlen(argv[argc]) + 1;
+	for (; envp && envp[envc]; envc++)
+		len += strlen(envp[envc]) + 1;
+	if (len - sizeof(struct lx_args) > LX_ARGS_MAX)
+		return snapvm_fail(err, EX_USAGE, "arguments and environment exceed %u bytes",
+				   LX_ARGS_MAX);
+	p = malloc(len);
+	if (!p)
+		return snapvm_fail(err, EX_OSERR, "out of memory for the arguments");
+	free(lx->args);
+	lx->args = p;
+	lx->args_len = len;
+	((struct lx_args *)p)->argc = argc;
+	((struct lx_args *)p)->envc = envc;
+	((struct lx_args *)p)->strings_len = (uint32_t)(len - sizeof(struct lx_args));
+	p += sizeof(struct lx_args);
+	for (uint32_t i = 0; i < argc; i++)
+		p = (unsigned char *)stpcpy((char *)p, argv[i]) + 1;
+	for (uint32_t i = 0; i < envc; i++)
+		p = (unsigned char *)stpcpy((char *)p, envp[i]) + 1;
+	return 0;
+}
+
+int snapvm_linux_create(const char *program, const struct snapvm_linux_options *o,
+			struct snapvm_linux **out, struct snapvm_error *err)
+{
+	struct snapvm_linux *lx = calloc(1, sizeof(*lx));
+	bool is_linux, dynamic;
+	int ret;
+
+	*out = NULL;
+	if (!lx)
+		return snapvm_fail(err, EX_OSERR, "out of memory");
+	lx->in_fd = 0;
+	lx->out_fd = 1;
+	lx->err_fd = 2;
+	lx->snapshot_at = o->snapshot_at;
+	lx->snapshot_pending = o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_FIRST_READ;
+	lx->max_memory = o->max_memory ? o->max_memory : LX_DEFAULT_MAX_MEMORY;
+	if (lx->max_memory < LX_MIN_MEMORY) {
+		free(lx);
+		return snapvm_fail(err, EX_USAGE,
+				   "--max-memory: a Linux program needs at least %llu MiB",
+				   LX_MIN_MEMORY >> 20);
+	}
+	ret = set_args(lx, o->argv, o->envp, err);
+	if (!ret && program) {
+		lx->path = strdup(program);
+		ret =
+		    snapvm_read_file(program, 1ULL << 30, (void **)&lx->file, &lx->file_size, err);
+		if (!ret) {
+			classify(lx->file, lx->file_size, &is_linux, &dynamic);
+			if (dynamic)
+				ret = snapvm_fail(err, EX_DATAERR,
+						  "%s is dynamically linked (it has PT_INTERP): "
+						  "only static Linux programs run in snapvm",
+						  program);
+			else if (lx->file_size < EI_NIDENT || memcmp(lx->file, ELFMAG, SELFMAG))
+				ret = snapvm_fail(err, EX_DATAERR, "%s: not an ELF file", program);
+			else if (lx->file[EI_CLASS] != ELFCLASS64 &&
+				 lx->file[EI_CLASS] != ELFCLASS32)
+				ret = snapvm_fail(err, EX_DATAERR, "%s: bad ELF class", program);
+		}
+		if (!ret) {
+			lx->layout = lx->file[EI_CLASS] == ELFCLASS64 ? SNAPVM_LAYOUT_AMD64
+								      : SNAPVM_LAYOUT_I686;
+			if ((lx->file[EI_CLASS] == ELFCLASS64 &&
+			     lx->file_size < sizeof(Elf64_Ehdr)) ||
+			    lx->file_size < sizeof(Elf32_Ehdr))
+				ret = snapvm_fail(err, EX_DATAERR, "%s: truncated ELF header",
+						  program);
+		}
+		if (!ret)
+			ret = build_setup(lx, err);
+		if (!ret) {
+			uint32_t r[4];
+
+			lx->setup.flags =
+			    (o->trace_syscalls ? LX_SETUP_TRACE : 0) |
+			    (o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_ENTRY ? LX_SETUP_SNAPSHOT_ENTRY
+									   : 0);
+			for (int fd = 0; fd < 3; fd++)
+				if (isatty(fd))
+					lx->setup.flags |= 1U << (LX_SETUP_TTY_SHIFT + fd);
+			lx->setup.max_pages = lx->max_memory / SNAPVM_GUEST_PAGE_SIZE;
+			__asm__("cpuid"
+				: "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+				: "a"(1), "c"(0));
+			lx->setup.hwcap = r[3];
+		}
+	}
+	if (ret) {
+		snapvm_linux_destroy(lx);
+		return ret;
+	}
+	*out = lx;
+	return 0;
+}
+
+void snapvm_linux_destroy(struct snapvm_linux *lx)
+{
+	if (!lx)
+		return;
+	free(lx->path);
+	free(lx->file);
+	free(lx->args);
+	free(lx);
+}
+
+uint32_t snapvm_linux_layout(const struct snapvm_linux *lx)
+{
+	return lx->layout;
+}
+
+int snapvm_linux_snapshot(struct snapvm_linux *lx, enum snapvm_memory memory,
+			  struct snapvm_snapshot **snapshot, struct snapvm_error *err)
+{
+	struct snapvm_snapshot_options options = {.layout = lx->layout, .memory = memory};
+	size_t size;
+	const unsigned char *elf = snapvm_linux_personality(lx->layout, &size);
+	char path[64];
+	int fd, ret;
+
+	if (!lx->file)
+		return snapvm_fail(err, EX_USAGE, "no Linux program to make a snapshot of");
+	/* The personality needs scratch for its tables and the program's
+	 * memory; i686 keeps scratch above the user range. */
+	options.scratch_size = snapvm_page_align_up(lx->max_memory + (16ULL << 20));
+	options.scratch_size = (options.scratch_size + 0x1fffff) & ~0x1fffffULL;
+	if (lx->layout == SNAPVM_LAYOUT_I686 && options.scratch_size > LX_I686_MAX_SCRATCH)
+		options.scratch_size = LX_I686_MAX_SCRATCH & ~0x1fffffULL;
+	options.max_memory = options.scratch_size + (64ULL << 20);
+	fd = memfd_create("snapvm-linux-personality", MFD_CLOEXEC);
+	if (fd < 0)
+		return snapvm_fail(err, EX_OSERR, "memfd_create: %s", strerror(errno));
+	if (write(fd, elf, size) != (ssize_t)size) {
+		close(fd);
+		return snapvm_fail(err, EX_OSERR, "writing the personality: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ret = snapvm_snapshot_from_elf(path, &options, snapshot, err);
+	close(fd);
+	return ret;
+}
+
+bool snapvm_snapshot_is_linux(const struct snapvm_snapshot *snapshot)
+{
+	uint64_t gpa, size;
+	const unsigned char *mem = snapvm_snapshot_memory(snapshot, &gpa, &size);
+
+	return mem && LX_MAGIC_GPA >= gpa && LX_MAGIC_GPA - gpa + sizeof(LX_MAGIC) <= size &&
+	       !memcmp(mem + (LX_MAGIC_GPA - gpa), LX_MAGIC, sizeof(LX_MAGIC));
+}
+
+/* ---- host calls ---- */
+
+static int64_t hc_setup(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+
+	if (!lx->file || cap < sizeof(lx->setup))
+		return -EINVAL;
+	memcpy(out, &lx->setup, sizeof(lx->setup));
+	return sizeof(lx->setup);
+}
+
+static int64_t hc_image(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	uint64_t off;
+	size_t n;
+
+	if (!lx->file || in_len != sizeof(off))
+		return -EINVAL;
+	memcpy(&off, in, sizeof(off));
+	if (off > lx->file_size)
+		return -EINVAL;
+	n = lx->file_size - off < cap ? lx->file_size - off : cap;
+	memcpy(out, lx->file + off, n);
+	return (int64_t)n;
+}
+
+static int64_t hc_args(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+		       void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_args *a = (struct lx_args *)lx->args;
+
+	if (cap < lx->args_len)
+		return -EINVAL;
+	if (getrandom(a->random, sizeof(a->random), 0) != sizeof(a->random))
+		return -EIO;
+	memcpy(out, lx->args, lx->args_len);
+	return (int64_t)lx->args_len;
+}
+
+static int64_t hc_read(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+		       void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	ssize_t n;
+
+	if (lx->snapshot_pending) {
+		lx->snapshot_pending = false;
+		return LX_READ_SNAPSHOT;
+	}
+	if (lx->in_buf) {
+		size_t left = lx->in_len - lx->in_pos;
+
+		n = (ssize_t)(left < cap ? left : cap);
+		memcpy(out, lx->in_buf + lx->in_pos, (size_t)n);
+		lx->in_pos += (size_t)n;
+		return n;
+	}
+	if (lx->in_fd < 0)
+		return 0;
+	n = read(lx->in_fd, out, cap);
+	return n < 0 ? -errno : n;
+}
+
+/* 0 when all of it is written, else -errno (the run's timeout interrupts
+ * a blocked write with EINTR). A host call's result may not exceed its
+ * output room, and writes have none: 0 stands for "len bytes". */
+static int64_t write_all(int fd, const unsigned char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int64_t hc_write(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_io io;
+	const unsigned char *data = (const unsigned char *)in + sizeof(io);
+	size_t len;
+
+	if (in_len < sizeof(io))
+		return -EINVAL;
+	memcpy(&io, in, sizeof(io));
+	len = in_len - sizeof(io);
+	if (io.fd == 1 && lx->out_buf) {
+		size_t room = lx->out_cap - lx->out_len;
+
+		if (len > room) {
+			lx->out_overflow = true;
+			len = room;
+		}
+		memcpy(lx->out_buf + lx->out_len, data, len);
+		lx->out_len += len;
+		return 0;
+	}
+	if (io.fd != 1 && io.fd != 2)
+		return -EBADF;
+	return write_all(io.fd == 1 ? lx->out_fd : lx->err_fd, data, len);
+}
+
+static int64_t hc_stderr(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			 void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+
+	return write_all(lx->err_fd, in, in_len);
+}
+
+static int64_t hc_time(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+		       void *out, size_t cap)
+{
+	struct lx_time t;
+	struct timespec ts;
+	uint32_t clk;
+
+	if (in_len != sizeof(clk) || cap < sizeof(t))
+		return -EINVAL;
+	memcpy(&clk, in, sizeof(clk));
+	/* Per-process and per-thread CPU clocks: the host's monotonic one. */
+	if (clock_gettime(clk == 2 || clk == 3 ? CLOCK_MONOTONIC : (clockid_t)clk, &ts))
+		return -errno;
+	t.sec = ts.tv_sec;
+	t.nsec = ts.tv_nsec;
+	memcpy(out, &t, sizeof(t));
+	return sizeof(t);
+}
+
+static int64_t hc_random(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			 void *out, size_t cap)
+{
+	ssize_t n = getrandom(out, cap, 0);
+
+	return n < 0 ? -errno : n;
+}
+
+static int lx_fd(struct snapvm_linux *lx, int fd)
+{
+	return fd == 0 ? lx->in_fd : fd == 1 ? lx->out_fd : fd == 2 ? lx->err_fd : -1;
+}
+
+static int64_t hc_fstat(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_io io;
+	struct lx_stat s = {0};
+	struct stat st;
+	int fd;
+
+	if (in_len != sizeof(io) || cap < sizeof(s))
+		return -EINVAL;
+	memcpy(&io, in, sizeof(io));
+	fd = lx_fd(lx, io.fd);
+	if ((io.fd == 0 && lx->in_buf) || (io.fd == 1 && lx->out_buf)) {
+		s.mode = S_IFIFO | 0600;
+		s.blksize = 4096;
+		s.nlink = 1;
+	} else {
+		if (fd < 0)
+			return -EBADF;
+		if (fstat(fd, &st))
+			return -errno;
+		s = (struct lx_stat){.dev = st.st_dev,
+				     .ino = st.st_ino,
+				     .nlink = st.st_nlink,
+				     .rdev = st.st_rdev,
+				     .size = (uint64_t)st.st_size,
+				     .blksize = (uint64_t)st.st_blksize,
+				     .blocks = (uint64_t)st.st_blocks,
+				     .mode = st.st_mode,
+				     .uid = st.st_uid,
+				     .gid = st.st_gid,
+				     .atime = {st.st_atim.tv_sec, st.st_atim.tv_nsec},
+				     .mtime = {st.st_mtim.tv_sec, st.st_mtim.tv_nsec},
+				     .ctime = {st.st_ctim.tv_sec, st.st_ctim.tv_nsec}};
+	}
+	memcpy(out, &s, sizeof(s));
+	return sizeof(s);
+}
+
+static int64_t hc_ioctl(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_io io;
+	unsigned char buf[64] = {0};
+	int fd;
+
+	if (in_len != sizeof(io))
+		return -EINVAL;
+	memcpy(&io, in, sizeof(io));
+	fd = lx_fd(lx, io.fd);
+	if ((io.fd == 0 && lx->in_buf) || (io.fd == 1 && lx->out_buf))
+		return -ENOTTY;
+	if (fd < 0)
+		return -EBADF;
+	switch (io.reserved) {
+	case TCGETS: /* the kernel's struct termios: 36 bytes */
+		if (ioctl(fd, TCGETS, buf))
+			return -errno;
+		memcpy(out, buf, 36);
+		return 36;
+	case TIOCGWINSZ:
+		if (ioctl(fd, TIOCGWINSZ, buf))
+			return -errno;
+		memcpy(out, buf, sizeof(struct winsize));
+		return sizeof(struct winsize);
+	case TIOCGPGRP:
+		if (!isatty(fd))
+			return -ENOTTY;
+		memset(out, 0, 4);
+		((unsigned char *)out)[0] = 1;
+		return 4;
+	}
+	return -ENOTTY;
+}
+
+static int64_t hc_sleep(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct lx_time t;
+	struct timespec ts;
+
+	if (in_len != sizeof(t))
+		return -EINVAL;
+	memcpy(&t, in, sizeof(t));
+	ts.tv_sec = t.sec;
+	ts.tv_nsec = t.nsec;
+	/* The run's timeout interrupts it (the kick signal): EINTR. */
+	return nanosleep(&ts, NULL) ? -errno : 0;
+}
+
+int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
+			struct snapvm_error *err)
+{
+	static const struct {
+		uint32_t number;
+		snapvm_host_function fn;
+	} fns[] = {
+	    {LX_HC_SETUP, hc_setup}, {LX_HC_IMAGE, hc_image},	{LX_HC_ARGS, hc_args},
+	    {LX_HC_READ, hc_read},   {LX_HC_WRITE, hc_write},	{LX_HC_STDERR, hc_stderr},
+	    {LX_HC_TIME, hc_time},   {LX_HC_RANDOM, hc_random}, {LX_HC_FSTAT, hc_fstat},
+	    {LX_HC_IOCTL, hc_ioctl}, {LX_HC_SLEEP, hc_sleep},
+	};
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		int ret = snapvm_sandbox_set_host_function(sb, fns[i].number, fns[i].fn, lx, err);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int snapvm_linux_set_args(struct snapvm_linux *lx, const char *const *argv, const char *const *envp,
+			  struct snapvm_error *err)
+{
+	return set_args(lx, argv, envp, err);
+}
+
+void snapvm_linux_set_input(struct snapvm_linux *lx, int fd, const void *buf, size_t len)
+{
+	lx->in_fd = fd;
+	lx->in_buf = buf;
+	lx->in_len = len;
+	lx->in_pos = 0;
+}
+
+int snapvm_linux_request(struct snapvm_sandbox *sb, struct snapvm_linux *lx, const void *in,
+			 size_t in_len, void *out, size_t out_cap, size_t *out_len, int *status,
+			 uint64_t timeout_ms, struct snapvm_error *err)
+{
+	struct snapvm_outcome outcome;
+	int ret = snapvm_sandbox_restore(sb, err);
+
+	*out_len = 0;
+	*status = 0;
+	if (ret)
+		return ret;
+	snapvm_linux_set_input(lx, -1, in ? in : "", in_len);
+	lx->out_buf = out;
+	lx->out_cap = out_cap;
+	lx->out_len = 0;
+	lx->out_overflow = false;
+	ret = snapvm_sandbox_run(sb, timeout_ms, &outcome, err);
+	lx->out_buf = NULL;
+	snapvm_linux_set_input(lx, 0, NULL, 0);
+	if (ret)
+		return ret;
+	*out_len = lx->out_len;
+	if (outcome.stop == SNAPVM_STOP_ABORT || outcome.stop == SNAPVM_STOP_FAULT) {
+		char line[1400];
+		int n = snprintf(line, sizeof(line), "snapvm: request: %s%s\n",
+				 outcome.stop == SNAPVM_STOP_ABORT ? "personality aborted: " : "",
+				 outcome.message);
+
+		if (n > 0)
+			write_all(lx->err_fd, (const unsigned char *)line,
+				  (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	if (lx->out_overflow)
+		return snapvm_fail(err, EX_DATAERR, "the program wrote more than %zu bytes",
+				   out_cap);
+	*status = snapvm_outcome_exit_status(&outcome);
+	return 0;
+}
