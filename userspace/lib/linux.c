@@ -442,10 +442,11 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 		 * which stop inside the personality, are unaffected. */
 		if (!ret && lx->layout == SNAPVM_LAYOUT_I686 &&
 		    o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_ENTRY)
-			ret = snapvm_fail(err, EX_UNAVAILABLE,
-					  "%s: --snapshot-at=entry is not supported for i386 programs "
-					  "yet; use --snapshot-at=first-read",
-					  program);
+			ret = snapvm_fail(
+			    err, EX_UNAVAILABLE,
+			    "%s: --snapshot-at=entry is not supported for i386 programs "
+			    "yet; use --snapshot-at=first-read",
+			    program);
 		if (!ret)
 			ret = build_setup(lx, err);
 		if (!ret) {
