@@ -159,6 +159,32 @@ struct bench_ioctl_count {
 struct bench_ioctl_count bench_ioctl_count(void);
 struct bench_ioctl_count bench_ioctl_count_since(const struct bench_ioctl_count *before);
 
+/*
+ * Where a thread's time goes, by ioctl: while bench_ioctl_profile_on(true)
+ * every ioctl of the thread is timed (clock_gettime around it) and
+ * summed per request code; a KVM_RUN that entered the guest (an exit) and
+ * one with immediate_exit are kept apart. bench_ioctl_profile_note adds a
+ * note: per operation, each kind's calls and time and its share of
+ * total_ns (the operations' own time over the same span), and what is left
+ * outside ioctls (copies, bitmaps, exit handling).
+ */
+#define BENCH_IOCTL_KINDS 32
+struct bench_ioctl_profile {
+	size_t n;
+	bool overflow; /* more kinds than BENCH_IOCTL_KINDS: some not counted */
+	struct {
+		unsigned long request; /* BENCH_IOCTL_RUN_NO_ENTRY for KVM_RUN without entry */
+		uint64_t calls, ns;
+	} kind[BENCH_IOCTL_KINDS];
+};
+#define BENCH_IOCTL_RUN_NO_ENTRY (~0UL)
+void bench_ioctl_profile_reset(void);
+void bench_ioctl_profile_on(bool on);
+struct bench_ioctl_profile bench_ioctl_profile(void);
+__attribute__((format(printf, 4, 5))) void
+bench_ioctl_profile_note(const struct bench_ioctl_profile *p, uint64_t operations, double total_ns,
+			 const char *fmt, ...);
+
 /* Progress for the person waiting, on stderr. */
 __attribute__((format(printf, 1, 2))) void bench_progress(const char *fmt, ...);
 

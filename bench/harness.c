@@ -16,6 +16,7 @@
 #include <linux/kvm.h>
 
 #include "bench/bench.h"
+#include "uapi/snapvm.h"
 
 struct bench_config bench_config = {.scale = 1.0};
 
@@ -195,7 +196,7 @@ void bench_figure_skip(struct bench_figure *f, const char *fmt, ...)
 	bench_progress("  %s: not measured: %s", f->name, f->reason);
 }
 
-char bench_notes[32][320];
+char bench_notes[64][1024];
 size_t bench_nnotes;
 
 void bench_note(const char *fmt, ...)
@@ -213,8 +214,131 @@ void bench_note(const char *fmt, ...)
 
 static __thread struct bench_ioctl_count ioctls;
 
+static __thread bool profiling;
+static __thread struct bench_ioctl_profile profile;
+
 int __real_ioctl(int fd, unsigned long request, ...);
 int __wrap_ioctl(int fd, unsigned long request, ...);
+
+static void count_ioctl(unsigned long request, int ret)
+{
+	if (request != KVM_RUN)
+		ioctls.other++;
+	else if (ret == 0)
+		ioctls.exits++;
+	else if (errno == EINTR || errno == EAGAIN)
+		ioctls.no_entry++;
+}
+
+static int profiled_ioctl(int fd, unsigned long request, void *arg)
+{
+	uint64_t t0 = bench_now_ns(), ns;
+	int ret = __real_ioctl(fd, request, arg);
+	int errnum = errno;
+	size_t i;
+
+	ns = bench_now_ns() - t0;
+	count_ioctl(request, ret);
+	if (request == KVM_RUN && ret != 0)
+		request = BENCH_IOCTL_RUN_NO_ENTRY;
+	for (i = 0; i < profile.n && profile.kind[i].request != request; i++)
+		;
+	if (i == profile.n && profile.n < BENCH_IOCTL_KINDS)
+		profile.kind[profile.n++].request = request;
+	if (i < profile.n) {
+		profile.kind[i].calls++;
+		profile.kind[i].ns += ns;
+	} else {
+		profile.overflow = true;
+	}
+	errno = errnum;
+	return ret;
+}
+
+void bench_ioctl_profile_reset(void)
+{
+	profile = (struct bench_ioctl_profile){0};
+}
+
+void bench_ioctl_profile_on(bool on)
+{
+	profiling = on;
+}
+
+struct bench_ioctl_profile bench_ioctl_profile(void)
+{
+	return profile;
+}
+
+static const char *ioctl_name(unsigned long request)
+{
+	static const struct {
+		unsigned long request;
+		const char *name;
+	} names[] = {
+	    {KVM_RUN, "KVM_RUN (exit)"},
+	    {BENCH_IOCTL_RUN_NO_ENTRY, "KVM_RUN (immediate_exit)"},
+	    {KVM_SET_REGS, "KVM_SET_REGS"},
+	    {KVM_SET_SREGS, "KVM_SET_SREGS"},
+	    {KVM_SET_XSAVE, "KVM_SET_XSAVE"},
+	    {KVM_SET_FPU, "KVM_SET_FPU"},
+	    {KVM_SET_XCRS, "KVM_SET_XCRS"},
+	    {KVM_SET_MSRS, "KVM_SET_MSRS"},
+	    {KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS"},
+	    {KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS"},
+	    {KVM_SET_DEVICE_ATTR, "KVM_SET_DEVICE_ATTR (TSC offset)"},
+	    {KVM_GET_DIRTY_LOG, "KVM_GET_DIRTY_LOG"},
+	    {KVM_CLEAR_DIRTY_LOG, "KVM_CLEAR_DIRTY_LOG"},
+	    {KVM_GET_REGS, "KVM_GET_REGS"},
+	    {KVM_GET_SREGS, "KVM_GET_SREGS"},
+	    {SNAPVM_REGION_RESTORE, "SNAPVM_REGION_RESTORE"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].request == request)
+			return names[i].name;
+	return NULL;
+}
+
+void bench_ioctl_profile_note(const struct bench_ioctl_profile *p, uint64_t operations,
+			      double total_ns, const char *fmt, ...)
+{
+	char text[2048], what[256];
+	size_t len = 0;
+	double in_ioctls = 0;
+	va_list ap;
+
+	if (!operations || total_ns <= 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	len += (size_t)snprintf(text + len, sizeof(text) - len, "%s: %.1f us per operation:", what,
+				total_ns / (double)operations / 1e3);
+	for (size_t i = 0; i < p->n && len < sizeof(text); i++) {
+		const char *name = ioctl_name(p->kind[i].request);
+
+		in_ioctls += (double)p->kind[i].ns;
+		if (name)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, " %s", name);
+		else
+			len += (size_t)snprintf(text + len, sizeof(text) - len, " ioctl 0x%lx",
+						p->kind[i].request);
+		if (len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+						" %.3gx %.1f us (%.0f%%);",
+						(double)p->kind[i].calls / (double)operations,
+						(double)p->kind[i].ns / (double)operations / 1e3,
+						100.0 * (double)p->kind[i].ns / total_ns);
+	}
+	if (len < sizeof(text))
+		snprintf(text + len, sizeof(text) - len, " outside ioctls %.1f us (%.0f%%)%s",
+			 (total_ns - in_ioctls) / (double)operations / 1e3,
+			 100.0 * (total_ns - in_ioctls) / total_ns,
+			 p->overflow ? " (some ioctl kinds not counted)" : "");
+	bench_note("%s", text);
+	bench_progress("  %s", text);
+}
 
 int __wrap_ioctl(int fd, unsigned long request, ...)
 {
@@ -227,13 +351,10 @@ int __wrap_ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
+	if (profiling)
+		return profiled_ioctl(fd, request, arg);
 	ret = __real_ioctl(fd, request, arg);
-	if (request != KVM_RUN)
-		ioctls.other++;
-	else if (ret == 0)
-		ioctls.exits++;
-	else if (errno == EINTR || errno == EAGAIN)
-		ioctls.no_entry++;
+	count_ioctl(request, ret);
 	return ret;
 }
 

@@ -23,7 +23,7 @@
 
 extern struct bench_figure *bench_figures;
 extern size_t bench_nfigures;
-extern char bench_notes[32][320];
+extern char bench_notes[64][1024];
 extern size_t bench_nnotes;
 
 struct host_facts {

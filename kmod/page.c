@@ -89,18 +89,18 @@ struct page *snapvm_page_make(struct snapvm_region *region,
 		from = shared;
 	/* The creator's memory cgroup, whoever touches the page. */
 	old = set_active_memcg(region->memcg);
-	page = alloc_page(from == snapvm_zero_page ? SNAPVM_GFP :
-			  SNAPVM_GFP & ~__GFP_ZERO);
+	page = alloc_page(SNAPVM_GFP);
 	set_active_memcg(old);
 	if (!page) {
 		snapvm_uncharge(region, 1);
 		page = ERR_PTR(-ENOMEM);
 		goto out_unlock;
 	}
-	if (from != snapvm_zero_page) {
+	if (from == snapvm_zero_page)
+		snapvm_clear_page(page);
+	else
 		copy_highpage(page, from);
-		flush_dcache_page(page);
-	}
+	flush_dcache_page(page);
 	WRITE_ONCE(region->resident, region->resident + 1);
 	atomic_long_inc(&snapvm_pinned_pages);
 	*made = true;

@@ -337,7 +337,7 @@ static long snapvm_region_restore_pages(struct snapvm_region *dst,
 				}
 			}
 			if (want == snapvm_zero_page)
-				clear_highpage(own);
+				snapvm_clear_page(own);
 			else
 				copy_highpage(own, want);
 			/* User space maps these pages. */
@@ -752,6 +752,7 @@ int snapvm_region_fill(struct snapvm_region *region)
 		region->pages[i] = alloc_page(SNAPVM_GFP);
 		if (!region->pages[i])
 			return -ENOMEM;
+		snapvm_clear_page(region->pages[i]);
 		atomic_long_inc(&snapvm_pinned_pages);
 		cond_resched();
 	}

@@ -4,8 +4,11 @@
  * the next: it is told which MSRs the VMM saves, records them at its
  * SNAPSHOT, and then, request after request, compares them with what it
  * recorded and writes new values into all of them; it writes the TSC,
- * enables kvmclock and hashes its CPUID (calls: isolation.h).
+ * enables kvmclock, hashes its CPUID, and changes state with no exit to
+ * the VMM: WRMSR, swapgs, XSETBV, MOV DR (calls: isolation.h).
  */
+#include <stdbool.h>
+
 #include "guests/include/rt.h"
 #include "guests/test/isolation.h"
 
@@ -72,6 +75,85 @@ static int scramble(uint32_t msr, uint64_t old)
 	return 0;
 }
 
+/* XSETBV and XGETBV need CR4.OSXSAVE, which the guest may set itself (a
+ * restore puts CR4 back); false when the vCPU has no XSAVE. */
+static bool xsave_on(void)
+{
+	uint32_t r[4];
+	uintptr_t cr4 = rt_read_cr4();
+
+	cpuid(1, 0, r);
+	if (!(r[2] & (1u << 26)))
+		return false;
+	if (!(cr4 & (1u << 18)))
+		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1u << 18)));
+	return true;
+}
+
+static uint64_t kind_read(uint64_t kind)
+{
+	uint64_t value = ISO_KIND_UNSUPPORTED;
+	uint32_t lo, hi;
+	uintptr_t dr;
+
+	switch (kind) {
+	case ISO_KIND_WRMSR:
+		if (rt_rdmsr_safe(MSR_IA32_SYSENTER_ESP, &value))
+			return ISO_KIND_UNSUPPORTED;
+		return value;
+	case ISO_KIND_SWAPGS:
+#if defined(__x86_64__)
+		if (rt_rdmsr_safe(MSR_KERNEL_GS_BASE, &value))
+			return ISO_KIND_UNSUPPORTED;
+#endif
+		return value;
+	case ISO_KIND_XSETBV:
+		if (!xsave_on())
+			return ISO_KIND_UNSUPPORTED;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		return ((uint64_t)hi << 32) | lo;
+	case ISO_KIND_MOV_DR:
+		__asm__ volatile("mov %%dr0, %0" : "=r"(dr));
+		return dr;
+	}
+	rt_abortf(1, "isolation: unknown kind %llu", (unsigned long long)kind);
+}
+
+/* Each kind of state to another value, by the instruction it is about. */
+static uint64_t kinds_write(void)
+{
+	uint64_t before[ISO_KINDS], changed = 0, xcr0;
+	uintptr_t dr0;
+
+	for (unsigned int k = 0; k < ISO_KINDS; k++)
+		before[k] = kind_read(k);
+	if (before[ISO_KIND_WRMSR] != ISO_KIND_UNSUPPORTED)
+		rt_wrmsr_safe(MSR_IA32_SYSENTER_ESP, before[ISO_KIND_WRMSR] ^ 0x12340);
+#if defined(__x86_64__)
+	/* KERNEL_GS_BASE is never the target of a WRMSR here: swapgs moves
+	 * the GS base just written into it. */
+	if (before[ISO_KIND_SWAPGS] != ISO_KIND_UNSUPPORTED &&
+	    !rt_wrmsr_safe(MSR_GS_BASE, before[ISO_KIND_SWAPGS] == 0x7654321000ULL
+					    ? 0x1234567000ULL
+					    : 0x7654321000ULL))
+		__asm__ volatile("swapgs" ::: "memory");
+#endif
+	if (before[ISO_KIND_XSETBV] != ISO_KIND_UNSUPPORTED) {
+		/* x87 alone, or x87 + SSE: valid wherever XSAVE is. */
+		xcr0 = before[ISO_KIND_XSETBV] == 1 ? 3 : 1;
+		__asm__ volatile("xsetbv"
+				 :
+				 : "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)), "c"(0));
+	}
+	/* DR7 enables no breakpoint: DR0 is only a value. */
+	dr0 = (uintptr_t)before[ISO_KIND_MOV_DR] ^ 0x5000;
+	__asm__ volatile("mov %0, %%dr0" : : "r"(dr0));
+	for (unsigned int k = 0; k < ISO_KINDS; k++)
+		if (before[k] != ISO_KIND_UNSUPPORTED && kind_read(k) != before[k])
+			changed |= 1u << k;
+	return changed;
+}
+
 static uint64_t serve(uint64_t function, uint64_t arg)
 {
 	uint64_t count = 0, value;
@@ -135,6 +217,10 @@ static uint64_t serve(uint64_t function, uint64_t arg)
 		cpuid(0x40000000, 0, r);
 		return r[1] == 0x4b4d564b && r[2] == 0x564b4d56 && r[3] == 0x0000004d;
 	}
+	case ISO_KIND_READ:
+		return kind_read(arg);
+	case ISO_KINDS_WRITE:
+		return kinds_write();
 	case ISO_CPUID_PMU: {
 		uint32_t a[4], e[4];
 

@@ -24,9 +24,30 @@ enum isolation_call {
 	ISO_CPUID_HASH,	   /* FNV-1a of every CPUID leaf and subleaf it sees */
 	ISO_CPUID_KVM,	   /* 1 if leaf 0x40000000 says "KVMKVMKVM" */
 	ISO_CPUID_PMU,	   /* leaf 0xa EAX | PerfCtrExtCore (0x80000001 ECX bit 23) */
+	/* State the guest changes with no exit to the VMM, one of each kind:
+	 * arg = enum iso_kind; the value now (32 bits on i686), or
+	 * ISO_KIND_UNSUPPORTED (swapgs on i686; XSAVE not offered). */
+	ISO_KIND_READ,
+	/* Changes all of them (WRMSR to SYSENTER_ESP; KERNEL_GS_BASE by
+	 * WRMSR to GS_BASE and swapgs; XCR0 by XSETBV; DR0 by MOV); returns
+	 * the bits (1 << kind) of those that read back changed. */
+	ISO_KINDS_WRITE,
 };
 
+enum iso_kind {
+	ISO_KIND_WRMSR,	 /* SYSENTER_ESP, written with WRMSR */
+	ISO_KIND_SWAPGS, /* KERNEL_GS_BASE, changed by swapgs (amd64 only) */
+	ISO_KIND_XSETBV, /* XCR0 */
+	ISO_KIND_MOV_DR, /* DR0 */
+	ISO_KINDS,
+};
+
+#define ISO_KIND_UNSUPPORTED 0xfffffffeu
+
 #define MSR_IA32_TSC		0x10
+#define MSR_IA32_SYSENTER_ESP	0x175
+#define MSR_GS_BASE		0xc0000101
+#define MSR_KERNEL_GS_BASE	0xc0000102
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 
 #endif /* SNAPVM_GUESTS_TEST_ISOLATION_H */
