@@ -22,8 +22,9 @@ $(BUILD)/guests/$(1)/linux.elf: $(BUILD)/guests/$(1)/obj/linux/entry.o \
 endef
 $(foreach arch,$(GUEST_ARCHES),$(eval $(call lx_arch_rules,$(arch))))
 
-# libsnapvm carries both personalities.
-$(BUILD)/userspace/lib/linux_personality.o $(BUILD)/pic/userspace/lib/linux_personality.o: \
-	$(LX_PERSONALITIES)
-$(BUILD)/userspace/lib/linux_personality.o $(BUILD)/pic/userspace/lib/linux_personality.o: \
-	CFLAGS += -DLX_PERSONALITY_DIR='"$(BUILD)/guests"'
+# libsnapvm carries both personalities (and so does the fuzzers' copy of it).
+LX_PERSONALITY_OBJS := $(BUILD)/userspace/lib/linux_personality.o \
+	$(BUILD)/pic/userspace/lib/linux_personality.o $(BUILD)/fuzz/userspace/lib/linux_personality.o
+$(LX_PERSONALITY_OBJS): $(LX_PERSONALITIES)
+$(LX_PERSONALITY_OBJS): CFLAGS += -DLX_PERSONALITY_DIR='"$(BUILD)/guests"'
+$(LX_PERSONALITY_OBJS): FUZZ_CFLAGS += -DLX_PERSONALITY_DIR='"$(BUILD)/guests"'
