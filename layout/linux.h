@@ -29,6 +29,10 @@
 #define LX_HC_FSTAT  0x4c580009 /* in: struct lx_io; out: struct lx_stat of stdin/out/err */
 #define LX_HC_IOCTL  0x4c58000a /* in: struct lx_io (reserved = request); out: its bytes */
 #define LX_HC_SLEEP  0x4c58000b /* in: struct lx_time; result 0 or -EINTR */
+#define LX_HC_FILE   0x4c58000c /* in: struct lx_file [+ path]; out: per op (--root) */
+/* Close every file of --root (after a restore, at exit): a request never
+ * sees the host files an earlier one opened. */
+#define LX_HC_FILES_RESET 0x4c58000d
 
 /* LX_HC_READ's result when the host wants a snapshot before this read
  * (--snapshot-at=first-read): the personality takes it (SNAPSHOT) and then
@@ -99,6 +103,33 @@ struct lx_stat {
 	uint64_t dev, ino, nlink, rdev, size, blksize, blocks;
 	uint32_t mode, uid, gid, reserved;
 	struct lx_time atime, mtime, ctime;
+};
+
+/* LX_HC_FILE: one operation on --root's files. Paths follow the struct
+ * (in_len - sizeof(struct lx_file) bytes, no NUL) and are resolved by the
+ * host inside the root; fd is a host handle (the result of OPEN or DUP) or
+ * LX_FILE_CWD (the root, which is also the program's working directory). */
+#define LX_FILE_CWD	       (-100)
+#define LX_FILE_OPEN	       1 /* flags: Linux O_*; result: handle */
+#define LX_FILE_STAT	       2 /* flags: LX_AT_*; out: struct lx_stat */
+#define LX_FILE_ACCESS	       3 /* flags: R_OK|W_OK|X_OK; result 0 or -errno */
+#define LX_FILE_READLINK       4 /* out: the link's text; result: its length */
+#define LX_FILE_READ	       5 /* offset -1: at the file position, else pread; out: bytes */
+#define LX_FILE_SEEK	       6 /* offset, flags = whence; out: int64_t new position */
+#define LX_FILE_GETDENTS       7 /* out: struct linux_dirent64 records (same on both ABIs) */
+#define LX_FILE_CLOSE	       8
+#define LX_FILE_DUP	       9 /* result: a new handle sharing the file position */
+#define LX_AT_SYMLINK_NOFOLLOW 0x100
+#define LX_AT_EMPTY_PATH       0x1000
+#define LX_PATH_MAX	       4096 /* with its NUL, as Linux's PATH_MAX */
+#define LX_MAX_FILES	       64   /* host files open at once */
+
+struct lx_file {
+	int32_t fd;
+	uint32_t op; /* LX_FILE_* */
+	uint32_t flags;
+	uint32_t reserved;
+	int64_t offset;
 };
 
 /* User address space, per layout: [LX_USER_MIN, lx_user_top). The

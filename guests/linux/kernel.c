@@ -171,6 +171,7 @@ static long hypercall(uintptr_t nr, uintptr_t a0, uintptr_t a1)
 void lx_exit(int status)
 {
 	lx_flush();
+	lx_hostcall(LX_HC_FILES_RESET, NULL, 0, NULL, 0);
 	for (;;)
 		hypercall(SNAPVM_HC_EXIT, (unsigned)status & 0xff, 0);
 }
@@ -508,6 +509,10 @@ static long take_snapshot(void)
 
 	gdt[GDT_TSS] &= ~(1ULL << 41);
 	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS * 8));
+	/* Restored: host files of an earlier run are not ours (their handles
+	 * in the restored fd table now give EBADF). */
+	if (r == 1)
+		lx_hostcall(LX_HC_FILES_RESET, NULL, 0, NULL, 0);
 	return r;
 }
 

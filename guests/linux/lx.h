@@ -81,6 +81,7 @@ struct lx_frame {
 #define EPIPE	     32
 #define ERANGE	     34
 #define ENOSYS	     38
+#define EOVERFLOW    75
 #define ENAMETOOLONG 36
 
 /* kernel.c */

@@ -20,8 +20,8 @@
 	X(close, 3, 6, sys_close, "d")                                                             \
 	X(stat, 4, -1, sys_stat, "sp")                                                             \
 	X(fstat, 5, -1, sys_fstat, "dp")                                                           \
-	X(lstat, 6, -1, sys_stat, "sp")                                                            \
-	X(poll, 7, 168, sys_enosys, "pud")                                                         \
+	X(lstat, 6, -1, sys_lstat, "sp")                                                           \
+	X(poll, 7, 168, sys_poll, "pud")                                                           \
 	X(lseek, 8, 19, sys_lseek, "dxd")                                                          \
 	X(mmap, 9, -1, sys_mmap, "pxxxdx")                                                         \
 	X(mprotect, 10, 125, sys_mprotect, "pxx")                                                  \
@@ -53,7 +53,14 @@
 	X(uname, 63, 122, sys_uname, "p")                                                          \
 	X(fcntl, 72, 55, sys_fcntl, "ddx")                                                         \
 	X(getcwd, 79, 183, sys_getcwd, "pu")                                                       \
+	X(rename, 82, 38, sys_erofs, "ss")                                                         \
+	X(mkdir, 83, 39, sys_erofs, "so")                                                          \
+	X(rmdir, 84, 40, sys_erofs, "s")                                                           \
+	X(link, 86, 9, sys_erofs, "ss")                                                            \
+	X(unlink, 87, 10, sys_erofs, "s")                                                          \
+	X(symlink, 88, 83, sys_erofs, "ss")                                                        \
 	X(readlink, 89, 85, sys_readlink, "spu")                                                   \
+	X(chmod, 90, 15, sys_erofs, "so")                                                          \
 	X(umask, 95, 60, sys_umask, "o")                                                           \
 	X(gettimeofday, 96, 78, sys_gettimeofday, "pp")                                            \
 	X(getrlimit, 97, -1, sys_getrlimit, "dp")                                                  \
@@ -78,24 +85,29 @@
 	X(exit_group, 231, 252, sys_exit, "d")                                                     \
 	X(tgkill, 234, 270, sys_tgkill, "ddd")                                                     \
 	X(openat, 257, 295, sys_openat, "dsxo")                                                    \
+	X(mkdirat, 258, 296, sys_erofs, "dso")                                                     \
 	X(newfstatat, 262, -1, sys_fstatat, "dspx")                                                \
+	X(unlinkat, 263, 301, sys_erofs, "dsx")                                                    \
+	X(renameat, 264, 302, sys_erofs, "dsds")                                                   \
 	X(readlinkat, 267, 305, sys_readlinkat, "dspu")                                            \
 	X(faccessat, 269, 307, sys_faccessat, "dsx")                                               \
 	X(set_robust_list, 273, 311, sys_zero, "pu")                                               \
+	X(utimensat, 280, 320, sys_erofs, "dspx")                                                  \
 	X(dup3, 292, 330, sys_dup3, "ddx")                                                         \
 	X(pipe2, 293, 331, sys_enosys, "px")                                                       \
 	X(prlimit64, 302, 340, sys_prlimit64, "ddpp")                                              \
 	X(getrandom, 318, 355, sys_getrandom, "pux")                                               \
 	X(statx, 332, 383, sys_statx, "dsxxp")                                                     \
 	X(rseq, 334, 386, sys_enosys, "pudx")                                                      \
+	X(faccessat2, 439, 439, sys_faccessat, "dsxx")                                             \
 	X(waitpid, -1, 7, sys_wait, "dpd")                                                         \
 	X(mmap_old, -1, 90, sys_mmap_old, "p")                                                     \
-	X(_llseek, -1, 140, sys_llseek, "dxxpd")                                                   \
 	X(sigreturn, -1, 119, sys_sigreturn, "")                                                   \
+	X(_llseek, -1, 140, sys_llseek, "dxxpd")                                                   \
 	X(ugetrlimit, -1, 191, sys_getrlimit, "dp")                                                \
 	X(mmap2, -1, 192, sys_mmap2, "pxxxdx")                                                     \
 	X(stat64, -1, 195, sys_stat, "sp")                                                         \
-	X(lstat64, -1, 196, sys_stat, "sp")                                                        \
+	X(lstat64, -1, 196, sys_lstat, "sp")                                                       \
 	X(fstat64, -1, 197, sys_fstat, "dp")                                                       \
 	X(getuid32, -1, 199, sys_zero, "")                                                         \
 	X(getgid32, -1, 200, sys_zero, "")                                                         \
@@ -107,6 +119,7 @@
 	X(fstatat64, -1, 300, sys_fstatat, "dspx")                                                 \
 	X(clock_gettime64, -1, 403, sys_clock_gettime64, "dp")                                     \
 	X(clock_getres_time64, -1, 406, sys_clock_getres64, "dp")                                  \
-	X(clock_nanosleep_time64, -1, 407, sys_clock_nanosleep64, "ddpp")
+	X(clock_nanosleep_time64, -1, 407, sys_clock_nanosleep64, "ddpp")                          \
+	X(utimensat_time64, -1, 412, sys_erofs, "dspx")
 
 #endif /* SNAPVM_GUESTS_LINUX_SYSCALLS_H */

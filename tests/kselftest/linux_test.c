@@ -478,11 +478,12 @@ struct request_sandbox {
 };
 
 static int open_snapshot(FIXTURE_DATA(lx) * self, const FIXTURE_VARIANT(lx) * variant,
-			 const char *file, struct request_sandbox *r, struct snapvm_error *err)
+			 const char *file, const char *root, struct request_sandbox *r,
+			 struct snapvm_error *err)
 {
 	static const char *const argv[] = {"busybox", NULL};
 	struct snapvm_snapshot_options so = {.memory = variant->memory_id};
-	struct snapvm_linux_options lo = {.argv = argv};
+	struct snapvm_linux_options lo = {.argv = argv, .root = root};
 	struct snapvm_snapshot *snap;
 	int ret = snapvm_snapshot_load(file, &so, &snap, err);
 
@@ -533,9 +534,10 @@ static char *native(FIXTURE_DATA(lx) * self, const char *const *args, const void
 	return slurp(out, len);
 }
 
-static int make_snapshot(FIXTURE_DATA(lx) * self, const char *file, const char *at,
-			 const char *const *args)
+static int make_snapshot_in(FIXTURE_DATA(lx) * self, const char *file, const char *at,
+			    const char *root, const char *const *args)
 {
+	char root_opt[PATH_MAX + 8];
 	char out[PATH_MAX], err[PATH_MAX], opt[64];
 	const char *argv[16];
 	int n = 0;
@@ -549,11 +551,21 @@ static int make_snapshot(FIXTURE_DATA(lx) * self, const char *file, const char *
 	argv[n++] = opt;
 	argv[n++] = "--snapshot-out";
 	argv[n++] = file;
+	if (root) {
+		snprintf(root_opt, sizeof(root_opt), "--root=%s", root);
+		argv[n++] = root_opt;
+	}
 	argv[n++] = self->busybox;
 	for (; *args && n < 15; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
 	return spawn(argv, NULL, out, err);
+}
+
+static int make_snapshot(FIXTURE_DATA(lx) * self, const char *file, const char *at,
+			 const char *const *args)
+{
+	return make_snapshot_in(self, file, at, NULL, args);
 }
 
 #define REQUESTS 100
@@ -571,7 +583,7 @@ LINUX_TEST(first_read_snapshot_serves_requests)
 	REQUIRE_BACKEND();
 	path_in(file, sizeof(file), self->dir, "sha.snap");
 	ASSERT_EQ(0, make_snapshot(self, file, "first-read", args));
-	ASSERT_EQ(0, open_snapshot(self, variant, file, &r, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, open_snapshot(self, variant, file, NULL, &r, &err)) TH_LOG("%s", err.message);
 	for (int i = 0; i < REQUESTS; i++) {
 		size_t in_len = (size_t)(i * 613) % sizeof(in), out_len, want_len;
 		int status, want_status;
@@ -610,7 +622,7 @@ LINUX_TEST(first_read_snapshot_leaves_nothing_behind)
 	REQUIRE_BACKEND();
 	path_in(file, sizeof(file), self->dir, "sh.snap");
 	ASSERT_EQ(0, make_snapshot(self, file, "first-read", args));
-	ASSERT_EQ(0, open_snapshot(self, variant, file, &r, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, open_snapshot(self, variant, file, NULL, &r, &err)) TH_LOG("%s", err.message);
 	for (int i = 0; i < 20; i++) {
 		const char *const *s = scripts[i % 2];
 		size_t out_len;
@@ -648,7 +660,7 @@ LINUX_TEST(entry_snapshot_takes_argv_per_request)
 		return;
 	}
 	ASSERT_EQ(0, make_snapshot(self, file, "entry", none));
-	ASSERT_EQ(0, open_snapshot(self, variant, file, &r, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, open_snapshot(self, variant, file, NULL, &r, &err)) TH_LOG("%s", err.message);
 	for (int i = 0; i < REQUESTS; i++) {
 		const char *const *argv = i % 2 ? seq : sha;
 		size_t in_len = (size_t)(i * 89) % sizeof(in), out_len, want_len;
@@ -691,6 +703,206 @@ LINUX_TEST(launcher_from_snapshot_repeats)
 	text = slurp(out, &len);
 	EXPECT_STREQ("6\n6\n6\n", text ? text : "");
 	free(text);
+}
+
+/* ---- --root ---- */
+
+static bool write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	bool ok;
+
+	path_in(path, sizeof(path), dir, name);
+	f = fopen(path, "wb");
+	if (!f)
+		return false;
+	ok = fwrite(data, 1, len, f) == len;
+	return !fclose(f) && ok;
+}
+
+/* DIR/root: files, a subdirectory, decoys of /etc/passwd and /etc/hostname
+ * and symlinks that point out of it (absolute, relative, through /proc). */
+static void make_root(struct __test_metadata *_metadata, FIXTURE_DATA(lx) * self, char *root,
+		      size_t size)
+{
+	char path[PATH_MAX];
+	size_t len;
+	char *tz;
+
+	path_in(root, size, self->dir, "root");
+	ASSERT_EQ(0, mkdir(root, 0755));
+	path_in(path, sizeof(path), root, "sub");
+	ASSERT_EQ(0, mkdir(path, 0755));
+	path_in(path, sizeof(path), root, "etc");
+	ASSERT_EQ(0, mkdir(path, 0755));
+	ASSERT_TRUE(write_file(root, "hello.txt", "hello from the root\n", 20));
+	ASSERT_TRUE(write_file(root, "sub/a.txt", "a\n", 2));
+	ASSERT_TRUE(write_file(root, "etc/passwd", "decoy passwd\n", 13));
+	ASSERT_TRUE(write_file(root, "etc/hostname", "decoy hostname\n", 15));
+	/* The host's time zone, so that date agrees with native date. */
+	tz = slurp("/etc/localtime", &len);
+	if (tz)
+		ASSERT_TRUE(write_file(root, "etc/localtime", tz, len));
+	free(tz);
+	path_in(path, sizeof(path), root, "abs");
+	ASSERT_EQ(0, symlink("/etc/passwd", path));
+	path_in(path, sizeof(path), root, "sub/up");
+	ASSERT_EQ(0, symlink("../../etc/hostname", path));
+	path_in(path, sizeof(path), root, "shadow");
+	ASSERT_EQ(0, symlink("/etc/shadow", path));
+	path_in(path, sizeof(path), root, "proc-root");
+	ASSERT_EQ(0, symlink("/proc/self/root/etc/passwd", path));
+}
+
+/* snapvm run --root=ROOT busybox ARGS: status, stdout and stderr. */
+static int in_root(FIXTURE_DATA(lx) * self, const char *root, const char *const *args, char **out,
+		   char **err)
+{
+	char root_opt[PATH_MAX + 8], o[PATH_MAX], e[PATH_MAX];
+	const char *argv[32];
+	int n = 0, status;
+	size_t len;
+
+	argv[n++] = self->snapvm;
+	argv[n++] = "run";
+	argv[n++] = self->memory_opt;
+	argv[n++] = "--timeout=300";
+	if (root) {
+		snprintf(root_opt, sizeof(root_opt), "--root=%s", root);
+		argv[n++] = root_opt;
+	}
+	argv[n++] = self->busybox;
+	for (; *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	path_in(o, sizeof(o), self->dir, "root.out");
+	path_in(e, sizeof(e), self->dir, "root.err");
+	status = spawn(argv, NULL, o, e);
+	*out = slurp(o, &len);
+	*err = slurp(e, &len);
+	return status;
+}
+
+#define IN_ROOT(root, ...) in_root(self, root, (const char *const[]){__VA_ARGS__, NULL}, &out, &err)
+
+/* cat and ls inside --root; symlinks out of it land on the decoys inside;
+ * /proc does not exist; no --root: no file at all. */
+LINUX_TEST(root_reads_inside_only)
+{
+	char root[PATH_MAX / 2 + 16], path[PATH_MAX];
+	char *out = NULL, *err = NULL, *host_passwd;
+	size_t len;
+
+	REQUIRE_BACKEND();
+	make_root(_metadata, self, root, sizeof(root));
+	host_passwd = slurp("/etc/passwd", &len);
+	ASSERT_NE(NULL, host_passwd);
+
+	EXPECT_EQ(0, IN_ROOT(root, "cat", "/hello.txt", "sub/a.txt"));
+	EXPECT_STREQ("hello from the root\na\n", out ? out : "") TH_LOG("%s", err);
+	free(out), free(err);
+	EXPECT_EQ(0, IN_ROOT(root, "cat", "/abs", "/sub/up", "../../../etc/passwd"));
+	EXPECT_STREQ("decoy passwd\ndecoy hostname\ndecoy passwd\n", out ? out : "")
+	TH_LOG("%s", err);
+	free(out), free(err);
+	/* Nothing there inside the root: ENOENT, and never the host's file. */
+	EXPECT_EQ(1, IN_ROOT(root, "cat", "/shadow"));
+	EXPECT_STREQ("", out ? out : "x");
+	free(out), free(err);
+	EXPECT_EQ(1, IN_ROOT(root, "cat", "/proc-root"));
+	EXPECT_EQ(NULL, out && strstr(out, host_passwd) ? out : NULL);
+	free(out), free(err);
+	EXPECT_EQ(1, IN_ROOT(root, "cat", "/proc/self/status"));
+	EXPECT_STREQ("", out ? out : "x");
+	free(out), free(err);
+
+	/* ls -1a: exactly the native listing of the directory. */
+	EXPECT_EQ(0, IN_ROOT(root, "ls", "-1a", "/"));
+	{
+		char *nat;
+		char nat_out[PATH_MAX], nat_err[PATH_MAX];
+
+		path_in(nat_out, sizeof(nat_out), self->dir, "ls.out");
+		path_in(nat_err, sizeof(nat_err), self->dir, "ls.err");
+		ASSERT_EQ(0, spawn((const char *const[]){self->busybox, "ls", "-1a", root, NULL},
+				   NULL, nat_out, nat_err));
+		nat = slurp(nat_out, &len);
+		EXPECT_STREQ(nat ? nat : "", out ? out : "") TH_LOG("%s", err);
+		free(nat);
+	}
+	free(out), free(err);
+	/* ls -la: stat and readlink of each entry (sizes, link targets). */
+	EXPECT_EQ(0, IN_ROOT(root, "ls", "-la", "/", "/sub"));
+	ASSERT_NE(NULL, out);
+	EXPECT_NE(NULL, strstr(out, " 20 ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, " hello.txt\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, " abs -> /etc/passwd\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, " up -> ../../etc/hostname\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\ndrwx")) TH_LOG("%s", out);
+	free(out), free(err);
+	/* sh cannot fork: builtins only. */
+	EXPECT_EQ(0, IN_ROOT(root, "sh", "-c",
+			     "test -r /hello.txt && test -d /sub && test ! -e /nope && "
+			     "read l < /hello.txt && echo \"$l\""));
+	EXPECT_STREQ("hello from the root\n", out ? out : "") TH_LOG("%s", err);
+	free(out), free(err);
+	EXPECT_EQ(0, IN_ROOT(root, "readlink", "/abs"));
+	EXPECT_STREQ("/etc/passwd\n", out ? out : "") TH_LOG("%s", err);
+	free(out), free(err);
+	EXPECT_EQ(0, IN_ROOT(root, "head", "-c", "5", "/hello.txt"));
+	EXPECT_STREQ("hello", out ? out : "") TH_LOG("%s", err);
+	free(out), free(err);
+	EXPECT_EQ(0, IN_ROOT(root, "wc", "-c", "/hello.txt"));
+	EXPECT_STREQ("20 /hello.txt\n", out ? out : "") TH_LOG("%s", err);
+	free(out), free(err);
+
+	/* Without --root no path exists. */
+	EXPECT_EQ(1, IN_ROOT(NULL, "cat", "/etc/passwd"));
+	EXPECT_STREQ("", out ? out : "x");
+	EXPECT_NE(NULL, err && strstr(err, "No such file")) TH_LOG("%s", err);
+	free(out), free(err);
+	path_in(path, sizeof(path), root, "hello.txt");
+	EXPECT_EQ(1, IN_ROOT(NULL, "cat", path));
+	free(out), free(err);
+	free(host_passwd);
+}
+
+/* Writes give EROFS and change nothing; date reads the root's time zone. */
+LINUX_TEST(root_is_read_only)
+{
+	char root[PATH_MAX / 2 + 16], root_opt[PATH_MAX + 8], path[PATH_MAX];
+	char *out = NULL, *err = NULL, *text;
+	size_t len;
+
+	REQUIRE_BACKEND();
+	make_root(_metadata, self, root, sizeof(root));
+	EXPECT_NE(0, IN_ROOT(root, "touch", "/new"));
+	EXPECT_NE(NULL, err && strstr(err, "Read-only file system")) TH_LOG("%s", err);
+	free(out), free(err);
+	path_in(path, sizeof(path), root, "new");
+	EXPECT_NE(0, access(path, F_OK));
+	EXPECT_NE(0, IN_ROOT(root, "sh", "-c", "echo x > /hello.txt"));
+	EXPECT_NE(NULL, err && strstr(err, "Read-only file system")) TH_LOG("%s", err);
+	free(out), free(err);
+	EXPECT_NE(0, IN_ROOT(root, "sh", "-c", "echo x >> /sub/a.txt"));
+	free(out), free(err);
+	EXPECT_NE(0, IN_ROOT(root, "mkdir", "/d"));
+	EXPECT_NE(NULL, err && strstr(err, "Read-only file system")) TH_LOG("%s", err);
+	free(out), free(err);
+	EXPECT_NE(0, IN_ROOT(root, "rm", "/hello.txt"));
+	free(out), free(err);
+	path_in(path, sizeof(path), root, "hello.txt");
+	text = slurp(path, &len);
+	EXPECT_STREQ("hello from the root\n", text ? text : "");
+	free(text);
+
+	snprintf(root_opt, sizeof(root_opt), "--root=%s", root);
+	EXPECT_TRUE(same_as_native(_metadata, self, NULL, (const char *const[]){root_opt, NULL},
+				   (const char *const[]){"date", "-d", "@1700000000", NULL}));
+	EXPECT_TRUE(same_as_native(
+	    _metadata, self, NULL, (const char *const[]){root_opt, NULL},
+	    (const char *const[]){"date", "-d", "@0", "+%Y-%m-%d %H:%M:%S %Z", NULL}));
 }
 
 TEST_HARNESS_MAIN

@@ -18,9 +18,9 @@
 
 /* cmd_run's options that take a value, also as a separate argument. */
 static const char *const valued[] = {
-    "layout",	   "memory",	  "scratch-size", "timeout",   "snapshot-out",
-    "from",	   "repeat",	  "max-memory",	  "core-dump", "gdb",
-    "working-set", "personality", "snapshot-at",  "env",       NULL,
+    "layout",	   "memory",	 "scratch-size", "timeout", "snapshot-out", "from",
+    "repeat",	   "max-memory", "core-dump",	 "gdb",	    "working-set",  "personality",
+    "snapshot-at", "env",	 "root",	 NULL,
 };
 
 static bool takes_value(const char *opt)
@@ -158,6 +158,7 @@ int linux_cmd_run(int argc, char **argv)
 	    {"personality", required_argument, NULL, 'p'},
 	    {"trace-syscalls", no_argument, NULL, 'T'},
 	    {"env", required_argument, NULL, 'e'},
+	    {"root", required_argument, NULL, 'R'},
 	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {0},
 	};
@@ -256,6 +257,11 @@ int linux_cmd_run(int argc, char **argv)
 			if (!strchr(optarg, '=') || optarg[0] == '=')
 				return usage("--env '%s': want NAME=VALUE", optarg);
 			envp[nenv++] = optarg;
+			break;
+		case 'R':
+			if (!*optarg)
+				return usage("%s", "--root needs a directory");
+			lo.root = optarg;
 			break;
 		case 'S':
 			break; /* Linux programs run without the filter (see docs/linux.md) */

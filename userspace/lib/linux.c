@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,12 @@ struct snapvm_linux {
 	bool out_overflow;
 	int snapshot_at;
 	bool snapshot_pending; /* first-read: the next stdin read snapshots */
+	/* --root: the directory, and the files the program opened in it.
+	 * A handle is gen * LX_MAX_FILES + slot, so one that a restored fd
+	 * table still holds gives EBADF after a reset, not another file. */
+	int root_fd;
+	int files[LX_MAX_FILES];
+	uint32_t files_gen;
 };
 
 /* ---- classification ---- */
@@ -387,6 +395,236 @@ static int set_args(struct snapvm_linux *lx, const char *const *argv, const char
 	return 0;
 }
 
+/* ---- --root's files ---- */
+
+static void files_reset(struct snapvm_linux *lx)
+{
+	for (int i = 0; i < LX_MAX_FILES; i++)
+		if (lx->files[i] >= 0) {
+			close(lx->files[i]);
+			lx->files[i] = -1;
+		}
+	lx->files_gen = (lx->files_gen + 1) % (INT32_MAX / LX_MAX_FILES);
+}
+
+/* The host fd of a handle, or -1. */
+static int file_of(struct snapvm_linux *lx, int32_t handle)
+{
+	if (handle < 0 || (uint32_t)handle / LX_MAX_FILES != lx->files_gen)
+		return -1;
+	return lx->files[handle % LX_MAX_FILES];
+}
+
+/* A host call's result may not exceed its output room: the handle goes
+ * to out (an int32_t), the result is its size. */
+static int64_t file_add(struct snapvm_linux *lx, int fd, void *out, size_t cap)
+{
+	int32_t h;
+
+	for (int i = 0; i < LX_MAX_FILES && cap >= sizeof(h); i++)
+		if (lx->files[i] < 0) {
+			lx->files[i] = fd;
+			h = (int32_t)(lx->files_gen * LX_MAX_FILES + (uint32_t)i);
+			memcpy(out, &h, sizeof(h));
+			return sizeof(h);
+		}
+	close(fd);
+	return cap < sizeof(h) ? -EINVAL : -EMFILE;
+}
+
+/* Resolve the program's path inside the root, never outside it: "..",
+ * absolute symlinks and /proc's magic links cannot leave. An O_PATH fd. */
+static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool nofollow)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int dfd = dir == LX_FILE_CWD ? lx->root_fd : file_of(lx, dir);
+	long fd;
+
+	if (lx->root_fd < 0)
+		return -ENOENT;
+	if (dfd < 0)
+		return -EBADF;
+	if (path[0] == '/')
+		dfd = lx->root_fd;
+	fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static void stat_of(const struct stat *st, struct lx_stat *s)
+{
+	*s = (struct lx_stat){.dev = st->st_dev,
+			      .ino = st->st_ino,
+			      .nlink = st->st_nlink,
+			      .rdev = st->st_rdev,
+			      .size = (uint64_t)st->st_size,
+			      .blksize = (uint64_t)st->st_blksize,
+			      .blocks = (uint64_t)st->st_blocks,
+			      .mode = st->st_mode,
+			      .uid = st->st_uid,
+			      .gid = st->st_gid,
+			      .atime = {st->st_atim.tv_sec, st->st_atim.tv_nsec},
+			      .mtime = {st->st_mtim.tv_sec, st->st_mtim.tv_nsec},
+			      .ctime = {st->st_ctim.tv_sec, st->st_ctim.tv_nsec}};
+}
+
+#define LX_O_ACCMODE 03
+#define LX_O_CREAT   0100
+#define LX_O_TRUNC   01000
+#define LX_O_APPEND  02000
+#define LX_O_TMPFILE 020000000
+
+/* Open for reading: only regular files and directories (a FIFO or a
+ * device in the root would block or act on the host). */
+static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path, uint32_t flags,
+			 void *out, size_t cap)
+{
+	struct stat st;
+	char proc[64];
+	int fd, rfd;
+
+	if (lx->root_fd < 0)
+		return -ENOENT; /* without --root no path exists, to write or not */
+	if ((flags & LX_O_ACCMODE) ||
+	    (flags & (LX_O_CREAT | LX_O_TRUNC | LX_O_APPEND | LX_O_TMPFILE)))
+		return -EROFS;
+	fd = resolve(lx, dir, path, flags & O_NOFOLLOW);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st)) {
+		rfd = -errno;
+	} else if (S_ISLNK(st.st_mode)) {
+		rfd = -ELOOP; /* O_NOFOLLOW on a symlink */
+	} else if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode)) {
+		rfd = -ENOTDIR;
+	} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		rfd = -EACCES;
+	} else {
+		/* Reopen the very file resolved (our own fd's link, not a path
+		 * the program could change meanwhile). */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (rfd < 0)
+			rfd = -errno;
+	}
+	close(fd);
+	return rfd < 0 ? rfd : file_add(lx, rfd, out, cap);
+}
+
+static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+		       void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_file f;
+	char path[LX_PATH_MAX];
+	size_t path_len;
+	struct lx_stat s;
+	struct stat st;
+	int64_t ret;
+	off_t pos;
+	ssize_t n;
+	int fd;
+
+	if (in_len < sizeof(f) || in_len - sizeof(f) >= sizeof(path))
+		return in_len < sizeof(f) ? -EINVAL : -ENAMETOOLONG;
+	memcpy(&f, in, sizeof(f));
+	path_len = in_len - sizeof(f);
+	memcpy(path, (const char *)in + sizeof(f), path_len);
+	path[path_len] = 0;
+	if (memchr(path, 0, path_len))
+		return -EINVAL;
+	switch (f.op) {
+	case LX_FILE_OPEN:
+		if (!path_len)
+			return -ENOENT;
+		return file_open(lx, f.fd, path, f.flags, out, cap);
+	case LX_FILE_STAT:
+		if (cap < sizeof(s))
+			return -EINVAL;
+		if (!path_len && (f.flags & LX_AT_EMPTY_PATH)) {
+			fd = f.fd == LX_FILE_CWD ? lx->root_fd : file_of(lx, f.fd);
+			if (fd < 0)
+				return f.fd == LX_FILE_CWD ? -ENOENT : -EBADF;
+			if (fstat(fd, &st))
+				return -errno;
+		} else {
+			fd = resolve(lx, f.fd, path, f.flags & LX_AT_SYMLINK_NOFOLLOW);
+			if (fd < 0)
+				return fd;
+			ret = fstat(fd, &st) ? -errno : 0;
+			close(fd);
+			if (ret)
+				return ret;
+		}
+		stat_of(&st, &s);
+		memcpy(out, &s, sizeof(s));
+		return sizeof(s);
+	case LX_FILE_ACCESS:
+		if (f.flags & ~7U)
+			return -EINVAL;
+		fd = resolve(lx, f.fd, path, false);
+		if (fd < 0)
+			return fd;
+		ret =
+		    syscall(SYS_faccessat2, fd, "", (int)(f.flags & 5), AT_EMPTY_PATH) ? -errno : 0;
+		close(fd);
+		return !ret && (f.flags & W_OK) ? -EROFS : ret;
+	case LX_FILE_READLINK:
+		fd = resolve(lx, f.fd, path, true);
+		if (fd < 0)
+			return fd;
+		n = readlinkat(fd, "", out, cap);
+		ret = n < 0 ? (errno == ENOENT ? -EINVAL : -errno) : n;
+		close(fd);
+		return ret;
+	case LX_FILE_READ:
+		fd = file_of(lx, f.fd);
+		if (fd < 0)
+			return -EBADF;
+		n = f.offset < 0 ? read(fd, out, cap) : pread(fd, out, cap, f.offset);
+		return n < 0 ? -errno : n;
+	case LX_FILE_SEEK:
+		fd = file_of(lx, f.fd);
+		if (fd < 0)
+			return -EBADF;
+		if (cap < sizeof(int64_t) || f.flags > SEEK_END)
+			return -EINVAL;
+		pos = lseek(fd, f.offset, (int)f.flags);
+		if (pos < 0)
+			return -errno;
+		ret = pos;
+		memcpy(out, &ret, sizeof(ret));
+		return sizeof(ret);
+	case LX_FILE_GETDENTS:
+		fd = file_of(lx, f.fd);
+		if (fd < 0)
+			return -EBADF;
+		n = syscall(SYS_getdents64, fd, out, cap);
+		return n < 0 ? -errno : n;
+	case LX_FILE_CLOSE:
+		fd = file_of(lx, f.fd);
+		if (fd < 0)
+			return -EBADF;
+		close(fd);
+		lx->files[f.fd % LX_MAX_FILES] = -1;
+		return 0;
+	case LX_FILE_DUP:
+		fd = file_of(lx, f.fd);
+		if (fd < 0)
+			return -EBADF;
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : file_add(lx, fd, out, cap);
+	}
+	return -EINVAL;
+}
+
+static int64_t hc_files_reset(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			      void *out, size_t cap)
+{
+	files_reset(ctx);
+	return 0;
+}
+
 int snapvm_linux_create(const char *program, const struct snapvm_linux_options *o,
 			struct snapvm_linux **out, struct snapvm_error *err)
 {
@@ -400,11 +638,24 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 	lx->in_fd = 0;
 	lx->out_fd = 1;
 	lx->err_fd = 2;
+	lx->root_fd = -1;
+	for (int i = 0; i < LX_MAX_FILES; i++)
+		lx->files[i] = -1;
+	if (o->root) {
+		lx->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (lx->root_fd < 0) {
+			ret = snapvm_fail(
+			    err, errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT : EX_OSERR,
+			    "--root=%s: %s", o->root, strerror(errno));
+			free(lx);
+			return ret;
+		}
+	}
 	lx->snapshot_at = o->snapshot_at;
 	lx->snapshot_pending = o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_FIRST_READ;
 	lx->max_memory = o->max_memory ? o->max_memory : LX_DEFAULT_MAX_MEMORY;
 	if (lx->max_memory < LX_MIN_MEMORY) {
-		free(lx);
+		snapvm_linux_destroy(lx);
 		return snapvm_fail(err, EX_USAGE,
 				   "--max-memory: a Linux program needs at least %llu MiB",
 				   LX_MIN_MEMORY >> 20);
@@ -478,6 +729,9 @@ void snapvm_linux_destroy(struct snapvm_linux *lx)
 {
 	if (!lx)
 		return;
+	files_reset(lx);
+	if (lx->root_fd >= 0)
+		close(lx->root_fd);
 	free(lx->path);
 	free(lx->file);
 	free(lx->args);
@@ -538,6 +792,7 @@ static int64_t hc_setup(void *ctx, struct snapvm_sandbox *sb, const void *in, si
 
 	if (!lx->file || cap < sizeof(lx->setup))
 		return -EINVAL;
+	files_reset(lx); /* a new run of the program */
 	memcpy(out, &lx->setup, sizeof(lx->setup));
 	return sizeof(lx->setup);
 }
@@ -781,10 +1036,19 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 		uint32_t number;
 		snapvm_host_function fn;
 	} fns[] = {
-	    {LX_HC_SETUP, hc_setup}, {LX_HC_IMAGE, hc_image},	{LX_HC_ARGS, hc_args},
-	    {LX_HC_READ, hc_read},   {LX_HC_WRITE, hc_write},	{LX_HC_STDERR, hc_stderr},
-	    {LX_HC_TIME, hc_time},   {LX_HC_RANDOM, hc_random}, {LX_HC_FSTAT, hc_fstat},
-	    {LX_HC_IOCTL, hc_ioctl}, {LX_HC_SLEEP, hc_sleep},
+	    {LX_HC_SETUP, hc_setup},
+	    {LX_HC_IMAGE, hc_image},
+	    {LX_HC_ARGS, hc_args},
+	    {LX_HC_READ, hc_read},
+	    {LX_HC_WRITE, hc_write},
+	    {LX_HC_STDERR, hc_stderr},
+	    {LX_HC_TIME, hc_time},
+	    {LX_HC_RANDOM, hc_random},
+	    {LX_HC_FSTAT, hc_fstat},
+	    {LX_HC_IOCTL, hc_ioctl},
+	    {LX_HC_SLEEP, hc_sleep},
+	    {LX_HC_FILE, hc_file},
+	    {LX_HC_FILES_RESET, hc_files_reset},
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
@@ -827,6 +1091,7 @@ int snapvm_linux_request(struct snapvm_sandbox *sb, struct snapvm_linux *lx, con
 	lx->out_len = 0;
 	lx->out_overflow = false;
 	ret = snapvm_sandbox_run(sb, timeout_ms, &outcome, err);
+	files_reset(lx); /* also after a timeout or fault */
 	lx->out_buf = NULL;
 	snapvm_linux_set_input(lx, 0, NULL, 0);
 	if (ret)

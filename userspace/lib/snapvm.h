@@ -625,6 +625,11 @@ SNAPVM_API const char *snapvm_memory_name(enum snapvm_memory memory);
  * of stdin, which each restore performs again with its own input.
  * max_memory bounds the program's memory (brk, mmap, stack; default 256
  * MiB): past it, its calls fail with ENOMEM.
+ * root (--root) is opened once, at create (EX_NOINPUT when it is no
+ * directory); every path of the program is resolved by the host inside it
+ * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: "..", absolute
+ * symlinks and /proc stay inside), read-only: writes and creation give
+ * EROFS. Files it opened are closed at its exit and at every restore.
  */
 enum snapvm_linux_snapshot_at {
 	SNAPVM_LINUX_SNAPSHOT_NONE = 0,
@@ -637,6 +642,8 @@ struct snapvm_linux_options {
 	bool trace_syscalls;	 /* strace-like lines on stderr */
 	int snapshot_at;	 /* enum snapvm_linux_snapshot_at */
 	uint64_t max_memory;	 /* bytes; 0 = 256 MiB */
+	const char *root;	 /* a directory the program sees read-only as /;
+				  * NULL: no path exists (ENOENT) */
 };
 struct snapvm_linux;
 SNAPVM_API int snapvm_linux_classify(const char *path, bool *is_linux, struct snapvm_error *err);
