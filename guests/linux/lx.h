@@ -2,7 +2,9 @@
 /*
  * lx.h - the Linux personality's internal interface: a small ring-0 kernel
  * that runs one static Linux program in ring 3 (see docs/linux.md).
- * kernel.c: boot, paging, memory, faults, host calls, the program's start;
+ * kernel.c: boot, the program's start, traps; lib.c: freestanding helpers,
+ * host calls, formatted output; mm.c (mm.h): frames, page tables, the
+ * program's address space; io.c: output and input;
  * syscalls.c: the system-call table and the calls.
  */
 #ifndef SNAPVM_GUESTS_LINUX_LX_H
@@ -84,7 +86,7 @@ struct lx_frame {
 #define EOVERFLOW    75
 #define ENAMETOOLONG 36
 
-/* kernel.c */
+/* kernel.c, lib.c, mm.c, io.c */
 extern const struct snapvm_boot_info *lx_bi;
 extern struct lx_setup lx_setup;
 extern uintptr_t lx_user_rsp, lx_kstack_top;
@@ -95,6 +97,8 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 
+long lx_hypercall(uintptr_t nr, uintptr_t a0, uintptr_t a1);
+long lx_take_snapshot(void);
 long lx_hostcall(uint32_t fn, const void *in, size_t in_len, void *out, size_t out_cap);
 __attribute__((noreturn)) void lx_exit(int status);
 __attribute__((noreturn, format(printf, 1, 2))) void lx_panic(const char *fmt, ...);
