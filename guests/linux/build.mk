@@ -2,7 +2,7 @@
 # unmodified static Linux program in ring 3, built for both layouts as
 # build/guests/<arch>/linux.elf and embedded in libsnapvm
 # (userspace/lib/linux_personality.c).
-LX_HDRS := guests/linux/lx.h guests/linux/mm.h guests/linux/syscalls.h layout/abi.h layout/common.h layout/linux.h
+LX_HDRS := guests/linux/lx.h guests/linux/mm.h guests/linux/sys.h guests/linux/syscalls.h layout/abi.h layout/common.h layout/linux.h
 LX_PERSONALITIES := $(BUILD)/guests/i686/linux.elf $(BUILD)/guests/amd64/linux.elf
 GUESTS += $(LX_PERSONALITIES)
 
@@ -17,7 +17,8 @@ $(BUILD)/guests/$(1)/obj/linux/entry.o: guests/linux/$(1).S
 $(BUILD)/guests/$(1)/linux.elf: $(BUILD)/guests/$(1)/obj/linux/entry.o \
 		$(BUILD)/guests/$(1)/obj/linux/kernel.o $(BUILD)/guests/$(1)/obj/linux/lib.o \
 		$(BUILD)/guests/$(1)/obj/linux/mm.o $(BUILD)/guests/$(1)/obj/linux/io.o \
-		$(BUILD)/guests/$(1)/obj/linux/syscalls.o \
+		$(BUILD)/guests/$(1)/obj/linux/syscalls.o $(BUILD)/guests/$(1)/obj/linux/files.o \
+		$(BUILD)/guests/$(1)/obj/linux/process.o \
 		guests/$(1)/link.ld
 	$(CC) $(GUEST_CFLAGS_$(1)) $(GUEST_LDFLAGS) -T guests/$(1)/link.ld -o $$@ \
 		$$(filter %.o,$$^) -lgcc

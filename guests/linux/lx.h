@@ -5,7 +5,8 @@
  * kernel.c: boot, the program's start, traps; lib.c: freestanding helpers,
  * host calls, formatted output; mm.c (mm.h): frames, page tables, the
  * program's address space; io.c: output and input;
- * syscalls.c: the system-call table and the calls.
+ * syscalls.c (sys.h): the system-call table and the dispatcher; files.c,
+ * process.c: the calls.
  */
 #ifndef SNAPVM_GUESTS_LINUX_LX_H
 #define SNAPVM_GUESTS_LINUX_LX_H
@@ -130,7 +131,7 @@ long lx_read_stdin(uintptr_t buf, size_t len);
 void lx_set_tls_gdt(int entry, uint32_t lo, uint32_t hi);
 uint64_t lx_gdt_entry(int entry);
 
-/* syscalls.c */
+/* syscalls.c, process.c */
 void lx_syscall(struct lx_frame *f);
 __attribute__((noreturn)) void lx_signal_exit(int sig, const struct lx_frame *f, uintptr_t addr);
 int lx_deliver_signal(struct lx_frame *f, int sig, uintptr_t addr);
