@@ -358,4 +358,45 @@ static inline uint32_t guest_out_value(struct guest *g)
 	return v;
 }
 
+/* The uid tests become to lose CAP_IPC_LOCK and every other privilege. */
+#define NOBODY 65534
+
+/*
+ * A fixture with /dev/snapvm open whose teardown fails the test when it
+ * left pages pinned: every test of the module checks for leaks this way.
+ */
+#define PINNED_FIXTURE(name)                                                                       \
+	FIXTURE(name)                                                                              \
+	{                                                                                          \
+		int dev;                                                                           \
+		long pinned_at_start;                                                              \
+	};                                                                                         \
+	FIXTURE_SETUP(name)                                                                        \
+	{                                                                                          \
+		self->dev = snapvm_open();                                                         \
+		ASSERT_GE(self->dev, 0) TH_LOG("open /dev/snapvm: %s", strerror(errno));           \
+		self->pinned_at_start = pinned_pages();                                            \
+		ASSERT_GE(self->pinned_at_start, 0);                                               \
+	}                                                                                          \
+	FIXTURE_TEARDOWN(name)                                                                     \
+	{                                                                                          \
+		EXPECT_EQ(self->pinned_at_start, pinned_pages()) TH_LOG("pages leaked");           \
+		close(self->dev);                                                                  \
+	}
+
+/* FNV-1a of a region's first @size bytes (0 when a read falls short). */
+static inline uint64_t hash_region(int fd, size_t size)
+{
+	unsigned char buf[4096];
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t off = 0; off < size; off += sizeof(buf)) {
+		if (pread(fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
+			return 0;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
 #endif /* SNAPVM_TESTS_MODULE_HELPERS_H */

@@ -10,27 +10,8 @@
 
 #include <stdbool.h>
 
-#define NOBODY 65534
-
-FIXTURE(lazy)
-{
-	int dev;
-	long pinned_at_start;
-};
-
-FIXTURE_SETUP(lazy)
-{
-	self->dev = snapvm_open();
-	ASSERT_GE(self->dev, 0) TH_LOG("open /dev/snapvm: %s", strerror(errno));
-	self->pinned_at_start = pinned_pages();
-	ASSERT_GE(self->pinned_at_start, 0);
-}
-
-FIXTURE_TEARDOWN(lazy)
-{
-	EXPECT_EQ(self->pinned_at_start, pinned_pages()) TH_LOG("pages leaked");
-	close(self->dev);
-}
+/* The lazy fixture: /dev/snapvm open, no page left pinned at its end. */
+PINNED_FIXTURE(lazy)
 
 static inline int lazy_create(int dev, uint64_t size, uint32_t prot)
 {
@@ -82,17 +63,4 @@ static inline int sealed_source(int dev, size_t npages, uint32_t prot)
 	return fd;
 }
 
-static inline uint64_t hash_region(int fd, size_t size)
-{
-	unsigned char buf[4096];
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t off = 0; off < size; off += sizeof(buf)) {
-		if (pread(fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
-			return 0;
-		for (size_t i = 0; i < sizeof(buf); i++)
-			h = (h ^ buf[i]) * 0x100000001b3ULL;
-	}
-	return h;
-}
 #endif /* SNAPVM_TESTS_MODULE_LAZY_H */

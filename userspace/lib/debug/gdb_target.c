@@ -44,6 +44,19 @@ enum { RAX, RBX, RCX, RDX, RSI, RDI, RSP, RBP, R8 };
 		"fop", 4, R_FPU, 7, "int"                                                          \
 	}
 
+/* What follows eflags in both layouts' descriptions: the segments, x87 and
+ * the eight SSE registers i386 has (amd64 then adds xmm8..15). */
+#define SEGS_X87_XMM0_7                                                                            \
+	{"cs", 4, R_SEG, 0, "int32"}, {"ss", 4, R_SEG, 1, "int32"}, {"ds", 4, R_SEG, 2, "int32"},  \
+	    {"es", 4, R_SEG, 3, "int32"}, {"fs", 4, R_SEG, 4, "int32"},                            \
+	    {"gs", 4, R_SEG, 5, "int32"}, X87(), {"xmm0", 16, R_XMM, 0, "uint128"},                \
+	    {"xmm1", 16, R_XMM, 1, "uint128"}, {"xmm2", 16, R_XMM, 2, "uint128"},                  \
+	    {"xmm3", 16, R_XMM, 3, "uint128"}, {"xmm4", 16, R_XMM, 4, "uint128"},                  \
+	    {"xmm5", 16, R_XMM, 5, "uint128"}, {"xmm6", 16, R_XMM, 6, "uint128"},                  \
+	{                                                                                          \
+		"xmm7", 16, R_XMM, 7, "uint128"                                                    \
+	}
+
 static const struct reg regs_i386[] = {
     {"eax", 4, R_GPR, RAX, "int32"},
     {"ecx", 4, R_GPR, RCX, "int32"},
@@ -55,21 +68,7 @@ static const struct reg regs_i386[] = {
     {"edi", 4, R_GPR, RDI, "int32"},
     {"eip", 4, R_RIP, 0, "code_ptr"},
     {"eflags", 4, R_FLAGS, 0, "int32"},
-    {"cs", 4, R_SEG, 0, "int32"},
-    {"ss", 4, R_SEG, 1, "int32"},
-    {"ds", 4, R_SEG, 2, "int32"},
-    {"es", 4, R_SEG, 3, "int32"},
-    {"fs", 4, R_SEG, 4, "int32"},
-    {"gs", 4, R_SEG, 5, "int32"},
-    X87(),
-    {"xmm0", 16, R_XMM, 0, "uint128"},
-    {"xmm1", 16, R_XMM, 1, "uint128"},
-    {"xmm2", 16, R_XMM, 2, "uint128"},
-    {"xmm3", 16, R_XMM, 3, "uint128"},
-    {"xmm4", 16, R_XMM, 4, "uint128"},
-    {"xmm5", 16, R_XMM, 5, "uint128"},
-    {"xmm6", 16, R_XMM, 6, "uint128"},
-    {"xmm7", 16, R_XMM, 7, "uint128"},
+    SEGS_X87_XMM0_7,
     {"mxcsr", 4, R_MXCSR, 0, "int"},
 };
 
@@ -92,21 +91,7 @@ static const struct reg regs_amd64[] = {
     {"r15", 8, R_GPR, R8 + 7, "int64"},
     {"rip", 8, R_RIP, 0, "code_ptr"},
     {"eflags", 4, R_FLAGS, 0, "int32"},
-    {"cs", 4, R_SEG, 0, "int32"},
-    {"ss", 4, R_SEG, 1, "int32"},
-    {"ds", 4, R_SEG, 2, "int32"},
-    {"es", 4, R_SEG, 3, "int32"},
-    {"fs", 4, R_SEG, 4, "int32"},
-    {"gs", 4, R_SEG, 5, "int32"},
-    X87(),
-    {"xmm0", 16, R_XMM, 0, "uint128"},
-    {"xmm1", 16, R_XMM, 1, "uint128"},
-    {"xmm2", 16, R_XMM, 2, "uint128"},
-    {"xmm3", 16, R_XMM, 3, "uint128"},
-    {"xmm4", 16, R_XMM, 4, "uint128"},
-    {"xmm5", 16, R_XMM, 5, "uint128"},
-    {"xmm6", 16, R_XMM, 6, "uint128"},
-    {"xmm7", 16, R_XMM, 7, "uint128"},
+    SEGS_X87_XMM0_7,
     {"xmm8", 16, R_XMM, 8, "uint128"},
     {"xmm9", 16, R_XMM, 9, "uint128"},
     {"xmm10", 16, R_XMM, 10, "uint128"},
