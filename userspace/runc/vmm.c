@@ -93,6 +93,8 @@ static void load(struct vmm *v)
 	    .envp = (const char *const *)b->envp,
 	    .max_memory = b->max_memory,
 	    .root = b->root,
+	    .cwd = b->cwd,
+	    .hostname = b->hostname,
 	    .snapshot_at = b->kind == PROGRAM_LINUX ? b->snapshot_at : 0,
 	};
 	struct snapvm_snapshot_options so = {.max_memory = b->max_memory};
