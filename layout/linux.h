@@ -86,7 +86,9 @@ struct lx_setup {
 	 * hostname): getcwd's and uname's answers; "" = "/" and "snapvm". */
 	char cwd[LX_CWD_MAX];
 	char nodename[LX_NODENAME_MAX];
+	char pad[7]; /* to a multiple of 8: the same size on i386 and amd64 */
 };
+_Static_assert(sizeof(struct lx_setup) % 8 == 0, "lx_setup differs between i386 and amd64");
 
 /* LX_HC_ARGS' output: argc strings, then envc strings, each NUL-ended. */
 struct lx_args {
