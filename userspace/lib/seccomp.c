@@ -51,7 +51,7 @@ enum cond {
 	DIR_UNLINK,    /* unlinkat(output dir, .., 0) */
 	OUTPUT,	       /* anything, with output directories only */
 	ON_DEBUGGER,   /* on the gdb connection's socket */
-	WITH_DEBUGGER, /* anything, with a gdb connection only */
+	POLL,	       /* anything, with a gdb connection or in a Linux run */
 	LINUX,	       /* anything, in a Linux program's run only */
 	LX_WINSIZE,    /* ioctl(0, 1 or 2, TIOCGWINSZ), Linux runs only */
 	LX_ROOT,       /* anything, with --root only */
@@ -135,11 +135,12 @@ static const struct rule {
     RULE(exit_group, ANY),
     /* A gdb connection (snapvm_gdb_seccomp_install): recv and send on its
      * socket only; poll for Ctrl-C (poll's fds sit in memory, where the
-     * filter cannot look). */
+     * filter cannot look). A Linux run polls too: stdin's read and sleeps
+     * wait on the eventfd snapvm_linux_raise sets. */
     RULE(recvfrom, ON_DEBUGGER),
     RULE(sendto, ON_DEBUGGER),
-    RULE(poll, WITH_DEBUGGER),
-    RULE(ppoll, WITH_DEBUGGER),
+    RULE(poll, POLL),
+    RULE(ppoll, POLL),
     /* A Linux program (snapvm_linux_seccomp_install): its stdin (read);
      * TIOCGWINSZ on the launcher's stdio; AT_RANDOM and getrandom; sleeps.
      * With --root, its files: resolved by openat2 from the --root fd only
@@ -262,8 +263,8 @@ static int add_rule(struct context *c, const struct rule *r)
 			return 0;
 		cmp = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)c->debugger_fd);
 		return add(c, r, 1, &cmp);
-	case WITH_DEBUGGER:
-		return c->debugger_fd >= 0 ? add(c, r, 0, NULL) : 0;
+	case POLL:
+		return c->debugger_fd >= 0 || c->linux_run ? add(c, r, 0, NULL) : 0;
 	case LINUX:
 		return c->linux_run ? add(c, r, 0, NULL) : 0;
 	case LX_WINSIZE:

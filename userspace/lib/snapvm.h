@@ -506,6 +506,8 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  *                (abort), exit, exit_group
  *   gdb          only with a gdb connection (snapvm_gdb_seccomp_install):
  *                recvfrom and sendto on its connection, poll, ppoll
+ *                (poll and ppoll also in a Linux run: a raised signal
+ *                wakes its stdin read or sleep)
  *   Linux        only for a Linux program (snapvm_linux_seccomp_install):
  *                read, ioctl(TIOCGWINSZ) on fds 0-2, getrandom, nanosleep,
  *                clock_nanosleep; with --root also openat2 from the root's
