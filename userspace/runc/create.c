@@ -110,7 +110,8 @@ static int resolve_program(struct bundle *b)
 	close(root_fd);
 	if (fd < 0)
 		return fail("process.args[0] %s: %s inside root.path %s", b->program,
-			    fd == -EACCES ? "not an executable regular file or a snapshot file" : strerror(-fd),
+			    fd == -EACCES ? "not an executable regular file or a snapshot file"
+					  : strerror(-fd),
 			    b->root);
 	b->program_fd = fd;
 	return 0;
