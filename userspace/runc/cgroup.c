@@ -96,6 +96,38 @@ static int write_file(const char *dir, const char *name, const char *text)
 	return ret;
 }
 
+/* cgroup v2 gives a child a controller's files (memory.max, ...) only when
+ * its parent enables it: enable what each parent down the path has, as
+ * runc does, for containerd's stats and update. One at a time, best
+ * effort: a parent that holds processes refuses (EBUSY). */
+static void enable_controllers(const char *dir)
+{
+	size_t root = strlen(CGROUP_ROOT);
+	char parent[4096], list[1024];
+
+	for (size_t i = root; dir[i]; i++) {
+		char *save, *c;
+		ssize_t n;
+		int fd;
+
+		if (dir[i] != '/')
+			continue;
+		snprintf(parent, sizeof(parent), "%.*s/cgroup.controllers", (int)i, dir);
+		fd = open(parent, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, list, sizeof(list) - 1);
+		if (fd >= 0)
+			close(fd);
+		list[n > 0 ? n : 0] = '\0';
+		parent[i] = '\0';
+		for (c = strtok_r(list, " \n", &save); c; c = strtok_r(NULL, " \n", &save)) {
+			char plus[64];
+
+			snprintf(plus, sizeof(plus), "+%s", c);
+			write_file(parent, "cgroup.subtree_control", plus);
+		}
+	}
+}
+
 static int join(char *dir, pid_t pid, char *why, size_t why_size)
 {
 	char text[32];
@@ -124,6 +156,8 @@ int cgroup_join(const char *path, pid_t pid, char *dir, size_t size, char *why, 
 	}
 	if (cgroup_v2()) {
 		snprintf(dir, size, CGROUP_ROOT "%s", rel);
+		if (mkdir_p(dir) == 0)
+			enable_controllers(dir);
 		return join(dir, pid, why, why_size);
 	}
 	/* v1: the same path under every controller mounted here. */
