@@ -284,6 +284,10 @@ TEST_F_TIMEOUT(runc, lifecycle, 600)
 	snprintf(marker, sizeof(marker), "%s/leak-marker", self->dir);
 	leak = open(marker, O_RDWR | O_CREAT, 0600);
 	ASSERT_LE(0, leak);
+	/* above the fds the VMM dups onto (3, 4), so only closing it helps */
+	ASSERT_EQ(40, dup2(leak, 40));
+	close(leak);
+	leak = 40;
 	pid = create(_metadata, self, "c1", NULL);
 	close(leak);
 	ASSERT_LT(0, pid);
@@ -401,6 +405,10 @@ TEST_F_TIMEOUT(runc, pause_resume_cgroup, 600)
 	EXPECT_NE(NULL, strstr(self->out, "\"status\": \"running\""));
 	read_text("/sys/fs/cgroup/snapvm-runc-test/p1/cgroup.freeze", text, sizeof(text));
 	EXPECT_STREQ("0\n", text);
+	/* update: the memory limit lands in the VMM's cgroup */
+	ASSERT_EQ(0, RUNC(self, "update", "--memory", "64M", "p1"));
+	read_text("/sys/fs/cgroup/snapvm-runc-test/p1/memory.max", text, sizeof(text));
+	EXPECT_STREQ("67108864\n", text);
 	ASSERT_EQ(0, RUNC(self, "kill", "p1", "9"));
 	EXPECT_EQ(128 + SIGKILL, wait_status(pid));
 	ASSERT_EQ(0, RUNC(self, "delete", "p1"));
@@ -669,6 +677,30 @@ TEST_F_TIMEOUT(runc, bad_bundles, 600)
 	expect_refused(_metadata, self, "b-memory", "io.snapvm.memory");
 	config(self, "1.0.2", "\"/bin/busybox\",\"true\"", "");
 	expect_refused(_metadata, self, "../b-id", "invalid container ID");
+}
+
+/* io.snapvm.timeout ends the run with 124; io.snapvm.snapshot-at runs the
+ * start-up in create and start resumes it at its first read. */
+TEST_F_TIMEOUT(runc, annotations, 600)
+{
+	char path[PATH_MAX];
+	int in;
+
+	config(self, "1.0.2", "\"busybox\",\"sleep\",\"1000\"",
+	       ",\"annotations\":{\"io.snapvm.timeout\":\"0.5\"}");
+	EXPECT_EQ(124, run_container(_metadata, self, "a1", -1));
+	snprintf(path, sizeof(path), "%s/input", self->dir);
+	write_text(path, "read after the snapshot point\n");
+	in = open(path, O_RDONLY);
+	ASSERT_LE(0, in);
+	config(self, "1.0.2", "\"busybox\",\"cat\"",
+	       ",\"annotations\":{\"io.snapvm.snapshot-at\":\"first-read\"}");
+	EXPECT_EQ(0, run_container(_metadata, self, "a2", in));
+	EXPECT_STREQ("read after the snapshot point\n", self->out);
+	close(in);
+	config(self, "1.0.2", "\"busybox\",\"true\"",
+	       ",\"annotations\":{\"io.snapvm.snapshot-at\":\"later\"}");
+	expect_refused(_metadata, self, "a3", "want entry or first-read");
 }
 
 TEST_F(runc, exec_update_features)
