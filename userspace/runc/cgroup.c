@@ -198,7 +198,19 @@ int cgroup_set_memory(const char *dir, uint64_t limit)
 	char text[32];
 
 	snprintf(text, sizeof(text), "%llu", (unsigned long long)limit);
-	if (!write_file(dir, "memory.max", text))
-		return 0;
-	return write_file(dir, "memory.limit_in_bytes", text);
+	if (cgroup_v2())
+		return write_file(dir, "memory.max", text);
+	/* v1: dir is in one controller's hierarchy (freezer's); the same path
+	 * under the memory controller's. */
+	{
+		const char *rel = dir + strlen(CGROUP_ROOT "/");
+		char mem[4200];
+
+		if (strncmp(dir, CGROUP_ROOT "/", strlen(CGROUP_ROOT "/")) || !strchr(rel, '/')) {
+			errno = EINVAL;
+			return -1;
+		}
+		snprintf(mem, sizeof(mem), CGROUP_ROOT "/memory%s", strchr(rel, '/'));
+		return write_file(mem, "memory.limit_in_bytes", text);
+	}
 }
