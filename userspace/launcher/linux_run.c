@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,32 @@ static void report(const char *what, const struct snapvm_outcome *o, const char 
 	}
 }
 
+/* SIGTERM, SIGINT and SIGHUP of the launcher go to the program
+ * (snapvm_linux_raise is async-signal-safe); --repeat stops after the
+ * request they reached. */
+static struct snapvm_linux *volatile signal_target;
+static volatile sig_atomic_t signalled;
+
+static void forward_signal(int signo)
+{
+	struct snapvm_linux *lx = signal_target;
+
+	signalled = 1;
+	if (lx)
+		snapvm_linux_raise(lx, signo);
+}
+
+static void forward_signals(struct snapvm_linux *lx)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+
+	signal_target = lx;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], lx ? &sa : &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
+}
+
 int linux_cmd_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -174,8 +201,9 @@ int linux_cmd_run(int argc, char **argv)
 	struct snapvm_error err;
 	unsigned char *input = NULL;
 	size_t input_len = 0;
-	int opt, ret = 0, nenv = 0;
-	const char *what;
+	int opt, ret = 0, nenv = 0, out_dirfd = -1;
+	const char *what, *out_name = NULL;
+	bool seccomp = true;
 	char *end;
 
 	if (!envp)
@@ -264,7 +292,8 @@ int linux_cmd_run(int argc, char **argv)
 			lo.root = optarg;
 			break;
 		case 'S':
-			break; /* Linux programs run without the filter (see docs/linux.md) */
+			seccomp = false;
+			break;
 		case ':':
 			return usage("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -321,12 +350,22 @@ int linux_cmd_run(int argc, char **argv)
 		ret = snapvm_linux_attach(lx, sandbox, &err);
 	if (!ret && working_set != SNAPVM_WORKING_SET_DEFAULT)
 		ret = snapvm_sandbox_set_working_set(sandbox, working_set, &err);
+	if (!ret)
+		forward_signals(lx);
 	if (!ret && repeat > 1) {
 		ret = read_all(0, &input, &input_len);
 		if (ret)
 			goto out_quiet;
 	}
-	for (uint64_t i = 0; i < repeat && !ret; i++) {
+	/* The snapshot's directory, opened now: the filter then allows
+	 * creating the file there and nowhere else. */
+	if (!ret && snapshot_out)
+		ret = snapvm_output_dir_open(snapshot_out, &out_dirfd, &out_name, &err);
+	/* Set-up is over: from here on the run loop's and the personality's
+	 * host calls only, before the program's first instruction. */
+	if (!ret && seccomp)
+		ret = snapvm_linux_seccomp_install(lx, &out_dirfd, snapshot_out ? 1 : 0, &err);
+	for (uint64_t i = 0; i < repeat && !ret && !(i && signalled); i++) {
 		if (i)
 			ret = snapvm_sandbox_restore(sandbox, &err);
 		if (repeat > 1)
@@ -342,7 +381,10 @@ int linux_cmd_run(int argc, char **argv)
 
 				ret = snapvm_sandbox_take_snapshot(sandbox, &taken, &err);
 				if (!ret) {
-					ret = snapvm_snapshot_save(taken, snapshot_out, &err);
+					ret = snapvm_snapshot_save_at(taken, out_dirfd, out_name,
+								      &err);
+					if (ret)
+						fprintf(stderr, "snapvm: %s:", snapshot_out);
 					snapvm_snapshot_put(taken);
 				}
 			}
@@ -354,11 +396,15 @@ int linux_cmd_run(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "snapvm: %s\n", err.message);
 out_quiet:
+	if (lx)
+		forward_signals(NULL);
 	if (sandbox)
 		snapvm_sandbox_destroy(sandbox);
 	if (snapshot)
 		snapvm_snapshot_put(snapshot);
 	snapvm_linux_destroy(lx);
+	if (out_dirfd >= 0)
+		close(out_dirfd);
 	free(input);
 	free(envp);
 	if (ret)

@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <linux/openat2.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -56,8 +59,22 @@ struct snapvm_linux {
 	 * A handle is gen * LX_MAX_FILES + slot, so one that a restored fd
 	 * table still holds gives EBADF after a reset, not another file. */
 	int root_fd;
+	char cwd[LX_CWD_MAX]; /* relative paths start here, inside the root */
 	int files[LX_MAX_FILES];
+	/* Each file's path in the root ("/sub"): a path relative to a
+	 * directory fd is resolved as that path + "/" + it, from root_fd, so
+	 * that the seccomp filter can allow openat2 from root_fd only. */
+	char *paths[LX_MAX_FILES];
 	uint32_t files_gen;
+	/* Signals from the host (snapvm_linux_raise, any thread or a signal
+	 * handler): the sandbox attached, what the program leaves to us
+	 * (sig_known: its last LX_HC_SIGNALS said; until then, everything goes
+	 * to the personality), the raised signals it has not fetched, and an
+	 * eventfd that wakes a host call blocked for it (read, sleep). */
+	struct snapvm_sandbox *sb;
+	uint64_t sig_wants, sig_pending;
+	int sig_known;
+	int sig_efd;
 };
 
 /* ---- classification ---- */
@@ -399,11 +416,14 @@ static int set_args(struct snapvm_linux *lx, const char *const *argv, const char
 
 static void files_reset(struct snapvm_linux *lx)
 {
-	for (int i = 0; i < LX_MAX_FILES; i++)
+	for (int i = 0; i < LX_MAX_FILES; i++) {
 		if (lx->files[i] >= 0) {
 			close(lx->files[i]);
 			lx->files[i] = -1;
 		}
+		free(lx->paths[i]);
+		lx->paths[i] = NULL;
+	}
 	lx->files_gen = (lx->files_gen + 1) % (INT32_MAX / LX_MAX_FILES);
 }
 
@@ -416,13 +436,16 @@ static int file_of(struct snapvm_linux *lx, int32_t handle)
 }
 
 /* A host call's result may not exceed its output room: the handle goes
- * to out (an int32_t), the result is its size. */
-static int64_t file_add(struct snapvm_linux *lx, int fd, void *out, size_t cap)
+ * to out (an int32_t), the result is its size. path: the file's in the root. */
+static int64_t file_add(struct snapvm_linux *lx, int fd, const char *path, void *out, size_t cap)
 {
 	int32_t h;
 
 	for (int i = 0; i < LX_MAX_FILES && cap >= sizeof(h); i++)
 		if (lx->files[i] < 0) {
+			lx->paths[i] = strdup(path);
+			if (!lx->paths[i])
+				break;
 			lx->files[i] = fd;
 			h = (int32_t)(lx->files_gen * LX_MAX_FILES + (uint32_t)i);
 			memcpy(out, &h, sizeof(h));
@@ -432,23 +455,50 @@ static int64_t file_add(struct snapvm_linux *lx, int fd, void *out, size_t cap)
 	return cap < sizeof(h) ? -EINVAL : -EMFILE;
 }
 
-/* Resolve the program's path inside the root, never outside it: "..",
- * absolute symlinks and /proc's magic links cannot leave. An O_PATH fd. */
-static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool nofollow)
+/* Where path (relative to the directory handle dir) lies in the root: in
+ * full (LX_FULL_MAX bytes), or -errno. Linux would follow ".." out of the
+ * directory too, and RESOLVE_IN_ROOT still stops it at the root. */
+#define LX_FULL_MAX (2 * LX_PATH_MAX)
+static int full_path(struct snapvm_linux *lx, int32_t dir, const char *path, char *full)
 {
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+	const char *base = "";
+	int n;
+
+	if (dir == LX_FILE_CWD && path[0] != '/') {
+		base = lx->cwd[1] ? lx->cwd : ""; /* options->cwd below the root */
+	} else if (path[0] != '/') {
+		if (file_of(lx, dir) < 0)
+			return -EBADF;
+		base = lx->paths[dir % LX_MAX_FILES];
+	}
+	n = snprintf(full, LX_FULL_MAX, "%s%s%s", base, *base ? "/" : "", path);
+	return n < 0 || n >= LX_FULL_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* Resolve the program's path inside the root, never outside it: "..",
+ * absolute symlinks and /proc's magic links cannot leave. An fd (O_PATH
+ * unless flags say otherwise); full receives the path in the root. */
+static int resolve_as(struct snapvm_linux *lx, int32_t dir, const char *path, int flags, char *full)
+{
+	struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC,
 			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-	int dfd = dir == LX_FILE_CWD ? lx->root_fd : file_of(lx, dir);
 	long fd;
+	int ret;
 
 	if (lx->root_fd < 0)
 		return -ENOENT;
-	if (dfd < 0)
-		return -EBADF;
-	if (path[0] == '/')
-		dfd = lx->root_fd;
-	fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	ret = full_path(lx, dir, path, full);
+	if (ret)
+		return ret;
+	fd = syscall(SYS_openat2, lx->root_fd, full, &how, sizeof(how));
 	return fd < 0 ? -errno : (int)fd;
+}
+
+static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool nofollow)
+{
+	char full[LX_FULL_MAX];
+
+	return resolve_as(lx, dir, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), full);
 }
 
 static void stat_of(const struct stat *st, struct lx_stat *s)
@@ -479,8 +529,9 @@ static void stat_of(const struct stat *st, struct lx_stat *s)
 static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path, uint32_t flags,
 			 void *out, size_t cap)
 {
-	struct stat st;
-	char proc[64];
+	int nofollow = flags & O_NOFOLLOW ? O_NOFOLLOW : 0;
+	char full[LX_FULL_MAX], again[LX_FULL_MAX];
+	struct stat st, st2;
 	int fd, rfd;
 
 	if (lx->root_fd < 0)
@@ -488,7 +539,7 @@ static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path,
 	if ((flags & LX_O_ACCMODE) ||
 	    (flags & (LX_O_CREAT | LX_O_TRUNC | LX_O_APPEND | LX_O_TMPFILE)))
 		return -EROFS;
-	fd = resolve(lx, dir, path, flags & O_NOFOLLOW);
+	fd = resolve_as(lx, dir, path, O_PATH | nofollow, full);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st)) {
@@ -500,15 +551,20 @@ static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path,
 	} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
 		rfd = -EACCES;
 	} else {
-		/* Reopen the very file resolved (our own fd's link, not a path
-		 * the program could change meanwhile). */
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (rfd < 0)
-			rfd = -errno;
+		/* Open it for reading by the same path from the root (the
+		 * filter allows openat2 from there only, no /proc/self/fd), and
+		 * keep it only if it is still the file just checked: the
+		 * program cannot change the root, a host process could. */
+		rfd = resolve_as(lx, LX_FILE_CWD, full, O_RDONLY | O_NOCTTY | O_NONBLOCK | nofollow,
+				 again);
+		if (rfd >= 0 &&
+		    (fstat(rfd, &st2) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)) {
+			close(rfd);
+			rfd = -EAGAIN;
+		}
 	}
 	close(fd);
-	return rfd < 0 ? rfd : file_add(lx, rfd, out, cap);
+	return rfd < 0 ? rfd : file_add(lx, rfd, full, out, cap);
 }
 
 static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
@@ -541,14 +597,17 @@ static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	case LX_FILE_STAT:
 		if (cap < sizeof(s))
 			return -EINVAL;
-		if (!path_len && (f.flags & LX_AT_EMPTY_PATH)) {
+		/* The working directory below the root: "." from it. */
+		if (!path_len && (f.flags & LX_AT_EMPTY_PATH) &&
+		    (f.fd != LX_FILE_CWD || !lx->cwd[1])) {
 			fd = f.fd == LX_FILE_CWD ? lx->root_fd : file_of(lx, f.fd);
 			if (fd < 0)
 				return f.fd == LX_FILE_CWD ? -ENOENT : -EBADF;
 			if (fstat(fd, &st))
 				return -errno;
 		} else {
-			fd = resolve(lx, f.fd, path, f.flags & LX_AT_SYMLINK_NOFOLLOW);
+			fd = resolve(lx, f.fd, path_len ? path : ".",
+				     f.flags & LX_AT_SYMLINK_NOFOLLOW);
 			if (fd < 0)
 				return fd;
 			ret = fstat(fd, &st) ? -errno : 0;
@@ -607,13 +666,15 @@ static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 			return -EBADF;
 		close(fd);
 		lx->files[f.fd % LX_MAX_FILES] = -1;
+		free(lx->paths[f.fd % LX_MAX_FILES]);
+		lx->paths[f.fd % LX_MAX_FILES] = NULL;
 		return 0;
 	case LX_FILE_DUP:
 		fd = file_of(lx, f.fd);
 		if (fd < 0)
 			return -EBADF;
 		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		return fd < 0 ? -errno : file_add(lx, fd, out, cap);
+		return fd < 0 ? -errno : file_add(lx, fd, lx->paths[f.fd % LX_MAX_FILES], out, cap);
 	}
 	return -EINVAL;
 }
@@ -622,6 +683,55 @@ static int64_t hc_files_reset(void *ctx, struct snapvm_sandbox *sb, const void *
 			      void *out, size_t cap)
 {
 	files_reset(ctx);
+	return 0;
+}
+
+/* options->cwd, cleaned lexically ("//", ".", ".." never above "/"), and
+ * hostname; the cwd must be a directory in the root when there is one. */
+static int set_cwd(struct snapvm_linux *lx, const struct snapvm_linux_options *o,
+		   struct snapvm_error *err)
+{
+	const char *p = o->cwd ? o->cwd : "/";
+	size_t len = 0;
+	struct stat st;
+	int fd;
+
+	if (p[0] != '/')
+		return snapvm_fail(err, EX_USAGE, "working directory %s is not absolute", p);
+	if (strlen(p) >= sizeof(lx->cwd))
+		return snapvm_fail(err, EX_USAGE, "working directory longer than %d bytes",
+				   LX_CWD_MAX - 1);
+	if (o->hostname && strlen(o->hostname) >= LX_NODENAME_MAX)
+		return snapvm_fail(err, EX_USAGE, "hostname %.80s is longer than %d bytes",
+				   o->hostname, LX_NODENAME_MAX - 1);
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if (n == 2 && !strncmp(p, "..", 2)) {
+			while (len && lx->cwd[len] != '/')
+				len--;
+		} else if (n && !(n == 1 && *p == '.')) {
+			lx->cwd[len++] = '/';
+			memcpy(lx->cwd + len, p, n);
+			len += n;
+		}
+		lx->cwd[len] = '\0';
+		p += n;
+	}
+	if (!len)
+		strcpy(lx->cwd, "/");
+	if (lx->root_fd < 0 || !lx->cwd[1])
+		return 0;
+	fd = resolve(lx, LX_FILE_CWD, ".", false);
+	if (fd < 0 || fstat(fd, &st) || !S_ISDIR(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return snapvm_fail(err, EX_NOINPUT, "working directory %s: %s in the root", lx->cwd,
+				   fd < 0 ? strerror((int)-fd) : "not a directory");
+	}
+	close(fd);
 	return 0;
 }
 
@@ -641,15 +751,30 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 	lx->root_fd = -1;
 	for (int i = 0; i < LX_MAX_FILES; i++)
 		lx->files[i] = -1;
+	/* A fresh program starts with every signal at SIG_DFL; a snapshot's
+	 * tells its own when it resumes. */
+	lx->sig_known = program != NULL;
+	lx->sig_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lx->sig_efd < 0) {
+		ret = snapvm_fail(err, EX_OSERR, "eventfd: %s", strerror(errno));
+		free(lx);
+		return ret;
+	}
 	if (o->root) {
 		lx->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (lx->root_fd < 0) {
 			ret = snapvm_fail(
 			    err, errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT : EX_OSERR,
 			    "--root=%s: %s", o->root, strerror(errno));
+			close(lx->sig_efd);
 			free(lx);
 			return ret;
 		}
+	}
+	ret = set_cwd(lx, o, err);
+	if (ret) {
+		snapvm_linux_destroy(lx);
+		return ret;
 	}
 	lx->snapshot_at = o->snapshot_at;
 	lx->snapshot_pending = o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_FIRST_READ;
@@ -711,6 +836,9 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 				if (isatty(fd))
 					lx->setup.flags |= 1U << (LX_SETUP_TTY_SHIFT + fd);
 			lx->setup.max_pages = lx->max_memory / SNAPVM_GUEST_PAGE_SIZE;
+			snprintf(lx->setup.cwd, sizeof(lx->setup.cwd), "%s", lx->cwd);
+			snprintf(lx->setup.nodename, sizeof(lx->setup.nodename), "%s",
+				 o->hostname ? o->hostname : "");
 			__asm__("cpuid"
 				: "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
 				: "a"(1), "c"(0));
@@ -732,10 +860,17 @@ void snapvm_linux_destroy(struct snapvm_linux *lx)
 	files_reset(lx);
 	if (lx->root_fd >= 0)
 		close(lx->root_fd);
+	if (lx->sig_efd >= 0)
+		close(lx->sig_efd);
 	free(lx->path);
 	free(lx->file);
 	free(lx->args);
 	free(lx);
+}
+
+int snapvm_linux_root_fd(const struct snapvm_linux *lx)
+{
+	return lx->root_fd;
 }
 
 uint32_t snapvm_linux_layout(const struct snapvm_linux *lx)
@@ -848,6 +983,18 @@ static int64_t hc_read(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	}
 	if (lx->in_fd < 0)
 		return 0;
+	/* Wait for input or a signal from the host (snapvm_linux_raise): a
+	 * raised signal interrupts the read (EINTR; the personality restarts
+	 * it per SA_RESTART), as the run's timeout does. */
+	{
+		struct pollfd p[2] = {{.fd = lx->in_fd, .events = POLLIN},
+				      {.fd = lx->sig_efd, .events = POLLIN}};
+
+		if (poll(p, 2, -1) < 0)
+			return -errno;
+		if (p[1].revents)
+			return -EINTR;
+	}
 	n = read(lx->in_fd, out, cap);
 	return n < 0 ? -errno : n;
 }
@@ -1017,16 +1164,81 @@ static int64_t hc_ioctl(void *ctx, struct snapvm_sandbox *sb, const void *in, si
 static int64_t hc_sleep(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
 			void *out, size_t cap)
 {
+	struct snapvm_linux *lx = ctx;
+	struct pollfd p = {.fd = lx->sig_efd, .events = POLLIN};
 	struct lx_time t;
 	struct timespec ts;
+	int n;
 
 	if (in_len != sizeof(t))
 		return -EINVAL;
 	memcpy(&t, in, sizeof(t));
 	ts.tv_sec = t.sec;
 	ts.tv_nsec = t.nsec;
-	/* The run's timeout interrupts it (the kick signal): EINTR. */
-	return nanosleep(&ts, NULL) ? -errno : 0;
+	/* The run's timeout (the kick signal) or a raised signal: EINTR. */
+	n = ppoll(&p, 1, &ts, NULL);
+	return n < 0 ? -errno : n > 0 ? -EINTR : 0;
+}
+
+/* The program's signal state, and the signals raised for it since the
+ * last call (taken: they are the personality's now). */
+static int64_t hc_signals(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			  void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_sigstate st;
+	uint64_t pending, drain;
+
+	if (in_len != sizeof(st) || cap < sizeof(pending))
+		return -EINVAL;
+	memcpy(&st, in, sizeof(st));
+	__atomic_store_n(&lx->sig_wants, st.wants, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lx->sig_known, 1, __ATOMIC_SEQ_CST);
+	/* The eventfd first: a signal raised after the exchange keeps it set. */
+	if (read(lx->sig_efd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+		return -errno;
+	pending = __atomic_exchange_n(&lx->sig_pending, 0, __ATOMIC_SEQ_CST);
+	memcpy(out, &pending, sizeof(pending));
+	return sizeof(pending);
+}
+
+void snapvm_linux_raise(struct snapvm_linux *lx, int signo)
+{
+	struct snapvm_sandbox *sb = __atomic_load_n(&lx->sb, __ATOMIC_SEQ_CST);
+	uint64_t bit, one = 1;
+	int saved_errno = errno;
+
+	if (signo <= 0 || signo > 64)
+		return;
+	bit = LX_SIGBIT(signo);
+	if (signo == SIGKILL || (__atomic_load_n(&lx->sig_known, __ATOMIC_SEQ_CST) &&
+				 !(__atomic_load_n(&lx->sig_wants, __ATOMIC_SEQ_CST) & bit))) {
+		/* SIG_DFL, not blocked: the host acts alone. */
+		if (signo != SIGKILL && (LX_SIG_DEFAULT_NOTHING & bit))
+			return;
+		if (sb)
+			snapvm_sandbox_signal_stop(sb, signo);
+		return;
+	}
+	__atomic_or_fetch(&lx->sig_pending, bit, __ATOMIC_SEQ_CST);
+	if (write(lx->sig_efd, &one, sizeof(one)) < 0) {
+		/* Full (2^64 - 2 raises): it is set, which is all we need. */
+	}
+	if (sb)
+		snapvm_sandbox_inject(sb, LX_SIGNAL_VECTOR);
+	errno = saved_errno;
+}
+
+/* Between requests: nothing raised for one reaches the next. */
+static void signals_clear(struct snapvm_linux *lx, struct snapvm_sandbox *sb)
+{
+	uint64_t drain;
+
+	__atomic_store_n(&lx->sig_pending, 0, __ATOMIC_SEQ_CST);
+	if (read(lx->sig_efd, &drain, sizeof(drain)) < 0) {
+		/* EAGAIN: nothing was raised. */
+	}
+	snapvm_sandbox_signals_clear(sb);
 }
 
 int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
@@ -1049,6 +1261,7 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 	    {LX_HC_SLEEP, hc_sleep},
 	    {LX_HC_FILE, hc_file},
 	    {LX_HC_FILES_RESET, hc_files_reset},
+	    {LX_HC_SIGNALS, hc_signals},
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
@@ -1057,6 +1270,7 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 		if (ret)
 			return ret;
 	}
+	__atomic_store_n(&lx->sb, sb, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -1079,8 +1293,10 @@ int snapvm_linux_request(struct snapvm_sandbox *sb, struct snapvm_linux *lx, con
 			 uint64_t timeout_ms, struct snapvm_error *err)
 {
 	struct snapvm_outcome outcome;
-	int ret = snapvm_sandbox_restore(sb, err);
+	int ret;
 
+	signals_clear(lx, sb);
+	ret = snapvm_sandbox_restore(sb, err);
 	*out_len = 0;
 	*status = 0;
 	if (ret)

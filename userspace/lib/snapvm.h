@@ -245,6 +245,9 @@ enum snapvm_stop {
 	SNAPVM_STOP_INTERRUPTED, /* snapvm_sandbox_interrupt(); the sandbox is intact */
 	SNAPVM_STOP_DEBUG,	 /* a breakpoint or single step of the gdb stub
 				  * (only while it debugs the sandbox) */
+	SNAPVM_STOP_SIGNAL,	 /* ended by a signal (snapvm_linux_raise: SIGKILL,
+				  * or one whose default action terminates): code
+				  * = the signal; exit status 128 + code */
 };
 
 struct snapvm_outcome {
@@ -451,7 +454,8 @@ SNAPVM_API int snapvm_sandbox_core_dump_at(struct snapvm_sandbox *sandbox, int d
 					   const char *name, struct snapvm_error *err);
 
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
- * FAULT -> 70, TIMEOUT -> 124, INTERRUPTED -> 130 (SNAPVM_STATUS_*). */
+ * FAULT -> 70, TIMEOUT -> 124, INTERRUPTED -> 130 (SNAPVM_STATUS_*), SIGNAL ->
+ * 128 + signal. */
 SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
 
 /*
@@ -502,9 +506,18 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  *                (abort), exit, exit_group
  *   gdb          only with a gdb connection (snapvm_gdb_seccomp_install):
  *                recvfrom and sendto on its connection, poll, ppoll
+ *                (poll and ppoll also in a Linux run: a raised signal
+ *                wakes its stdin read or sleep)
+ *   Linux        only for a Linux program (snapvm_linux_seccomp_install):
+ *                read, ioctl(TIOCGWINSZ) on fds 0-2, getrandom, nanosleep,
+ *                clock_nanosleep; with --root also openat2 from the root's
+ *                fd only, pread64, lseek, getdents64, readlinkat,
+ *                faccessat2 (AT_EMPTY_PATH), fcntl(F_DUPFD_CLOEXEC), and
+ *                Landlock lets only files beneath the root be read
  * Not allowed, among everything else: open, creat, rename, unlink, link,
  * symlink, mkdir, chmod, truncate, execve, fork and clone (no new threads
- * either), socket and connect, ptrace, read, kill, tkill.
+ * either), socket and connect, ptrace, kill, tkill, and read outside a
+ * Linux program's run.
  *
  * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, EX_USAGE
  * for a dirfd that is not open, or EX_OSERR, with a message naming the
@@ -644,6 +657,13 @@ struct snapvm_linux_options {
 	uint64_t max_memory;	 /* bytes; 0 = 256 MiB */
 	const char *root;	 /* a directory the program sees read-only as /;
 				  * NULL: no path exists (ENOENT) */
+	/* Added for snapvm-runc (process.cwd, hostname); NULL = "/" and
+	 * "snapvm". cwd: absolute, cleaned lexically, at most 1023 bytes, a
+	 * directory of root when root is set (EX_NOINPUT if not); getcwd
+	 * answers it and relative paths start there (still inside root).
+	 * hostname: uname's nodename, at most 64 bytes (EX_USAGE). */
+	const char *cwd;
+	const char *hostname;
 };
 struct snapvm_linux;
 SNAPVM_API int snapvm_linux_classify(const char *path, bool *is_linux, struct snapvm_error *err);
@@ -679,5 +699,38 @@ SNAPVM_API int snapvm_linux_request(struct snapvm_sandbox *sandbox,
 				    struct snapvm_linux *linux_state, const void *in, size_t in_len,
 				    void *out, size_t out_cap, size_t *out_len, int *status,
 				    uint64_t timeout_ms, struct snapvm_error *err);
+/*
+ * A signal for the program, as kill(2) would send it (si_code SI_USER).
+ * Async-signal-safe: callable from a signal handler or any thread, while
+ * the sandbox runs or between runs (the next run takes it). What happens is
+ * what Linux does:
+ * - a handler the program installed runs in the guest and the program goes
+ *   on: while it computes (the vCPU is interrupted) or while it waits in a
+ *   read of stdin or a sleep (that call gives EINTR, or starts again under
+ *   SA_RESTART); a signal the program blocks waits until it unblocks it;
+ * - SIG_IGN, or a default action of nothing (SIGCHLD, SIGWINCH, ...): nothing;
+ * - SIG_DFL that terminates (SIGTERM, SIGINT, SIGHUP, SIGUSR1, ...): the run
+ *   ends with SNAPVM_STOP_SIGNAL (outcome.code = signo, exit status 128 +
+ *   signo), without entering the guest;
+ * - SIGKILL: the run ends so at once, whatever the program does.
+ * The personality tells the host its dispositions only when rt_sigaction
+ * or the mask changes them. snapvm_linux_request drops signals raised
+ * before it (none leaks into the next request); the program's own signal
+ * state (handlers, mask, pending) is part of its snapshot.
+ */
+SNAPVM_API void snapvm_linux_raise(struct snapvm_linux *linux_state, int signo);
+/*
+ * snapvm_seccomp_install_dirs (output files in the count directories
+ * dirfds) plus the host calls of linux_state's program: its stdin, the
+ * terminal queries on stdio, randomness, sleep and, with a root, its files
+ * (openat2 from the root's fd only; Landlock lets the process read only
+ * beneath the root, so with a root it needs Landlock even without
+ * dirfds). Call it once the program's sandboxes are created and attached,
+ * before they first run; the same rules as snapvm_seccomp_install apply
+ * (for good, every thread, EX_UNAVAILABLE without what it needs, EX_USAGE
+ * for a NULL linux_state or a dirfd that is not open).
+ */
+SNAPVM_API int snapvm_linux_seccomp_install(struct snapvm_linux *linux_state, const int *dirfds,
+					    unsigned int count, struct snapvm_error *err);
 
 #endif /* SNAPVM_USERSPACE_SNAPVM_H */
