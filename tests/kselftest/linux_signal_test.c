@@ -258,8 +258,39 @@ static bool blocked_in_read(pid_t pid)
 	return false;
 }
 
-/* Start mode, wait for "ready", send signo to the launcher, then write
- * input (if any) to the program's stdin; the exit status. */
+/* Has the launcher taken signo (its handler ran)? Until then, input or
+ * EOF on stdin would race with the signal for the blocked read. */
+static bool delivered(pid_t pid, int signo)
+{
+	char path[64], buf[4096];
+	unsigned long long bit = 1ULL << (signo - 1);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	for (int i = 0; i < 120000; i++) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		const char *thread, *shared;
+
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return true; /* gone: it took it */
+		buf[n] = 0;
+		thread = strstr(buf, "SigPnd:");
+		shared = strstr(buf, "ShdPnd:");
+		if (!thread || !shared)
+			return false;
+		if (!(strtoull(thread + 7, NULL, 16) & bit) &&
+		    !(strtoull(shared + 7, NULL, 16) & bit))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Start mode, wait for "ready", send signo to the launcher; once it took
+ * the signal (and, with input, once the read waits again), write input
+ * (if any) to the program's stdin; the exit status. */
 static int signalled(struct __test_metadata *_metadata, FIXTURE_DATA(sig) * self, const char *mode,
 		     int signo, const char *input, struct child *c)
 {
@@ -269,8 +300,12 @@ static int signalled(struct __test_metadata *_metadata, FIXTURE_DATA(sig) * self
 	if (strncmp(mode, "spin", 4))
 		EXPECT_TRUE(blocked_in_read(c->pid)) TH_LOG("%s: never blocked in read", mode);
 	kill(c->pid, signo);
-	if (input && write(c->in, input, strlen(input)) != (ssize_t)strlen(input))
-		return -1;
+	EXPECT_TRUE(delivered(c->pid, signo)) TH_LOG("%s: signal %d never taken", mode, signo);
+	if (input) {
+		EXPECT_TRUE(blocked_in_read(c->pid)) TH_LOG("%s: read never waited again", mode);
+		if (write(c->in, input, strlen(input)) != (ssize_t)strlen(input))
+			return -1;
+	}
 	return finish(c);
 }
 
@@ -340,6 +375,7 @@ SIG_TEST(busybox_trap)
 	ASSERT_TRUE(wait_for(&c, "ready\n")) TH_LOG("%s", stderr_of(&c));
 	ASSERT_TRUE(blocked_in_read(c.pid));
 	kill(c.pid, SIGTERM);
+	ASSERT_TRUE(delivered(c.pid, SIGTERM));
 	EXPECT_EQ(3, finish(&c)) TH_LOG("%s%s", c.text, stderr_of(&c));
 	EXPECT_STREQ("ready\ngot TERM\n", c.text);
 
@@ -348,6 +384,7 @@ SIG_TEST(busybox_trap)
 	ASSERT_TRUE(wait_for(&c, "ready\n")) TH_LOG("%s", stderr_of(&c));
 	ASSERT_TRUE(blocked_in_read(c.pid));
 	kill(c.pid, SIGTERM);
+	ASSERT_TRUE(delivered(c.pid, SIGTERM));
 	EXPECT_EQ(143, finish(&c)) TH_LOG("%s%s", c.text, stderr_of(&c));
 	EXPECT_STREQ("ready\n", c.text);
 }
