@@ -26,7 +26,7 @@
 #define REG_FLAGS(uc)	  (*(uint64_t *)((char *)(uc) + 40 + 17 * 8))
 #define REG_CS(uc)	  (*(uint16_t *)((char *)(uc) + 40 + 18 * 8))
 #define UC_SIGMASK(uc)	  (*(uint64_t *)((char *)(uc) + 296))
-#define UC_FPSTATE(uc)	  (*(uint64_t *)((char *)(uc) + 40 + 192))
+#define UC_FPSTATE(uc)	  (*(uint64_t *)((char *)(uc) + 40 + 184))
 #else
 #define NR_read		  3
 #define NR_write	  4
