@@ -545,6 +545,10 @@ static void run(const char *mode)
 #else
 		__asm__ volatile("mov $0x1000, %%esp\n\tmovl $7, 0x10\n" ::: "memory");
 #endif
+	} else if (eq(mode, "segv-ignored")) { /* SIG_IGN of a fault still kills */
+		action(SIGSEGV, (void *)SIG_IGN, 0, 0);
+		__asm__ volatile("movl $7, 0x10\n" ::: "memory");
+		put("FAIL ignored fault returned\n");
 	} else if (eq(mode, "raise")) {
 		action(SIGUSR1, on_usr1, SA_SIGINFO, 0);
 		sys(NR_kill, sys(NR_getpid, 0, 0, 0, 0), SIGUSR1, 0, 0);
@@ -576,6 +580,15 @@ static void run(const char *mode)
 		put("restarted ");
 		sys(NR_write, 1, (long)&c, 1, 0);
 		put("\n");
+	} else if (eq(mode, "sleep-eintr")) { /* a handler ends a sleep: EINTR */
+		long ts[2] = {100, 0};
+
+		action(SIGTERM, on_term, SA_SIGINFO | SA_RESTART, 0);
+		ready();
+		n = sys(NR_nanosleep, (long)ts, 0, 0, 0);
+		check(n == -4 && got == SIGTERM, "nanosleep gave EINTR after the handler");
+		put("sleep EINTR\n");
+		quit(3);
 	} else if (eq(mode, "read-dfl")) {
 		ready();
 		read_byte(&c);
