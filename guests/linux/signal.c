@@ -67,9 +67,10 @@ static struct {
 } altstack = {0, 0, SS_DISABLE};
 static uint64_t told_wants;
 static int told;
-/* The interrupted call (lx_syscall): restart it, or give EINTR. */
+/* The interrupted call (lx_syscall): restart it, or give EINTR. A flag of
+ * its own: read is call 0 on amd64. */
 static uintptr_t eintr_nr;
-static int eintr_sleep;
+static int eintr, eintr_sleep;
 static struct lx_frame *cur_frame;
 
 /* ---- Linux's frames ---- */
@@ -483,31 +484,32 @@ void lx_signal_return(struct lx_frame *f)
 				continue;
 			lx_signal_exit(sig, NULL, 0);
 		}
-		if (eintr_nr) {
+		if (eintr) {
 			/* SA_RESTART restarts a read, never a sleep (Linux too). */
 			if ((actions[sig].flags & SA_RESTART) && !eintr_sleep) {
 				f->ip -= 2; /* syscall and int $0x80: 2 bytes */
 				LX_RET(f) = eintr_nr;
 			}
-			eintr_nr = 0;
+			eintr = 0;
 		}
 		if (setup_frame(f, sig, pending_code[sig], 0))
 			lx_signal_exit(SIGSEGV, f, f->sp);
 		handled = 1;
 		break;
 	}
-	if (eintr_nr && !handled) {
+	if (eintr && !handled) {
 		/* Interrupted for nothing the program sees: again. */
 		f->ip -= 2;
 		LX_RET(f) = eintr_nr;
 	}
-	eintr_nr = 0;
+	eintr = 0;
 }
 
 /* A call that returned -EINTR: the host interrupted it (a raised signal,
  * or the timeout, which then stops the run anyway). */
 void lx_signal_eintr(struct lx_frame *f, uintptr_t nr, int is_sleep)
 {
+	eintr = 1;
 	eintr_nr = nr;
 	eintr_sleep = is_sleep;
 	fetch_raised();

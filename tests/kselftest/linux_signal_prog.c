@@ -26,6 +26,7 @@
 #define REG_FLAGS(uc)	  (*(uint64_t *)((char *)(uc) + 40 + 17 * 8))
 #define REG_CS(uc)	  (*(uint16_t *)((char *)(uc) + 40 + 18 * 8))
 #define UC_SIGMASK(uc)	  (*(uint64_t *)((char *)(uc) + 296))
+#define UC_FPSTATE(uc)	  (*(uint64_t *)((char *)(uc) + 40 + 184))
 #else
 #define NR_read		  3
 #define NR_write	  4
@@ -48,6 +49,7 @@
 #define REG_FLAGS(uc)	  SC_FLAGS((char *)(uc) + 20)
 #define REG_SP(uc)	  (((uint32_t *)((char *)(uc) + 20))[7])
 #define UC_SIGMASK(uc)	  (*(uint64_t *)((char *)(uc) + 108))
+#define UC_FPSTATE(uc)	  (((uint32_t *)((char *)(uc) + 20))[19])
 #endif
 
 #define SIGHUP	     1
@@ -194,7 +196,7 @@ struct siginfo {
 
 /* The instructions that fault, each between two labels. */
 extern char segv_at[], segv_end[], fpe_at[], fpe_end[], ill_at[], ill_end[], cli_at[], cli_end[],
-    resume_at[], alt_end[], old_end[];
+    resume_at[], alt_end[], old_end[], regs_end[];
 static volatile int hits, last_sig;
 static volatile unsigned long last_addr, last_ip, last_cs, last_flags;
 static volatile uint64_t mask_in_handler;
@@ -213,10 +215,68 @@ static void on_fault(int sig, struct siginfo *si, void *uc)
 	REG_IP(uc) = (unsigned long)skip_to;
 }
 
+/* The stack pointer and accumulator at the handler's first instruction
+ * (probe_entry records them, then is on_fault), and the frame's RSP and
+ * fpstate pointer. */
+extern char probe_entry[];
+volatile unsigned long entry_sp, entry_ax;
+static volatile unsigned long frame_sp, frame_fpstate;
+#if defined(__x86_64__)
+__asm__(".text\nprobe_entry:\n\tmov %rsp, entry_sp(%rip)\n\tmov %rax, entry_ax(%rip)\n"
+	"\tjmp on_probe\n");
+#else
+__asm__(".text\nprobe_entry:\n\tmov %esp, entry_sp\n\tmov %eax, entry_ax\n\tjmp on_probe\n");
+#endif
+
+void on_probe(int sig, struct siginfo *si, void *uc)
+{
+	frame_sp = REG_SP(uc);
+	frame_fpstate = UC_FPSTATE(uc);
+	on_fault(sig, si, uc);
+}
+
+/* Registers a handler must find back after sigreturn: loaded before ud2,
+ * stored after it, through a pointer in RAX/EAX (which the handler gets
+ * as 0 or sig, so only the frame brings it back). */
+static unsigned long regs_out[9];
+
+static void registers_survive(void)
+{
+	static const unsigned long want[9] = {0x1111, 0x2222, 0x3333, 0x4444, 0x5555,
+					      0x6666, 0x7777, 0x8888, 0x9999};
+
+	skip_to = regs_end;
+#if defined(__x86_64__)
+	__asm__ volatile("mov $0x1111, %%r8\n\tmov $0x2222, %%r9\n\tmov $0x3333, %%r10\n"
+			 "\tmov $0x4444, %%r11\n\tmov $0x5555, %%r12\n\tmov $0x6666, %%r13\n"
+			 "\tmov $0x7777, %%r14\n\tmov $0x8888, %%r15\n\tmov $0x9999, %%rbx\n"
+			 "regs_at: ud2\nregs_end:\n"
+			 "\tmov %%r8, 0(%%rax)\n\tmov %%r9, 8(%%rax)\n\tmov %%r10, 16(%%rax)\n"
+			 "\tmov %%r11, 24(%%rax)\n\tmov %%r12, 32(%%rax)\n\tmov %%r13, 40(%%rax)\n"
+			 "\tmov %%r14, 48(%%rax)\n\tmov %%r15, 56(%%rax)\n\tmov %%rbx, 64(%%rax)\n"
+			 :
+			 : "a"(regs_out)
+			 : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rbx", "memory");
+	for (int i = 0; i < 9; i++)
+		check(regs_out[i] == want[i], "registers back after rt_sigreturn");
+#else
+	__asm__ volatile("mov $0x1111, %%ebx\n\tmov $0x2222, %%ecx\n\tmov $0x3333, %%edx\n"
+			 "\tmov $0x4444, %%esi\n\tmov $0x5555, %%edi\n"
+			 "regs_at: ud2\nregs_end:\n"
+			 "\tmov %%ebx, 0(%%eax)\n\tmov %%ecx, 4(%%eax)\n\tmov %%edx, 8(%%eax)\n"
+			 "\tmov %%esi, 12(%%eax)\n\tmov %%edi, 16(%%eax)\n"
+			 :
+			 : "a"(regs_out)
+			 : "ebx", "ecx", "edx", "esi", "edi", "memory");
+	for (int i = 0; i < 5; i++)
+		check(regs_out[i] == want[i], "registers back after rt_sigreturn");
+#endif
+}
+
 static void faults(void)
 {
 	check(!action(SIGSEGV, on_fault, SA_SIGINFO, BIT(SIGUSR2)), "rt_sigaction SIGSEGV");
-	check(!action(SIGFPE, on_fault, SA_SIGINFO, 0), "rt_sigaction SIGFPE");
+	check(!action(SIGFPE, probe_entry, SA_SIGINFO, 0), "rt_sigaction SIGFPE");
 	check(!action(SIGILL, on_fault, SA_SIGINFO, 0), "rt_sigaction SIGILL");
 
 	skip_to = segv_end;
@@ -240,12 +300,24 @@ static void faults(void)
 	check(hits == 2 && last_sig == SIGFPE, "SIGFPE handled");
 	check(last_ip == (unsigned long)fpe_at && last_addr == (unsigned long)fpe_at,
 	      "SIGFPE frame IP and si_addr");
+#if defined(__x86_64__)
+	/* As after a call; below the red zone; rax 0. */
+	check((entry_sp + 8) % 16 == 0, "handler entry: rsp 16n-8");
+	check(frame_sp - entry_sp >= 128, "handler entry: red zone skipped");
+	check(entry_ax == 0, "handler entry: rax 0");
+#else
+	check((entry_sp + 4) % 16 == 0, "handler entry: esp 16n-4");
+	check(entry_ax == SIGFPE, "handler entry: eax = sig");
+#endif
+	check(frame_fpstate && frame_fpstate % 64 == 0, "fpstate saved, 64-aligned");
 	put("fpe ok\n");
 
 	skip_to = ill_end;
 	__asm__ volatile("ill_at: ud2\nill_end:" ::: "memory");
 	check(hits == 3 && last_sig == SIGILL, "SIGILL handled");
 	check(last_ip == (unsigned long)ill_at, "SIGILL frame IP");
+	registers_survive();
+	check(hits == 4 && last_sig == SIGILL, "SIGILL handled again");
 	put("ill ok\n");
 }
 
@@ -473,6 +545,10 @@ static void run(const char *mode)
 #else
 		__asm__ volatile("mov $0x1000, %%esp\n\tmovl $7, 0x10\n" ::: "memory");
 #endif
+	} else if (eq(mode, "segv-ignored")) { /* SIG_IGN of a fault still kills */
+		action(SIGSEGV, (void *)SIG_IGN, 0, 0);
+		__asm__ volatile("movl $7, 0x10\n" ::: "memory");
+		put("FAIL ignored fault returned\n");
 	} else if (eq(mode, "raise")) {
 		action(SIGUSR1, on_usr1, SA_SIGINFO, 0);
 		sys(NR_kill, sys(NR_getpid, 0, 0, 0, 0), SIGUSR1, 0, 0);
@@ -504,6 +580,15 @@ static void run(const char *mode)
 		put("restarted ");
 		sys(NR_write, 1, (long)&c, 1, 0);
 		put("\n");
+	} else if (eq(mode, "sleep-eintr")) { /* a handler ends a sleep: EINTR */
+		long ts[2] = {100, 0};
+
+		action(SIGTERM, on_term, SA_SIGINFO | SA_RESTART, 0);
+		ready();
+		n = sys(NR_nanosleep, (long)ts, 0, 0, 0);
+		check(n == -4 && got == SIGTERM, "nanosleep gave EINTR after the handler");
+		put("sleep EINTR\n");
+		quit(3);
 	} else if (eq(mode, "read-dfl")) {
 		ready();
 		read_byte(&c);

@@ -702,7 +702,8 @@ SNAPVM_API int snapvm_linux_request(struct snapvm_sandbox *sandbox,
 /*
  * A signal for the program, as kill(2) would send it (si_code SI_USER).
  * Async-signal-safe: callable from a signal handler or any thread, while
- * the sandbox runs or between runs (the next run takes it). What happens is
+ * the sandbox runs or between runs (the next run takes it), as long as the
+ * sandbox last attached (snapvm_linux_attach) exists. What happens is
  * what Linux does:
  * - a handler the program installed runs in the guest and the program goes
  *   on: while it computes (the vCPU is interrupted) or while it waits in a
