@@ -744,8 +744,6 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 		if (!ret)
 			ret = build_setup(lx, err);
 		if (!ret) {
-			uint32_t r[4];
-
 			lx->setup.flags =
 			    (o->trace_syscalls ? LX_SETUP_TRACE : 0) |
 			    (o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_ENTRY ? LX_SETUP_SNAPSHOT_ENTRY
@@ -754,10 +752,6 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 				if (isatty(fd))
 					lx->setup.flags |= 1U << (LX_SETUP_TTY_SHIFT + fd);
 			lx->setup.max_pages = lx->max_memory / SNAPVM_GUEST_PAGE_SIZE;
-			__asm__("cpuid"
-				: "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-				: "a"(1), "c"(0));
-			lx->setup.hwcap = r[3];
 		}
 	}
 	if (ret) {
