@@ -17,3 +17,17 @@ $(COMPAT32_HELPER): tests/kselftest/module_compat32.c tests/kselftest/module_tra
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -static $(CFLAGS) -o $@ $<
 $(BUILD)/tests/kselftest/module_test: $(COMPAT32_HELPER) tests/kselftest/module_transcript.h
+
+# linux_probe_test runs this freestanding static Linux program (raw system
+# calls, no libc) under the Linux personality and natively, for both ABIs.
+LINUX_PROBE_FLAGS := -std=gnu11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin -fno-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib -static -no-pie \
+	-Wl,--build-id=none -Wl,-z,noexecstack
+LINUX_PROBES := $(BUILD)/tests/kselftest/linux_probe.i386 $(BUILD)/tests/kselftest/linux_probe.amd64
+$(BUILD)/tests/kselftest/linux_probe.i386: tests/kselftest/linux_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -march=i686 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
+$(BUILD)/tests/kselftest/linux_probe.amd64: tests/kselftest/linux_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -m64 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
+$(BUILD)/tests/kselftest/linux_probe_test: $(LINUX_PROBES)
