@@ -957,6 +957,10 @@ static int64_t hc_time(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	if (in_len != sizeof(clk) || cap < sizeof(t))
 		return -EINVAL;
 	memcpy(&clk, in, sizeof(clk));
+	/* Linux's clock ids only (the personality checks too): a negative id
+	 * names another process's CPU clock on the host. */
+	if (clk > 11)
+		return -EINVAL;
 	/* Per-process and per-thread CPU clocks: the host's monotonic one. */
 	if (clock_gettime(clk == 2 || clk == 3 ? CLOCK_MONOTONIC : (clockid_t)clk, &ts))
 		return -errno;
