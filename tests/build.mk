@@ -24,10 +24,10 @@ LINUX_PROBE_FLAGS := -std=gnu11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin
 	-fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib -static -no-pie \
 	-Wl,--build-id=none -Wl,-z,noexecstack
 LINUX_PROBES := $(BUILD)/tests/kselftest/linux_probe.i386 $(BUILD)/tests/kselftest/linux_probe.amd64
-$(BUILD)/tests/kselftest/linux_probe.i386: tests/kselftest/linux_probe.c
+$(BUILD)/tests/kselftest/linux_probe.i386: tests/kselftest/linux_probe.c guests/linux/syscalls.h
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -march=i686 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
-$(BUILD)/tests/kselftest/linux_probe.amd64: tests/kselftest/linux_probe.c
+$(BUILD)/tests/kselftest/linux_probe.amd64: tests/kselftest/linux_probe.c guests/linux/syscalls.h
 	@mkdir -p $(dir $@)
 	$(CC) -m64 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
 $(BUILD)/tests/kselftest/linux_probe_test: $(LINUX_PROBES)

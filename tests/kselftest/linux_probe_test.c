@@ -77,6 +77,8 @@ LINUX_TEST(fuzz_the_system_call_surface)
 		TH_LOG("seed %s: %s %s", seeds[i], out ? out : "", err ? err : "");
 		EXPECT_TRUE(fuzz_clean(out, err))
 		TH_LOG("seed %s: %s %s", seeds[i], out ? out : "", err ? err : "");
+		if (i == 0 && out) /* how many calls reached a handler */
+			TH_LOG("%s", out);
 		free(out), free(err);
 	}
 }
