@@ -77,8 +77,7 @@ static long file_read(uintptr_t fd, uintptr_t buf, size_t len, int64_t offset)
 {
 	if (!len)
 		return 0;
-	/* Linux checks the whole range first (access_ok): EFAULT. */
-	if ((intptr_t)len < 0)
+	if (!lx_range_ok(buf, len))
 		return -EFAULT;
 	if (len > SNAPVM_HOST_CALL_MAX)
 		len = SNAPVM_HOST_CALL_MAX;
