@@ -105,7 +105,7 @@ struct lx_setup {
 	uint32_t phnum, phent;
 	uint64_t brk_start; /* page after the highest segment */
 	uint64_t max_pages; /* memory the program may have (--max-memory) */
-	uint64_t hwcap;	    /* AT_HWCAP: CPUID.1:EDX */
+	uint64_t reserved;  /* 0 (AT_HWCAP comes from the guest's own CPUID) */
 	uint32_t nmaps, ncopies;
 	struct lx_map maps[LX_MAX_SEGMENTS];
 	struct lx_copy copies[LX_MAX_SEGMENTS];

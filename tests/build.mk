@@ -18,12 +18,15 @@ $(COMPAT32_HELPER): tests/kselftest/module_compat32.c tests/kselftest/module_tra
 	$(CC) -m32 -static $(CFLAGS) -o $@ $<
 $(BUILD)/tests/kselftest/module_test: $(COMPAT32_HELPER) tests/kselftest/module_transcript.h
 
-# linux_signal_test runs this freestanding static program (raw system
-# calls, Linux's signal frames by hand) on both layouts. -O1: its fault
-# sites are asm labels that must exist once.
-LX_SIGNAL_PROG_FLAGS := -static -nostdlib -ffreestanding -fno-pie -no-pie -fno-stack-protector \
-	-fno-asynchronous-unwind-tables -O1 -g -Wall -Wextra -Wno-unused-parameter \
-	-mgeneral-regs-only -Wl,-z,noexecstack -Wl,--build-id=none
+# Freestanding static Linux programs the Linux-personality suites run on
+# both layouts (raw system calls, no libc), under snapvm and natively.
+LX_TEST_PROG_FLAGS := -static -nostdlib -ffreestanding -fno-builtin -fno-pie -no-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -g -Wall -Wextra \
+	-Wl,-z,noexecstack -Wl,--build-id=none
+
+# linux_signal_test's program: Linux's signal frames by hand. -O1: its fault
+# sites are asm labels that must exist once; no FP/SSE in handlers.
+LX_SIGNAL_PROG_FLAGS := $(LX_TEST_PROG_FLAGS) -O1 -Wno-unused-parameter -mgeneral-regs-only
 $(BUILD)/tests/kselftest/linux_signal_prog64: tests/kselftest/linux_signal_prog.c
 	@mkdir -p $(dir $@)
 	$(CC) -m64 $(LX_SIGNAL_PROG_FLAGS) -o $@ $<
@@ -35,3 +38,14 @@ $(BUILD)/tests/kselftest/linux_signal_test: $(BUILD)/tests/kselftest/linux_signa
 # runc_cli_test runs linux_signal_test's program and the guests in containers.
 $(BUILD)/tests/kselftest/runc_cli_test: $(BUILD)/tests/kselftest/linux_signal_prog64 \
 	$(BUILD)/tests/kselftest/linux_signal_prog32
+
+# linux_probe_test's prober of the personality's system calls.
+LINUX_PROBE_FLAGS := $(LX_TEST_PROG_FLAGS) -std=gnu11 -O2
+LINUX_PROBES := $(BUILD)/tests/kselftest/linux_probe.i386 $(BUILD)/tests/kselftest/linux_probe.amd64
+$(BUILD)/tests/kselftest/linux_probe.i386: tests/kselftest/linux_probe.c guests/linux/syscalls.h
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -march=i686 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
+$(BUILD)/tests/kselftest/linux_probe.amd64: tests/kselftest/linux_probe.c guests/linux/syscalls.h
+	@mkdir -p $(dir $@)
+	$(CC) -m64 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
+$(BUILD)/tests/kselftest/linux_probe_test: $(LINUX_PROBES)

@@ -77,8 +77,8 @@ static long file_read(uintptr_t fd, uintptr_t buf, size_t len, int64_t offset)
 {
 	if (!len)
 		return 0;
-	if ((intptr_t)len < 0)
-		return -EINVAL;
+	if (!lx_range_ok(buf, len))
+		return -EFAULT;
 	if (len > SNAPVM_HOST_CALL_MAX)
 		len = SNAPVM_HOST_CALL_MAX;
 	if (!lx_user_ok(buf, len, 1))
@@ -103,8 +103,8 @@ static long do_write(uintptr_t fd, uintptr_t buf, size_t len)
 		return -EBADF;
 	if (fd_kind[fd] == FD_STDIN)
 		return -EBADF;
-	if ((intptr_t)len < 0)
-		return -EINVAL;
+	/* A huge length fails lx_output's range check: EFAULT, as Linux's
+	 * access_ok (an i386 program's 0xffffffff too, on either kernel). */
 	return lx_output(fd_kind[fd] == FD_STDOUT ? 1 : 2, buf, len);
 }
 

@@ -90,6 +90,8 @@ long lx_read_stdin(uintptr_t buf, size_t len)
 
 	if (!len)
 		return 0;
+	if (!lx_range_ok(buf, len))
+		return -EFAULT;
 	if (len > SNAPVM_HOST_CALL_MAX)
 		len = SNAPVM_HOST_CALL_MAX;
 	if (!lx_user_ok(buf, len, 1))

@@ -394,15 +394,18 @@ static uintptr_t push_bytes(uintptr_t *sp, const void *data, size_t len)
 static void start_program(void)
 {
 	struct lx_frame *f;
-	uintptr_t sp = LX_USER_TOP, random, platform, execfn, *w = stack_words;
+	uintptr_t sp = LX_USER_TOP, random, platform, execfn, hwcap, *w = stack_words;
 	const char *str;
 	size_t nwords, used;
+	uint32_t r[4];
 	long n;
 
 	n = lx_hostcall(LX_HC_ARGS, NULL, 0, &args, sizeof(args));
 	if (n < (long)sizeof(struct lx_args) || args.a.strings_len > ARGS_MAX ||
 	    args.a.argc + args.a.envc > ARGS_MAX / 2)
 		lx_panic("linux personality: bad arguments from the host (%ld)", n);
+	cpuid(1, 0, r);
+	hwcap = r[3];
 	random = push_bytes(&sp, args.a.random, 16);
 	platform = push_bytes(&sp, LX_AMD64 ? "x86_64" : "i686", LX_AMD64 ? 7 : 5);
 	sp -= args.a.strings_len;
@@ -437,7 +440,8 @@ static void start_program(void)
 		    {AT_GID, 0},
 		    {AT_EGID, 0},
 		    {AT_PLATFORM, platform},
-		    {AT_HWCAP, (uintptr_t)lx_setup.hwcap},
+		    /* The sandbox's CPUID (KVM_SET_CPUID2's), not the host's. */
+		    {AT_HWCAP, hwcap},
 		    {AT_CLKTCK, 100},
 		    {AT_SECURE, 0},
 		    {AT_RANDOM, random},

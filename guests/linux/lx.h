@@ -20,6 +20,8 @@
 #include "layout/linux.h"
 
 #define PAGE ((uintptr_t)SNAPVM_GUEST_PAGE_SIZE)
+/* Linux's TASK_SIZE_MAX on amd64 (4-level paging): where access_ok ends. */
+#define LX_TASK_SIZE 0x7ffffffff000ULL
 
 /* The registers of the interrupted ring-3 code (or ring 0 for a fault of
  * the personality itself), as the entry stubs push them. */
@@ -115,6 +117,14 @@ void lx_user_end(void);
 long lx_copy_from_user(void *dst, uintptr_t src, size_t len);
 long lx_copy_to_user(uintptr_t dst, const void *src, size_t len);
 long lx_user_strlen(uintptr_t s, size_t max); /* -EFAULT, or length */
+/* Linux's access_ok of a read or write buffer, which comes before any
+ * length check: on amd64 the range must end below the 47-bit user limit;
+ * an i386 program's always passes (a compat task has 4 GiB), and only the
+ * copy can fault. */
+static inline int lx_range_ok(uintptr_t addr, size_t len)
+{
+	return !LX_AMD64 || ((uint64_t)addr + len >= addr && (uint64_t)addr + len <= LX_TASK_SIZE);
+}
 
 long lx_brk(uintptr_t addr);
 long lx_mmap(uintptr_t addr, size_t len, int prot, int flags, long fd, uint64_t off);

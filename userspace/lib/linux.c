@@ -826,8 +826,6 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 		if (!ret)
 			ret = build_setup(lx, err);
 		if (!ret) {
-			uint32_t r[4];
-
 			lx->setup.flags =
 			    (o->trace_syscalls ? LX_SETUP_TRACE : 0) |
 			    (o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_ENTRY ? LX_SETUP_SNAPSHOT_ENTRY
@@ -839,10 +837,6 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 			snprintf(lx->setup.cwd, sizeof(lx->setup.cwd), "%s", lx->cwd);
 			snprintf(lx->setup.nodename, sizeof(lx->setup.nodename), "%s",
 				 o->hostname ? o->hostname : "");
-			__asm__("cpuid"
-				: "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-				: "a"(1), "c"(0));
-			lx->setup.hwcap = r[3];
 		}
 	}
 	if (ret) {
@@ -1062,6 +1056,10 @@ static int64_t hc_time(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	if (in_len != sizeof(clk) || cap < sizeof(t))
 		return -EINVAL;
 	memcpy(&clk, in, sizeof(clk));
+	/* Linux's clock ids only (the personality checks too): a negative id
+	 * names another process's CPU clock on the host. */
+	if (clk > 11)
+		return -EINVAL;
 	/* Per-process and per-thread CPU clocks: the host's monotonic one. */
 	if (clock_gettime(clk == 2 || clk == 3 ? CLOCK_MONOTONIC : (clockid_t)clk, &ts))
 		return -errno;
