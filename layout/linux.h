@@ -45,6 +45,8 @@
 #define LX_SETUP_TTY_SHIFT	8	  /* bit 8 + fd: fd 0/1/2 is a terminal */
 
 #define LX_MAX_SEGMENTS 16
+#define LX_CWD_MAX	1024 /* with its NUL: a working directory the guest can have */
+#define LX_NODENAME_MAX 65   /* with its NUL: struct utsname's field */
 
 /* PROT_* as Linux numbers them. */
 #define LX_PROT_READ  1
@@ -80,6 +82,10 @@ struct lx_setup {
 	uint32_t nmaps, ncopies;
 	struct lx_map maps[LX_MAX_SEGMENTS];
 	struct lx_copy copies[LX_MAX_SEGMENTS];
+	/* snapvm_linux_options.cwd and .hostname (snapvm-runc's process.cwd and
+	 * hostname): getcwd's and uname's answers; "" = "/" and "snapvm". */
+	char cwd[LX_CWD_MAX];
+	char nodename[LX_NODENAME_MAX];
 };
 
 /* LX_HC_ARGS' output: argc strings, then envc strings, each NUL-ended. */

@@ -27,3 +27,12 @@ $(LIBSNAPVM): $(LIBSNAPVM_OBJS)
 PROGRAMS += $(BUILD)/snapvm
 $(BUILD)/snapvm: $(LAUNCHER_OBJS) $(LIBSNAPVM)
 	$(CC) $(LDFLAGS) -o $@ $(LAUNCHER_OBJS) $(LIBSNAPVM) $(LIBSNAPVM_LIBS) $(LAUNCHER_LIBS)
+
+# snapvm-runc (userspace/runc/): the OCI runtime containerd's runc shim
+# drives (docs/runc.md); it reads config.json through the launcher's jsonx.
+RUNC_SRCS := $(wildcard userspace/runc/*.c) userspace/launcher/jsonx.c
+RUNC_OBJS := $(RUNC_SRCS:%.c=$(BUILD)/%.o)
+$(RUNC_OBJS): $(wildcard userspace/runc/*.h) $(LAUNCHER_HDRS)
+PROGRAMS += $(BUILD)/snapvm-runc
+$(BUILD)/snapvm-runc: $(RUNC_OBJS) $(LIBSNAPVM)
+	$(CC) $(LDFLAGS) -o $@ $(RUNC_OBJS) $(LIBSNAPVM) $(LIBSNAPVM_LIBS) $(LAUNCHER_LIBS) -lutil

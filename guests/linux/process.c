@@ -74,7 +74,10 @@ long lx_sys_uname(const uintptr_t *a)
 
 	memset(u, 0, sizeof(u));
 	memcpy(u[0], "Linux", 6);
-	memcpy(u[1], "snapvm", 7);
+	if (lx_setup.nodename[0])
+		memcpy(u[1], lx_setup.nodename, sizeof(lx_setup.nodename) - 1);
+	else
+		memcpy(u[1], "snapvm", 7);
 	memcpy(u[2], "6.1.0-snapvm", 13);
 	memcpy(u[3], "#1 SMP snapvm", 14);
 	memcpy(u[4], LX_AMD64 ? "x86_64" : "i686", LX_AMD64 ? 7 : 5);
@@ -84,9 +87,15 @@ long lx_sys_uname(const uintptr_t *a)
 
 long lx_sys_getcwd(const uintptr_t *a)
 {
-	if (a[1] < 2)
+	const char *cwd = lx_setup.cwd[0] ? lx_setup.cwd : "/";
+	size_t n;
+
+	lx_setup.cwd[sizeof(lx_setup.cwd) - 1] = '\0'; /* the host's, ended anyway */
+	n = strlen(cwd) + 1;
+
+	if (a[1] < n)
 		return -ERANGE;
-	return lx_copy_to_user(a[0], "/", 2) ? -EFAULT : 2;
+	return lx_copy_to_user(a[0], cwd, n) ? -EFAULT : (long)n;
 }
 
 long lx_sys_umask(const uintptr_t *a)

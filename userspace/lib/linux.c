@@ -56,6 +56,7 @@ struct snapvm_linux {
 	 * A handle is gen * LX_MAX_FILES + slot, so one that a restored fd
 	 * table still holds gives EBADF after a reset, not another file. */
 	int root_fd;
+	char cwd[LX_CWD_MAX]; /* relative paths start here, inside the root */
 	int files[LX_MAX_FILES];
 	uint32_t files_gen;
 };
@@ -439,6 +440,7 @@ static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool 
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
 			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	int dfd = dir == LX_FILE_CWD ? lx->root_fd : file_of(lx, dir);
+	char full[LX_CWD_MAX + LX_PATH_MAX + 1];
 	long fd;
 
 	if (lx->root_fd < 0)
@@ -447,6 +449,11 @@ static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool 
 		return -EBADF;
 	if (path[0] == '/')
 		dfd = lx->root_fd;
+	else if (dir == LX_FILE_CWD && lx->cwd[1]) {
+		/* Joined as text, so ".." from the cwd still stops at the root. */
+		snprintf(full, sizeof(full), "%s/%s", lx->cwd, path);
+		path = full;
+	}
 	fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -541,14 +548,17 @@ static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	case LX_FILE_STAT:
 		if (cap < sizeof(s))
 			return -EINVAL;
-		if (!path_len && (f.flags & LX_AT_EMPTY_PATH)) {
+		/* The working directory below the root: "." from it. */
+		if (!path_len && (f.flags & LX_AT_EMPTY_PATH) &&
+		    (f.fd != LX_FILE_CWD || !lx->cwd[1])) {
 			fd = f.fd == LX_FILE_CWD ? lx->root_fd : file_of(lx, f.fd);
 			if (fd < 0)
 				return f.fd == LX_FILE_CWD ? -ENOENT : -EBADF;
 			if (fstat(fd, &st))
 				return -errno;
 		} else {
-			fd = resolve(lx, f.fd, path, f.flags & LX_AT_SYMLINK_NOFOLLOW);
+			fd = resolve(lx, f.fd, path_len ? path : ".",
+				     f.flags & LX_AT_SYMLINK_NOFOLLOW);
 			if (fd < 0)
 				return fd;
 			ret = fstat(fd, &st) ? -errno : 0;
@@ -625,6 +635,55 @@ static int64_t hc_files_reset(void *ctx, struct snapvm_sandbox *sb, const void *
 	return 0;
 }
 
+/* options->cwd, cleaned lexically ("//", ".", ".." never above "/"), and
+ * hostname; the cwd must be a directory in the root when there is one. */
+static int set_cwd(struct snapvm_linux *lx, const struct snapvm_linux_options *o,
+		   struct snapvm_error *err)
+{
+	const char *p = o->cwd ? o->cwd : "/";
+	size_t len = 0;
+	struct stat st;
+	int fd;
+
+	if (p[0] != '/')
+		return snapvm_fail(err, EX_USAGE, "working directory %s is not absolute", p);
+	if (strlen(p) >= sizeof(lx->cwd))
+		return snapvm_fail(err, EX_USAGE, "working directory longer than %d bytes",
+				   LX_CWD_MAX - 1);
+	if (o->hostname && strlen(o->hostname) >= LX_NODENAME_MAX)
+		return snapvm_fail(err, EX_USAGE, "hostname %.80s is longer than %d bytes",
+				   o->hostname, LX_NODENAME_MAX - 1);
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if (n == 2 && !strncmp(p, "..", 2)) {
+			while (len && lx->cwd[len] != '/')
+				len--;
+		} else if (n && !(n == 1 && *p == '.')) {
+			lx->cwd[len++] = '/';
+			memcpy(lx->cwd + len, p, n);
+			len += n;
+		}
+		lx->cwd[len] = '\0';
+		p += n;
+	}
+	if (!len)
+		strcpy(lx->cwd, "/");
+	if (lx->root_fd < 0 || !lx->cwd[1])
+		return 0;
+	fd = resolve(lx, LX_FILE_CWD, ".", false);
+	if (fd < 0 || fstat(fd, &st) || !S_ISDIR(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return snapvm_fail(err, EX_NOINPUT, "working directory %s: %s in the root", lx->cwd,
+				   fd < 0 ? strerror((int)-fd) : "not a directory");
+	}
+	close(fd);
+	return 0;
+}
+
 int snapvm_linux_create(const char *program, const struct snapvm_linux_options *o,
 			struct snapvm_linux **out, struct snapvm_error *err)
 {
@@ -650,6 +709,11 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 			free(lx);
 			return ret;
 		}
+	}
+	ret = set_cwd(lx, o, err);
+	if (ret) {
+		snapvm_linux_destroy(lx);
+		return ret;
 	}
 	lx->snapshot_at = o->snapshot_at;
 	lx->snapshot_pending = o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_FIRST_READ;
@@ -711,6 +775,9 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 				if (isatty(fd))
 					lx->setup.flags |= 1U << (LX_SETUP_TTY_SHIFT + fd);
 			lx->setup.max_pages = lx->max_memory / SNAPVM_GUEST_PAGE_SIZE;
+			snprintf(lx->setup.cwd, sizeof(lx->setup.cwd), "%s", lx->cwd);
+			snprintf(lx->setup.nodename, sizeof(lx->setup.nodename), "%s",
+				 o->hostname ? o->hostname : "");
 			__asm__("cpuid"
 				: "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
 				: "a"(1), "c"(0));

@@ -644,6 +644,13 @@ struct snapvm_linux_options {
 	uint64_t max_memory;	 /* bytes; 0 = 256 MiB */
 	const char *root;	 /* a directory the program sees read-only as /;
 				  * NULL: no path exists (ENOENT) */
+	/* Added for snapvm-runc (process.cwd, hostname); NULL = "/" and
+	 * "snapvm". cwd: absolute, cleaned lexically, at most 1023 bytes, a
+	 * directory of root when root is set (EX_NOINPUT if not); getcwd
+	 * answers it and relative paths start there (still inside root).
+	 * hostname: uname's nodename, at most 64 bytes (EX_USAGE). */
+	const char *cwd;
+	const char *hostname;
 };
 struct snapvm_linux;
 SNAPVM_API int snapvm_linux_classify(const char *path, bool *is_linux, struct snapvm_error *err);
