@@ -305,16 +305,24 @@ static int ctr_run(struct _test_data_ctr *self, char *out, char *err, const char
 
 /* The task's line of `ctr task ls` (ID PID STATUS), polled until its
  * status is want (the shim answers at once; no sleep-and-hope). Fills
- * *pid. 0 when seen, -1 after deadline_s. */
+ * *pid. 0 when seen, -1 after deadline_s or once runner (the `ctr run`
+ * child, 0: none) has ended. */
 static int task_wait_status(struct _test_data_ctr *self, const char *want, pid_t *pid,
-			    int deadline_s)
+			    int deadline_s, pid_t runner)
 {
 	char out[OUT_MAX], err[OUT_MAX], status[32];
 	time_t end = time(NULL) + deadline_s;
 
 	do {
+		siginfo_t info = {0};
 		char *line;
 
+		/* A `ctr run` that already ended (create failed) never
+		 * brings the task: no need to wait out the deadline. */
+		if (runner > 0 &&
+		    !waitid(P_PID, (id_t)runner, &info, WEXITED | WNOHANG | WNOWAIT) &&
+		    info.si_pid == runner)
+			return -1;
 		if (CTR(self, out, err, "task", "ls") != 0)
 			continue;
 		for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
@@ -388,7 +396,7 @@ CTR_TEST(stdin_sha256sum)
 	}
 	ASSERT_EQ(0, ctr_run_start(self, &c, &in, false, args));
 	ASSERT_EQ((ssize_t)sizeof(input), write(in, input, sizeof(input)));
-	EXPECT_EQ(0, task_wait_status(self, "RUNNING", NULL, 120));
+	EXPECT_EQ(0, task_wait_status(self, "RUNNING", NULL, 120, c.pid));
 	close(in);
 	ASSERT_EQ(0, child_finish(&c, out, err)) TH_LOG("stderr: %s", err);
 	/* "HASH  -\n" from both */
@@ -610,7 +618,7 @@ static pid_t run_detached(struct _test_data_ctr *self)
 		fprintf(stderr, "# ctr run -d: %s\n", err);
 		return -1;
 	}
-	if (task_wait_status(self, "RUNNING", &pid, 120))
+	if (task_wait_status(self, "RUNNING", &pid, 120, 0))
 		return -1;
 	return pid;
 }
@@ -627,9 +635,9 @@ CTR_TEST(ps_pause_resume)
 	snprintf(want, sizeof(want), "\n%d ", (int)pid);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("ctr task ps: %s", out);
 	ASSERT_EQ(0, CTR(self, out, err, "task", "pause", self->id)) TH_LOG("stderr: %s", err);
-	EXPECT_EQ(0, task_wait_status(self, "PAUSED", NULL, 1));
+	EXPECT_EQ(0, task_wait_status(self, "PAUSED", NULL, 1, 0));
 	ASSERT_EQ(0, CTR(self, out, err, "task", "resume", self->id)) TH_LOG("stderr: %s", err);
-	EXPECT_EQ(0, task_wait_status(self, "RUNNING", NULL, 1));
+	EXPECT_EQ(0, task_wait_status(self, "RUNNING", NULL, 1, 0));
 	remove_detached(self);
 }
 
