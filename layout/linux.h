@@ -33,6 +33,33 @@
 /* Close every file of --root (after a restore, at exit): a request never
  * sees the host files an earlier one opened. */
 #define LX_HC_FILES_RESET 0x4c58000d
+/* Signals from the host (snapvm_linux_raise): in: struct lx_sigstate (what
+ * the program handles, ignores or blocks); out: u64 signals raised since
+ * the last call (bit n-1: signal n), which the host then forgets. */
+#define LX_HC_SIGNALS 0x4c58000e
+
+/* The interrupt vector the host injects (KVM_INTERRUPT) when it raised a
+ * signal the program must see while it computes in ring 3: its IDT gate
+ * (DPL 0) enters the personality, which then asks LX_HC_SIGNALS. */
+#define LX_SIGNAL_VECTOR 0x81
+
+/* Signals whose default action is to do nothing (SIGCHLD, SIGCONT, SIGURG,
+ * SIGWINCH) or to stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: no job control
+ * here, so nothing either); every other default terminates. */
+#define LX_SIGBIT(n) (1ULL << ((n)-1))
+#define LX_SIG_DEFAULT_NOTHING                                                                     \
+	(LX_SIGBIT(17) | LX_SIGBIT(18) | LX_SIGBIT(23) | LX_SIGBIT(28) | LX_SIGBIT(19) |           \
+	 LX_SIGBIT(20) | LX_SIGBIT(21) | LX_SIGBIT(22))
+
+/* struct lx_sigstate.flags */
+#define LX_SIGSTATE_RESTORED (1U << 0) /* first call after a restore */
+
+struct lx_sigstate {
+	uint64_t wants; /* signals with a handler or SIG_IGN, or blocked: the
+			 * host leaves them to the personality */
+	uint32_t flags;
+	uint32_t reserved;
+};
 
 /* LX_HC_READ's result when the host wants a snapshot before this read
  * (--snapshot-at=first-read): the personality takes it (SNAPSHOT) and then
@@ -86,7 +113,9 @@ struct lx_setup {
 	 * hostname): getcwd's and uname's answers; "" = "/" and "snapvm". */
 	char cwd[LX_CWD_MAX];
 	char nodename[LX_NODENAME_MAX];
+	char pad[7]; /* to a multiple of 8: the same size on i386 and amd64 */
 };
+_Static_assert(sizeof(struct lx_setup) % 8 == 0, "lx_setup differs between i386 and amd64");
 
 /* LX_HC_ARGS' output: argc strings, then envc strings, each NUL-ended. */
 struct lx_args {

@@ -17,3 +17,18 @@ $(COMPAT32_HELPER): tests/kselftest/module_compat32.c tests/kselftest/module_tra
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -static $(CFLAGS) -o $@ $<
 $(BUILD)/tests/kselftest/module_test: $(COMPAT32_HELPER) tests/kselftest/module_transcript.h
+
+# linux_signal_test runs this freestanding static program (raw system
+# calls, Linux's signal frames by hand) on both layouts. -O1: its fault
+# sites are asm labels that must exist once.
+LX_SIGNAL_PROG_FLAGS := -static -nostdlib -ffreestanding -fno-pie -no-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -O1 -g -Wall -Wextra -Wno-unused-parameter \
+	-mgeneral-regs-only -Wl,-z,noexecstack -Wl,--build-id=none
+$(BUILD)/tests/kselftest/linux_signal_prog64: tests/kselftest/linux_signal_prog.c
+	@mkdir -p $(dir $@)
+	$(CC) -m64 $(LX_SIGNAL_PROG_FLAGS) -o $@ $<
+$(BUILD)/tests/kselftest/linux_signal_prog32: tests/kselftest/linux_signal_prog.c
+	@mkdir -p $(dir $@)
+	$(CC) -m32 $(LX_SIGNAL_PROG_FLAGS) -o $@ $<
+$(BUILD)/tests/kselftest/linux_signal_test: $(BUILD)/tests/kselftest/linux_signal_prog64 \
+	$(BUILD)/tests/kselftest/linux_signal_prog32

@@ -55,6 +55,13 @@ isr\n:
 	isr_err \n
 	.endr
 
+/* LX_SIGNAL_VECTOR (layout/linux.h): the host injects it for a signal. */
+	.globl lx_signal_entry
+lx_signal_entry:
+	pushq $0
+	pushq $0x81
+	jmp frame_common
+
 frame_common:
 	push %rax
 	push %rbx

@@ -18,7 +18,7 @@ $(BUILD)/guests/$(1)/linux.elf: $(BUILD)/guests/$(1)/obj/linux/entry.o \
 		$(BUILD)/guests/$(1)/obj/linux/kernel.o $(BUILD)/guests/$(1)/obj/linux/lib.o \
 		$(BUILD)/guests/$(1)/obj/linux/mm.o $(BUILD)/guests/$(1)/obj/linux/io.o \
 		$(BUILD)/guests/$(1)/obj/linux/syscalls.o $(BUILD)/guests/$(1)/obj/linux/files.o \
-		$(BUILD)/guests/$(1)/obj/linux/process.o \
+		$(BUILD)/guests/$(1)/obj/linux/process.o $(BUILD)/guests/$(1)/obj/linux/signal.o \
 		guests/$(1)/link.ld
 	$(CC) $(GUEST_CFLAGS_$(1)) $(GUEST_LDFLAGS) -T guests/$(1)/link.ld -o $$@ \
 		$$(filter %.o,$$^) -lgcc

@@ -39,6 +39,13 @@ isr\n:
 	isr_err \n
 	.endr
 
+/* LX_SIGNAL_VECTOR (layout/linux.h): the host injects it for a signal. */
+	.globl lx_signal_entry
+lx_signal_entry:
+	pushl $0
+	pushl $0x81
+	jmp frame_common
+
 	.globl lx_int80_entry
 lx_int80_entry:
 	pushl $0

@@ -18,6 +18,7 @@ extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[], __da
 extern const uintptr_t lx_isr_table[32];
 void lx_syscall_entry(void);
 void lx_int80_entry(void);
+void lx_signal_entry(void);
 __attribute__((noreturn)) void lx_enter(struct lx_frame *f);
 
 /* ---- state (amd64: valid only once lx_boot switched to its tables) ---- */
@@ -116,6 +117,8 @@ static void load_descriptors(void)
 #endif
 	for (int v = 0; v < 32; v++)
 		set_gate(v, lx_isr_table[v], 0);
+	/* The host's signals (DPL 0: the program cannot raise it itself). */
+	set_gate(LX_SIGNAL_VECTOR, (uintptr_t)lx_signal_entry, 0);
 #if !LX_AMD64
 	set_gate(0x80, (uintptr_t)lx_int80_entry, 3);
 #endif
@@ -155,8 +158,10 @@ long lx_take_snapshot(void)
 	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS * 8));
 	/* Restored: host files of an earlier run are not ours (their handles
 	 * in the restored fd table now give EBADF). */
-	if (r == 1)
+	if (r == 1) {
 		lx_hostcall(LX_HC_FILES_RESET, NULL, 0, NULL, 0);
+		lx_signals_restored();
+	}
 	return r;
 }
 
@@ -456,7 +461,7 @@ static void start_program(void)
 	memset(f, 0, sizeof(*f));
 	f->ip = (uintptr_t)lx_setup.entry;
 	f->cs = SEL_UCODE;
-	f->flags = 0x2;
+	f->flags = 0x202; /* IF: ring 3 takes the host's LX_SIGNAL_VECTOR */
 	f->sp = sp;
 	f->ss = SEL_UDATA;
 #if !LX_AMD64
@@ -492,13 +497,23 @@ static void lx_main(void)
 #define SIGFPE	8
 #define SIGSEGV 11
 
+/* si_code values of faults */
+#define SI_KERNEL   0x80
+#define SEGV_MAPERR 1
+#define SEGV_ACCERR 2
+#define ILL_ILLOPN  2
+#define FPE_INTDIV  1
+#define TRAP_BRKPT  1
+#define BUS_ADRALN  1
+
 void lx_trap(struct lx_frame *f)
 {
-	uintptr_t cr2 = 0;
-	int sig;
+	uintptr_t cr2 = 0, addr = f->ip;
+	int sig, code;
 
 	if (f->vector < 0) {
 		lx_syscall(f);
+		lx_signal_return(f);
 		return;
 	}
 	if (f->vector == 14)
@@ -509,29 +524,40 @@ void lx_trap(struct lx_frame *f)
 		    "0x%lx",
 		    (int)f->vector, (unsigned long)f->error, (unsigned long)f->ip,
 		    (unsigned long)cr2);
+	if (f->vector == LX_SIGNAL_VECTOR) {
+		lx_signal_interrupt(f);
+		lx_signal_return(f);
+		return;
+	}
 	if (f->vector == 14 && !(f->error & 1) &&
 	    !lx_fault_in(cr2, (f->error >> 1) & 1, (f->error >> 4) & 1))
 		return;
 	switch (f->vector) {
 	case 0:
+		sig = SIGFPE, code = FPE_INTDIV;
+		break;
 	case 16:
 	case 19:
-		sig = SIGFPE;
+		sig = SIGFPE, code = 0;
 		break;
 	case 6:
-		sig = SIGILL;
+		sig = SIGILL, code = ILL_ILLOPN;
 		break;
 	case 1:
 	case 3:
-		sig = SIGTRAP;
+		sig = SIGTRAP, code = f->vector == 3 ? SI_KERNEL : TRAP_BRKPT;
 		break;
 	case 17:
-		sig = SIGBUS;
+		sig = SIGBUS, code = BUS_ADRALN;
 		break;
-	default:
-		sig = SIGSEGV;
+	case 14:
+		sig = SIGSEGV, code = f->error & 1 ? SEGV_ACCERR : SEGV_MAPERR;
+		addr = cr2;
+		break;
+	default: /* #GP, #SS, #NP, ...: as Linux, no address */
+		sig = SIGSEGV, code = SI_KERNEL;
+		addr = 0;
 	}
-	if (lx_deliver_signal(f, sig, f->vector == 14 ? cr2 : f->ip))
-		return;
-	lx_signal_exit(sig, f, f->vector == 14 ? cr2 : 0);
+	lx_signal_fault(f, sig, code, addr);
+	lx_signal_return(f);
 }

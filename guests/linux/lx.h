@@ -6,7 +6,7 @@
  * host calls, formatted output; mm.c (mm.h): frames, page tables, the
  * program's address space; io.c: output and input;
  * syscalls.c (sys.h): the system-call table and the dispatcher; files.c,
- * process.c: the calls.
+ * process.c: the calls; signal.c: signals, their frames and sigreturn.
  */
 #ifndef SNAPVM_GUESTS_LINUX_LX_H
 #define SNAPVM_GUESTS_LINUX_LX_H
@@ -131,9 +131,20 @@ long lx_read_stdin(uintptr_t buf, size_t len);
 void lx_set_tls_gdt(int entry, uint32_t lo, uint32_t hi);
 uint64_t lx_gdt_entry(int entry);
 
-/* syscalls.c, process.c */
+/* syscalls.c */
 void lx_syscall(struct lx_frame *f);
+
+/* signal.c. lx_signal_fault: a fault's signal, to its handler or the end
+ * (never returns then); lx_signal_return: before every way back to ring 3
+ * (pending signals act); lx_signal_eintr: a call returned -EINTR (the host
+ * interrupted it); lx_signal_interrupt: LX_SIGNAL_VECTOR; lx_signal_frame:
+ * the frame of the call in progress; lx_signals_restored: after a restore. */
 __attribute__((noreturn)) void lx_signal_exit(int sig, const struct lx_frame *f, uintptr_t addr);
-int lx_deliver_signal(struct lx_frame *f, int sig, uintptr_t addr);
+void lx_signal_fault(struct lx_frame *f, int sig, int code, uintptr_t addr);
+void lx_signal_return(struct lx_frame *f);
+void lx_signal_eintr(struct lx_frame *f, uintptr_t nr, int is_sleep);
+void lx_signal_interrupt(struct lx_frame *f);
+void lx_signal_frame(struct lx_frame *f);
+void lx_signals_restored(void);
 
 #endif /* SNAPVM_GUESTS_LINUX_LX_H */

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * process.c - the Linux personality's system calls on memory, the process,
- * time and signals.
+ * process.c - the Linux personality's system calls on memory, the process
+ * and time (signals are signal.c's).
  */
 #include "guests/linux/sys.h"
 
 /* ---- the process's small state ---- */
 
 static char comm[16] = "busybox";
-static uintptr_t sigactions[65][4]; /* handler, flags, restorer, mask */
-static uint64_t sigmask;
-static uintptr_t altstack[3];
 static uint32_t cur_umask = 022;
 
 /* ---- memory ---- */
@@ -401,132 +398,4 @@ long lx_sys_clock_nanosleep64(const uintptr_t *a)
 	if (a[1] & 1)
 		return -EINVAL;
 	return sleep_for(a[2], 1);
-}
-
-/* ---- signals ---- */
-
-#define SIG_DFL 0
-#define SIG_IGN 1
-#define SIGKILL 9
-#define SIGSTOP 19
-
-long lx_sys_rt_sigaction(const uintptr_t *a)
-{
-	uintptr_t sig = a[0], act[4] = {0};
-	size_t ksize = LX_AMD64 ? 32 : 20;
-
-	if (!sig || sig > 64 || a[3] != 8 || sig == SIGKILL || sig == SIGSTOP)
-		return -EINVAL;
-	if (a[1] && lx_copy_from_user(act, a[1], ksize))
-		return -EFAULT;
-	if (a[2] && lx_copy_to_user(a[2], sigactions[sig], ksize))
-		return -EFAULT;
-	if (a[1])
-		memcpy(sigactions[sig], act, sizeof(act));
-	return 0;
-}
-
-long lx_sys_rt_sigprocmask(const uintptr_t *a)
-{
-	uint64_t set;
-
-	if (a[3] != 8)
-		return -EINVAL;
-	if (a[2] && lx_copy_to_user(a[2], &sigmask, sizeof(sigmask)))
-		return -EFAULT;
-	if (!a[1])
-		return 0;
-	if (lx_copy_from_user(&set, a[1], sizeof(set)))
-		return -EFAULT;
-	switch (a[0]) {
-	case 0:
-		sigmask |= set;
-		break;
-	case 1:
-		sigmask &= ~set;
-		break;
-	case 2:
-		sigmask = set;
-		break;
-	default:
-		return -EINVAL;
-	}
-	return 0;
-}
-
-long lx_sys_sigaltstack(const uintptr_t *a)
-{
-	uintptr_t ss[3];
-
-	if (a[1] && lx_copy_to_user(a[1], altstack, sizeof(altstack)))
-		return -EFAULT;
-	if (a[0]) {
-		if (lx_copy_from_user(ss, a[0], sizeof(ss)))
-			return -EFAULT;
-		memcpy(altstack, ss, sizeof(ss));
-	}
-	return 0;
-}
-
-static const char *const signames[] = {
-    [1] = "SIGHUP",   [2] = "SIGINT",	[3] = "SIGQUIT",  [4] = "SIGILL",   [5] = "SIGTRAP",
-    [6] = "SIGABRT",  [7] = "SIGBUS",	[8] = "SIGFPE",	  [9] = "SIGKILL",  [10] = "SIGUSR1",
-    [11] = "SIGSEGV", [12] = "SIGUSR2", [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM",
-};
-
-void lx_signal_exit(int sig, const struct lx_frame *f, uintptr_t addr)
-{
-	const char *name = sig < (int)(sizeof(signames) / sizeof(signames[0])) && signames[sig]
-			       ? signames[sig]
-			       : "signal";
-
-	lx_flush();
-	if (f)
-		lx_eprintf("killed by %s (signal %d) at %s 0x%lx, address 0x%lx\n", name, sig,
-			   LX_AMD64 ? "RIP" : "EIP", (unsigned long)f->ip, (unsigned long)addr);
-	else
-		lx_eprintf("killed by %s (signal %d)\n", name, sig);
-	lx_exit(128 + sig);
-}
-
-/* Handlers for faults: not delivered yet; the program ends as with SIG_DFL. */
-int lx_deliver_signal(struct lx_frame *f, int sig, uintptr_t addr)
-{
-	return 0;
-}
-
-long lx_sys_rt_sigreturn(const uintptr_t *a)
-{
-	return -ENOSYS;
-}
-
-long lx_sys_sigreturn(const uintptr_t *a)
-{
-	return -ENOSYS;
-}
-
-/* A signal to ourselves (abort() raises SIGABRT): its default action. */
-static long send_self(uintptr_t sig)
-{
-	if (sig > 64)
-		return -EINVAL;
-	if (!sig || sigactions[sig][0] == SIG_IGN)
-		return 0;
-	if (sig == 17 || sig == 18 || sig == 23 || sig == 28) /* CHLD CONT URG WINCH */
-		return 0;
-	lx_signal_exit((int)sig, NULL, 0);
-}
-
-long lx_sys_kill(const uintptr_t *a)
-{
-	if ((long)a[0] != 1 && (long)a[0] != 0 && (long)a[0] != -1)
-		return -ESRCH;
-	return send_self(a[1]);
-}
-
-long lx_sys_tgkill(const uintptr_t *a)
-{
-	if (a[0] != 1 || a[1] != 1)
-		return -ESRCH;
-	return send_self(a[2]);
 }

@@ -148,8 +148,16 @@ void lx_syscall(struct lx_frame *f)
 		if (e && e->fn == lx_sys_exit)
 			trace(nr, e, a, 0);
 	}
+	lx_signal_frame(f);
 	ret = e ? e->fn(a) : -ENOSYS;
 	if (lx_setup.flags & LX_SETUP_TRACE)
 		trace(nr, e, a, ret);
 	LX_RET(f) = (uintptr_t)ret;
+	/* Only a host call (read, sleep) gives EINTR: the host has a signal
+	 * for us, or the run's time is up. */
+	if (ret == -EINTR && e && e->fn != lx_sys_rt_sigreturn && e->fn != lx_sys_sigreturn)
+		lx_signal_eintr(f, nr,
+				e &&
+				    (e->fn == lx_sys_nanosleep || e->fn == lx_sys_clock_nanosleep ||
+				     e->fn == lx_sys_clock_nanosleep64));
 }

@@ -247,6 +247,7 @@ void report(const char *what, const struct snapvm_outcome *outcome, const char *
 			what, (unsigned long long)outcome->rip);
 		break;
 	case SNAPVM_STOP_DEBUG:
+	case SNAPVM_STOP_SIGNAL: /* the status says it: 128 + signal */
 		break;
 	}
 }

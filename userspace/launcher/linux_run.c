@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,32 @@ static void report(const char *what, const struct snapvm_outcome *o, const char 
 	default:
 		break;
 	}
+}
+
+/* SIGTERM, SIGINT and SIGHUP of the launcher go to the program
+ * (snapvm_linux_raise is async-signal-safe); --repeat stops after the
+ * request they reached. */
+static struct snapvm_linux *volatile signal_target;
+static volatile sig_atomic_t signalled;
+
+static void forward_signal(int signo)
+{
+	struct snapvm_linux *lx = signal_target;
+
+	signalled = 1;
+	if (lx)
+		snapvm_linux_raise(lx, signo);
+}
+
+static void forward_signals(struct snapvm_linux *lx)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+
+	signal_target = lx;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], lx ? &sa : &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
 }
 
 int linux_cmd_run(int argc, char **argv)
@@ -321,12 +348,14 @@ int linux_cmd_run(int argc, char **argv)
 		ret = snapvm_linux_attach(lx, sandbox, &err);
 	if (!ret && working_set != SNAPVM_WORKING_SET_DEFAULT)
 		ret = snapvm_sandbox_set_working_set(sandbox, working_set, &err);
+	if (!ret)
+		forward_signals(lx);
 	if (!ret && repeat > 1) {
 		ret = read_all(0, &input, &input_len);
 		if (ret)
 			goto out_quiet;
 	}
-	for (uint64_t i = 0; i < repeat && !ret; i++) {
+	for (uint64_t i = 0; i < repeat && !ret && !(i && signalled); i++) {
 		if (i)
 			ret = snapvm_sandbox_restore(sandbox, &err);
 		if (repeat > 1)
@@ -354,6 +383,8 @@ int linux_cmd_run(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "snapvm: %s\n", err.message);
 out_quiet:
+	if (lx)
+		forward_signals(NULL);
 	if (sandbox)
 		snapvm_sandbox_destroy(sandbox);
 	if (snapshot)

@@ -106,7 +106,9 @@ static void on_kick(int sig, siginfo_t *info, void *context)
 				arm_at(self.deadline_ns);
 			}
 		}
-	} else if (sb && __atomic_load_n(&sb->interrupt_requested, __ATOMIC_SEQ_CST)) {
+	} else if (sb && (__atomic_load_n(&sb->interrupt_requested, __ATOMIC_SEQ_CST) ||
+			  __atomic_load_n(&sb->signal_stop, __ATOMIC_SEQ_CST) ||
+			  __atomic_load_n(&sb->vcpu.inject_vector, __ATOMIC_SEQ_CST))) {
 		snapvm_kvm_vcpu_kick(&sb->vcpu);
 	}
 	errno = saved_errno;
@@ -296,6 +298,44 @@ void snapvm_sandbox_interrupt(struct snapvm_sandbox *sb)
 	snapvm_kvm_vcpu_kick(&sb->vcpu);
 	if (__atomic_load_n(&kick_signo, __ATOMIC_ACQUIRE))
 		syscall(SYS_tgkill, getpid(), tid, kick_signo);
+}
+
+/* Kick the run in progress, if any (the next run checks the flags before
+ * it enters the guest). */
+static void nudge(struct snapvm_sandbox *sb)
+{
+	pid_t tid = __atomic_load_n(&sb->running_tid, __ATOMIC_SEQ_CST);
+
+	if (!tid)
+		return;
+	snapvm_kvm_vcpu_kick(&sb->vcpu);
+	if (__atomic_load_n(&kick_signo, __ATOMIC_ACQUIRE))
+		syscall(SYS_tgkill, getpid(), tid, kick_signo);
+}
+
+void snapvm_sandbox_signal_stop(struct snapvm_sandbox *sb, int signo)
+{
+	__atomic_store_n(&sb->signal_stop, signo, __ATOMIC_SEQ_CST);
+	nudge(sb);
+}
+
+void snapvm_sandbox_inject(struct snapvm_sandbox *sb, int vector)
+{
+	__atomic_store_n(&sb->vcpu.inject_vector, vector, __ATOMIC_SEQ_CST);
+	nudge(sb);
+}
+
+void snapvm_sandbox_signals_clear(struct snapvm_sandbox *sb)
+{
+	__atomic_store_n(&sb->signal_stop, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&sb->vcpu.inject_vector, 0, __ATOMIC_SEQ_CST);
+	if (sb->vcpu.run)
+		sb->vcpu.run->request_interrupt_window = 0;
+}
+
+bool snapvm_deadline_passed(void)
+{
+	return self.deadline_ns && monotonic_ns() >= self.deadline_ns;
 }
 
 bool snapvm_interrupt_take(struct snapvm_sandbox *sb)

@@ -138,6 +138,8 @@ int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome)
 		return SNAPVM_STATUS_TIMEOUT;
 	case SNAPVM_STOP_INTERRUPTED:
 		return SNAPVM_STATUS_INTERRUPTED;
+	case SNAPVM_STOP_SIGNAL:
+		return 128 + (int)(outcome->code & 0x7f);
 	case SNAPVM_STOP_ABORT:
 	case SNAPVM_STOP_FAULT:
 	case SNAPVM_STOP_SNAPSHOT:  /* not an end: the caller had to continue */

@@ -383,6 +383,9 @@ struct snapvm_kvm_vcpu {
 	bool regs_fetched, regs_dirty;
 	bool io_pending; /* the last exit was I/O: KVM finishes it on the next run */
 	volatile sig_atomic_t kicked;
+	/* An interrupt vector to inject (KVM_INTERRUPT, no in-kernel irqchip)
+	 * once the guest can take it, 0: none; any thread sets it. */
+	int inject_vector;
 	sigset_t sigmask; /* what KVM_SET_SIGNAL_MASK gave it, when valid */
 	bool sigmask_valid;
 };
@@ -399,6 +402,9 @@ enum snapvm_exit_kind {
 	 * it (snapvm_deadline_take_pending), then sees vcpu->kicked or runs
 	 * again; the backend does not call up into the deadline code. */
 	SNAPVM_EXIT_SIGNAL,
+	/* KVM_EXIT_IRQ_WINDOW_OPEN: the guest can take the interrupt it was
+	 * asked to (inject_vector): the backend injected it. */
+	SNAPVM_EXIT_IRQ_WINDOW,
 };
 
 struct snapvm_exit {
@@ -647,6 +653,9 @@ struct snapvm_sandbox {
 	 * of the run in progress (0 between runs). */
 	int interrupt_requested;
 	pid_t running_tid;
+	/* snapvm_sandbox_signal_stop: the run ends with SNAPVM_STOP_SIGNAL
+	 * (this signal) at once; any thread, 0: none. */
+	int signal_stop;
 	/* Host functions (HOST_CALL), and whether one is running now. */
 	struct snapvm_host_binding *host_functions;
 	unsigned int nhost_functions;
@@ -690,6 +699,15 @@ void snapvm_deadline_refresh_mask(void);
 /* Has snapvm_sandbox_interrupt been asked for? _take also consumes it. */
 bool snapvm_interrupt_pending(struct snapvm_sandbox *sb);
 bool snapvm_interrupt_take(struct snapvm_sandbox *sb);
+/* From any thread or a signal handler: end the run with SNAPVM_STOP_SIGNAL
+ * (signo) at once, or inject an interrupt vector into the guest when it can
+ * take one; both kick the run in progress (or the next one). _clear drops
+ * both, between runs. */
+void snapvm_sandbox_signal_stop(struct snapvm_sandbox *sb, int signo);
+void snapvm_sandbox_inject(struct snapvm_sandbox *sb, int vector);
+void snapvm_sandbox_signals_clear(struct snapvm_sandbox *sb);
+/* Has the current run's deadline passed? */
+bool snapvm_deadline_passed(void);
 
 /* Bitmap words for npages pages (KVM's dirty-log format). */
 static inline uint64_t snapvm_bitmap_words(uint64_t npages)

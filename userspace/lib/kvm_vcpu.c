@@ -577,6 +577,12 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 			return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_REGS");
 		vcpu->regs_dirty = false;
 	}
+	/* An interrupt to inject (no in-kernel irqchip: KVM_INTERRUPT): KVM
+	 * stops when the guest can take it (KVM_EXIT_IRQ_WINDOW_OPEN, below),
+	 * never before: the state after an exit or a restore may say nothing
+	 * about the guest's IF. */
+	run->request_interrupt_window =
+	    __atomic_load_n(&vcpu->inject_vector, __ATOMIC_SEQ_CST) != 0;
 	for (;;) {
 		/* A kick between runs: immediate_exit makes KVM_RUN finish
 		 * pending I/O and return EINTR without entering the guest. */
@@ -624,6 +630,18 @@ int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,
 		break;
 	case KVM_EXIT_INTR:
 		exit->kind = SNAPVM_EXIT_KICKED;
+		break;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		exit->kind = SNAPVM_EXIT_IRQ_WINDOW;
+		run->request_interrupt_window = 0;
+		if (run->ready_for_interrupt_injection) {
+			struct kvm_interrupt irq = {.irq = (uint32_t)__atomic_exchange_n(
+							&vcpu->inject_vector, 0, __ATOMIC_SEQ_CST)};
+
+			if (irq.irq && ioctl(vcpu->fd, KVM_INTERRUPT, &irq) != 0)
+				return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_INTERRUPT(%u)",
+							 irq.irq);
+		}
 		break;
 	case KVM_EXIT_DEBUG:
 		exit->kind = SNAPVM_EXIT_DEBUG;

@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <linux/openat2.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -59,6 +62,15 @@ struct snapvm_linux {
 	char cwd[LX_CWD_MAX]; /* relative paths start here, inside the root */
 	int files[LX_MAX_FILES];
 	uint32_t files_gen;
+	/* Signals from the host (snapvm_linux_raise, any thread or a signal
+	 * handler): the sandbox attached, what the program leaves to us
+	 * (sig_known: its last LX_HC_SIGNALS said; until then, everything goes
+	 * to the personality), the raised signals it has not fetched, and an
+	 * eventfd that wakes a host call blocked for it (read, sleep). */
+	struct snapvm_sandbox *sb;
+	uint64_t sig_wants, sig_pending;
+	int sig_known;
+	int sig_efd;
 };
 
 /* ---- classification ---- */
@@ -700,12 +712,22 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 	lx->root_fd = -1;
 	for (int i = 0; i < LX_MAX_FILES; i++)
 		lx->files[i] = -1;
+	/* A fresh program starts with every signal at SIG_DFL; a snapshot's
+	 * tells its own when it resumes. */
+	lx->sig_known = program != NULL;
+	lx->sig_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lx->sig_efd < 0) {
+		ret = snapvm_fail(err, EX_OSERR, "eventfd: %s", strerror(errno));
+		free(lx);
+		return ret;
+	}
 	if (o->root) {
 		lx->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (lx->root_fd < 0) {
 			ret = snapvm_fail(
 			    err, errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT : EX_OSERR,
 			    "--root=%s: %s", o->root, strerror(errno));
+			close(lx->sig_efd);
 			free(lx);
 			return ret;
 		}
@@ -799,6 +821,8 @@ void snapvm_linux_destroy(struct snapvm_linux *lx)
 	files_reset(lx);
 	if (lx->root_fd >= 0)
 		close(lx->root_fd);
+	if (lx->sig_efd >= 0)
+		close(lx->sig_efd);
 	free(lx->path);
 	free(lx->file);
 	free(lx->args);
@@ -915,6 +939,18 @@ static int64_t hc_read(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	}
 	if (lx->in_fd < 0)
 		return 0;
+	/* Wait for input or a signal from the host (snapvm_linux_raise): a
+	 * raised signal interrupts the read (EINTR; the personality restarts
+	 * it per SA_RESTART), as the run's timeout does. */
+	{
+		struct pollfd p[2] = {{.fd = lx->in_fd, .events = POLLIN},
+				      {.fd = lx->sig_efd, .events = POLLIN}};
+
+		if (poll(p, 2, -1) < 0)
+			return -errno;
+		if (p[1].revents)
+			return -EINTR;
+	}
 	n = read(lx->in_fd, out, cap);
 	return n < 0 ? -errno : n;
 }
@@ -1084,16 +1120,81 @@ static int64_t hc_ioctl(void *ctx, struct snapvm_sandbox *sb, const void *in, si
 static int64_t hc_sleep(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
 			void *out, size_t cap)
 {
+	struct snapvm_linux *lx = ctx;
+	struct pollfd p = {.fd = lx->sig_efd, .events = POLLIN};
 	struct lx_time t;
 	struct timespec ts;
+	int n;
 
 	if (in_len != sizeof(t))
 		return -EINVAL;
 	memcpy(&t, in, sizeof(t));
 	ts.tv_sec = t.sec;
 	ts.tv_nsec = t.nsec;
-	/* The run's timeout interrupts it (the kick signal): EINTR. */
-	return nanosleep(&ts, NULL) ? -errno : 0;
+	/* The run's timeout (the kick signal) or a raised signal: EINTR. */
+	n = ppoll(&p, 1, &ts, NULL);
+	return n < 0 ? -errno : n > 0 ? -EINTR : 0;
+}
+
+/* The program's signal state, and the signals raised for it since the
+ * last call (taken: they are the personality's now). */
+static int64_t hc_signals(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			  void *out, size_t cap)
+{
+	struct snapvm_linux *lx = ctx;
+	struct lx_sigstate st;
+	uint64_t pending, drain;
+
+	if (in_len != sizeof(st) || cap < sizeof(pending))
+		return -EINVAL;
+	memcpy(&st, in, sizeof(st));
+	__atomic_store_n(&lx->sig_wants, st.wants, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lx->sig_known, 1, __ATOMIC_SEQ_CST);
+	/* The eventfd first: a signal raised after the exchange keeps it set. */
+	if (read(lx->sig_efd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+		return -errno;
+	pending = __atomic_exchange_n(&lx->sig_pending, 0, __ATOMIC_SEQ_CST);
+	memcpy(out, &pending, sizeof(pending));
+	return sizeof(pending);
+}
+
+void snapvm_linux_raise(struct snapvm_linux *lx, int signo)
+{
+	struct snapvm_sandbox *sb = __atomic_load_n(&lx->sb, __ATOMIC_SEQ_CST);
+	uint64_t bit, one = 1;
+	int saved_errno = errno;
+
+	if (signo <= 0 || signo > 64)
+		return;
+	bit = LX_SIGBIT(signo);
+	if (signo == SIGKILL || (__atomic_load_n(&lx->sig_known, __ATOMIC_SEQ_CST) &&
+				 !(__atomic_load_n(&lx->sig_wants, __ATOMIC_SEQ_CST) & bit))) {
+		/* SIG_DFL, not blocked: the host acts alone. */
+		if (signo != SIGKILL && (LX_SIG_DEFAULT_NOTHING & bit))
+			return;
+		if (sb)
+			snapvm_sandbox_signal_stop(sb, signo);
+		return;
+	}
+	__atomic_or_fetch(&lx->sig_pending, bit, __ATOMIC_SEQ_CST);
+	if (write(lx->sig_efd, &one, sizeof(one)) < 0) {
+		/* Full (2^64 - 2 raises): it is set, which is all we need. */
+	}
+	if (sb)
+		snapvm_sandbox_inject(sb, LX_SIGNAL_VECTOR);
+	errno = saved_errno;
+}
+
+/* Between requests: nothing raised for one reaches the next. */
+static void signals_clear(struct snapvm_linux *lx, struct snapvm_sandbox *sb)
+{
+	uint64_t drain;
+
+	__atomic_store_n(&lx->sig_pending, 0, __ATOMIC_SEQ_CST);
+	if (read(lx->sig_efd, &drain, sizeof(drain)) < 0) {
+		/* EAGAIN: nothing was raised. */
+	}
+	snapvm_sandbox_signals_clear(sb);
 }
 
 int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
@@ -1116,6 +1217,7 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 	    {LX_HC_SLEEP, hc_sleep},
 	    {LX_HC_FILE, hc_file},
 	    {LX_HC_FILES_RESET, hc_files_reset},
+	    {LX_HC_SIGNALS, hc_signals},
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
@@ -1124,6 +1226,7 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 		if (ret)
 			return ret;
 	}
+	__atomic_store_n(&lx->sb, sb, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -1146,8 +1249,10 @@ int snapvm_linux_request(struct snapvm_sandbox *sb, struct snapvm_linux *lx, con
 			 uint64_t timeout_ms, struct snapvm_error *err)
 {
 	struct snapvm_outcome outcome;
-	int ret = snapvm_sandbox_restore(sb, err);
+	int ret;
 
+	signals_clear(lx, sb);
+	ret = snapvm_sandbox_restore(sb, err);
 	*out_len = 0;
 	*status = 0;
 	if (ret)

@@ -40,6 +40,36 @@ static int handle_mmio(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 			    (unsigned long long)gpa, (unsigned long long)rip);
 }
 
+/* The run ends with a signal (snapvm_sandbox_signal_stop). */
+static int signal_stopped(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome, int signo)
+{
+	outcome->stop = SNAPVM_STOP_SIGNAL;
+	outcome->code = signo;
+	outcome->rip = snapvm_current_rip(sb);
+	snprintf(outcome->message, sizeof(outcome->message), "ended by signal %d at RIP 0x%llx",
+		 signo, (unsigned long long)outcome->rip);
+	return SNAPVM_RUN_STOP;
+}
+
+/*
+ * Why the run was kicked: a signal that ends it, an interrupt or the
+ * deadline, or only an interrupt vector to inject (then it runs on; a
+ * deadline that passed meanwhile kicks again, the timer repeats).
+ */
+static int kicked(struct snapvm_sandbox *sb, struct snapvm_outcome *outcome)
+{
+	int signo = __atomic_load_n(&sb->signal_stop, __ATOMIC_SEQ_CST);
+
+	if (signo)
+		return signal_stopped(sb, outcome, signo);
+	if (__atomic_load_n(&sb->vcpu.inject_vector, __ATOMIC_SEQ_CST) &&
+	    !snapvm_interrupt_pending(sb) && !snapvm_deadline_passed()) {
+		snapvm_kvm_vcpu_unkick(&sb->vcpu);
+		return SNAPVM_RUN_ON;
+	}
+	return snapvm_timed_out(sb, outcome);
+}
+
 static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit,
 		       struct snapvm_outcome *outcome, struct snapvm_error *err)
 {
@@ -78,12 +108,14 @@ static int handle_exit(struct snapvm_sandbox *sb, const struct snapvm_exit *exit
 		    outcome, rip, "guest shut down (triple fault, KVM_EXIT_SHUTDOWN) at RIP 0x%llx",
 		    (unsigned long long)rip);
 	case SNAPVM_EXIT_KICKED:
-		return snapvm_timed_out(sb, outcome);
+		return kicked(sb, outcome);
 	case SNAPVM_EXIT_SIGNAL:
 		/* The kick signal, if it is what stopped KVM_RUN; else someone
 		 * else's signal, and the guest runs on. */
 		snapvm_deadline_take_pending();
-		return sb->vcpu.kicked ? snapvm_timed_out(sb, outcome) : SNAPVM_RUN_ON;
+		return sb->vcpu.kicked ? kicked(sb, outcome) : SNAPVM_RUN_ON;
+	case SNAPVM_EXIT_IRQ_WINDOW:
+		return SNAPVM_RUN_ON; /* the next KVM_RUN injects the interrupt */
 	case SNAPVM_EXIT_DEBUG:
 		/* Only while a debugger (gdbstub.c) has guest debugging on. */
 		sb->debug_exit = exit->debug;
@@ -113,6 +145,10 @@ int snapvm_sandbox_run(struct snapvm_sandbox *sb, uint64_t timeout_ms,
 	ret = snapvm_deadline_start(sb, timeout_ms, &deadline, err);
 	if (ret)
 		return ret;
+	if (__atomic_load_n(&sb->signal_stop, __ATOMIC_SEQ_CST)) {
+		signal_stopped(sb, outcome, __atomic_load_n(&sb->signal_stop, __ATOMIC_SEQ_CST));
+		goto out;
+	}
 	if (snapvm_interrupt_pending(sb)) {
 		snapvm_timed_out(sb, outcome);
 		goto out;

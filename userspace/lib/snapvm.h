@@ -245,6 +245,9 @@ enum snapvm_stop {
 	SNAPVM_STOP_INTERRUPTED, /* snapvm_sandbox_interrupt(); the sandbox is intact */
 	SNAPVM_STOP_DEBUG,	 /* a breakpoint or single step of the gdb stub
 				  * (only while it debugs the sandbox) */
+	SNAPVM_STOP_SIGNAL,	 /* ended by a signal (snapvm_linux_raise: SIGKILL,
+				  * or one whose default action terminates): code
+				  * = the signal; exit status 128 + code */
 };
 
 struct snapvm_outcome {
@@ -451,7 +454,8 @@ SNAPVM_API int snapvm_sandbox_core_dump_at(struct snapvm_sandbox *sandbox, int d
 					   const char *name, struct snapvm_error *err);
 
 /* The launcher's exit status for an outcome: EXIT(n) -> n & 0xff, ABORT and
- * FAULT -> 70, TIMEOUT -> 124, INTERRUPTED -> 130 (SNAPVM_STATUS_*). */
+ * FAULT -> 70, TIMEOUT -> 124, INTERRUPTED -> 130 (SNAPVM_STATUS_*), SIGNAL ->
+ * 128 + signal. */
 SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
 
 /*
@@ -686,5 +690,25 @@ SNAPVM_API int snapvm_linux_request(struct snapvm_sandbox *sandbox,
 				    struct snapvm_linux *linux_state, const void *in, size_t in_len,
 				    void *out, size_t out_cap, size_t *out_len, int *status,
 				    uint64_t timeout_ms, struct snapvm_error *err);
+/*
+ * A signal for the program, as kill(2) would send it (si_code SI_USER).
+ * Async-signal-safe: callable from a signal handler or any thread, while
+ * the sandbox runs or between runs (the next run takes it). What happens is
+ * what Linux does:
+ * - a handler the program installed runs in the guest and the program goes
+ *   on: while it computes (the vCPU is interrupted) or while it waits in a
+ *   read of stdin or a sleep (that call gives EINTR, or starts again under
+ *   SA_RESTART); a signal the program blocks waits until it unblocks it;
+ * - SIG_IGN, or a default action of nothing (SIGCHLD, SIGWINCH, ...): nothing;
+ * - SIG_DFL that terminates (SIGTERM, SIGINT, SIGHUP, SIGUSR1, ...): the run
+ *   ends with SNAPVM_STOP_SIGNAL (outcome.code = signo, exit status 128 +
+ *   signo), without entering the guest;
+ * - SIGKILL: the run ends so at once, whatever the program does.
+ * The personality tells the host its dispositions only when rt_sigaction
+ * or the mask changes them. snapvm_linux_request drops signals raised
+ * before it (none leaks into the next request); the program's own signal
+ * state (handlers, mask, pending) is part of its snapshot.
+ */
+SNAPVM_API void snapvm_linux_raise(struct snapvm_linux *linux_state, int signo);
 
 #endif /* SNAPVM_USERSPACE_SNAPVM_H */

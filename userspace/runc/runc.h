@@ -129,7 +129,7 @@ int cmd_resume(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int signal_parse(const char *text, int *signo);
 
-/* ---- until the signals and harden branches land (vmm.c) ---- */
+/* ---- vmm.c: signals for the guest; seccomp until the harden branch lands ---- */
 void vmm_raise(struct snapvm_linux *lx, struct snapvm_sandbox *sb, int signo);
 int vmm_seccomp(struct snapvm_linux *lx, int root_fd, struct snapvm_error *err);
 

@@ -215,7 +215,7 @@ static int run(struct vmm *v, bool stop_at_snapshot, struct snapvm_outcome *o)
 void vmm_main(struct vmm_args *a)
 {
 	struct vmm v = {.a = a, .fifo_fd = -1};
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	struct snapvm_outcome o = {0};
 	bool ended = false;
 	sigset_t none;
@@ -264,13 +264,15 @@ void vmm_main(struct vmm_args *a)
 	_exit(snapvm_outcome_exit_status(&o));
 }
 
-/* ---- until the signals and harden branches land: each is then one line ---- */
-
-/* SIGTERM, SIGINT, SIGHUP for the guest. Without snapvm_linux_raise yet:
- * the guest ends as a Linux process without a handler would, 128+N. */
+/* SIGTERM, SIGINT, SIGHUP for the guest: a Linux program's handler runs,
+ * or its run ends with 128+N; a snapvm guest ELF has no signals and ends
+ * at once, as such a process without a handler would. */
 void vmm_raise(struct snapvm_linux *lx, struct snapvm_sandbox *sb, int signo)
 {
-	_exit(128 + signo);
+	(void)sb;
+	if (!lx)
+		_exit(128 + signo);
+	snapvm_linux_raise(lx, signo);
 }
 
 /*
