@@ -33,7 +33,9 @@
 #define CTR_TEST_TIMEOUT_S 600
 #define CTR_TEST(name)	   TEST_F_TIMEOUT(ctr, name, CTR_TEST_TIMEOUT_S)
 #define OUT_MAX		   65536
-#define STOCK_RUNC	   "/usr/sbin/runc"
+/* A child (ctr) taking longer is killed and its test fails. */
+#define CHILD_DEADLINE_S 240
+#define STOCK_RUNC	 "/usr/sbin/runc"
 
 /* The suite's directory, made by the main process: the children that run
  * the tests start containerd there once (the first one finds no address
@@ -217,25 +219,49 @@ static int child_start(struct child *c, int *in_fd, char *const argv[])
 	return 0;
 }
 
-/* Read fd until EOF into buf (NUL-terminated, truncated at size - 1). */
-static void read_all(int fd, char *buf, size_t size)
+/* Read fd until EOF into buf (NUL-terminated, truncated at size - 1);
+ * false when end (a time(2)) came first. */
+static bool read_all(int fd, char *buf, size_t size, time_t end)
 {
 	size_t n = 0;
 	ssize_t got;
 
-	while ((got = read(fd, buf + n, size - 1 - n)) > 0 || (got < 0 && errno == EINTR))
-		if (got > 0)
-			n += (size_t)got;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		time_t left = end - time(NULL);
+
+		if (left <= 0 || poll(&p, 1, (int)left * 1000) == 0) {
+			buf[n] = '\0';
+			return false;
+		}
+		got = read(fd, buf + n, size - 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		if (n >= size - 1)
+			break;
+	}
 	buf[n] = '\0';
+	return true;
 }
 
-/* Read fd until it holds want (or EOF); true when it was seen. */
+/* Read fd until it holds want (or EOF, or CHILD_DEADLINE_S); true when it
+ * was seen. */
 static bool read_until(int fd, char *buf, size_t size, const char *want)
 {
 	size_t n = strlen(buf);
 	ssize_t got;
 
+	time_t end = time(NULL) + CHILD_DEADLINE_S;
+
 	while (!strstr(buf, want) && n < size - 1) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		time_t left = end - time(NULL);
+
+		if (left <= 0 || poll(&p, 1, (int)left * 1000) == 0)
+			break;
 		got = read(fd, buf + n, size - 1 - n);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -248,17 +274,23 @@ static bool read_until(int fd, char *buf, size_t size, const char *want)
 }
 
 /* Collect both outputs (stderr is small: read after stdout's EOF) and the
- * exit status (128 + N for signal N). */
+ * exit status (128 + N for signal N); -3 when the child was still running
+ * after CHILD_DEADLINE_S (then killed: a hang fails the test, not the
+ * suite's timeout). */
 static int child_finish(struct child *c, char *out, char *err)
 {
+	bool done = read_all(c->out, out, OUT_MAX, time(NULL) + CHILD_DEADLINE_S);
 	int status;
 
-	read_all(c->out, out, OUT_MAX);
-	read_all(c->err, err, OUT_MAX);
+	if (!done)
+		kill(c->pid, SIGKILL);
+	read_all(c->err, err, OUT_MAX, time(NULL) + (done ? CHILD_DEADLINE_S : 5));
 	close(c->out);
 	close(c->err);
 	if (waitpid(c->pid, &status, 0) != c->pid)
 		return -1;
+	if (!done)
+		return -3;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -465,10 +497,11 @@ CTR_TEST(terminal)
 }
 
 /* Start sh -c SCRIPT (which prints "ready" when it can take the signal),
- * send SIGNAL with `ctr task kill`, write then close its stdin; the exit
- * status of `ctr run` (the container's) and its stdout. */
+ * send SIGNAL with `ctr task kill`, then (feed) write a line to its stdin
+ * that a program which outlived the signal reads; the exit status of `ctr
+ * run` (the container's) and its stdout. */
 static int run_and_kill(struct _test_data_ctr *self, const char *script, const char *signal,
-			char *out, char *err)
+			bool feed, char *out, char *err)
 {
 	const char *args[] = {"/bin/sh", "-c", script, NULL};
 	char kout[OUT_MAX], kerr[OUT_MAX];
@@ -487,11 +520,12 @@ static int run_and_kill(struct _test_data_ctr *self, const char *script, const c
 		    : CTR(self, kout, kerr, "task", "kill", self->id);
 	if (rc != 0)
 		fprintf(stderr, "# ctr task kill: %s\n", kerr);
-	/* A program that outlived the signal reads this line and ends. */
-	if (write(in, "survived\n", 9) != 9 && errno != EPIPE)
+	if (feed && write(in, "survived\n", 9) != 9 && errno != EPIPE)
 		fprintf(stderr, "# writing stdin: %s\n", strerror(errno));
+	/* Open until the end: a loop reading it blocks rather than spins. */
+	rc = child_finish(&c, out + strlen(out), err);
 	close(in);
-	return child_finish(&c, out + strlen(out), err);
+	return rc;
 }
 
 CTR_TEST(kill_term_handler)
@@ -502,7 +536,7 @@ CTR_TEST(kill_term_handler)
 	ASSERT_EQ(3, run_and_kill(self,
 				  "trap 'echo got TERM; exit 3' TERM; echo ready; "
 				  "while :; do read x; done",
-				  NULL, out, err))
+				  NULL, false, out, err))
 	TH_LOG("stdout: %s stderr: %s", out, err);
 	ASSERT_NE(NULL, strstr(out, "got TERM\n")) TH_LOG("stdout: %s", out);
 }
@@ -510,7 +544,8 @@ CTR_TEST(kill_term_handler)
 CTR_TEST(kill_term_default)
 {
 	static char out[OUT_MAX], err[OUT_MAX];
-	int rc = run_and_kill(self, "echo ready; read x; echo alive after $x", NULL, out, err);
+	int rc =
+	    run_and_kill(self, "echo ready; read x; echo alive after $x", NULL, true, out, err);
 
 	if (self->snapvm_runc) {
 		/* The guest's program is no pid-namespace init: as on Linux,
@@ -530,8 +565,8 @@ CTR_TEST(kill_sigkill)
 {
 	static char out[OUT_MAX], err[OUT_MAX];
 
-	ASSERT_EQ(137,
-		  run_and_kill(self, "echo ready; while :; do read x; done", "SIGKILL", out, err))
+	ASSERT_EQ(137, run_and_kill(self, "echo ready; while :; do read x; done", "SIGKILL", false,
+				    out, err))
 	TH_LOG("stdout: %s stderr: %s", out, err);
 }
 
