@@ -103,6 +103,7 @@ INSTALL_FILES = \
 	man/snapvm.1:$(MANDIR)/man1/snapvm.1:644 \
 	man/libsnapvm.3:$(MANDIR)/man3/libsnapvm.3:644 \
 	man/snapvm.4:$(MANDIR)/man4/snapvm.4:644 \
+	man/snapvm-runc.8:$(MANDIR)/man8/snapvm-runc.8:644 \
 	packaging/60-snapvm.rules:$(UDEVRULESDIR)/60-snapvm.rules:644
 INSTALL_LINKS = $(LIBDIR)/$(SONAME):$(notdir $(LIBSNAPVM_SO)) $(LIBDIR)/libsnapvm.so:$(SONAME)
 
