@@ -14,6 +14,7 @@ BENCH_DIR := $(BUILD)/bench
 BENCH_BIN := $(BENCH_DIR)/snapvm-bench
 BENCH_OBJS := $(patsubst bench/%.c,$(BENCH_DIR)/obj/%.o,$(wildcard bench/*.c))
 BENCH_HDRS := $(wildcard bench/*.h guests/bench/*.h userspace/lib/snapvm.h userspace/lib/internal.h \
+	tests/kselftest/linux_helpers.h \
 	layout/*.h uapi/*.h)
 
 # In the test VM every KVM exit costs ~50 us: each benchmark repeats for a time

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "tests/kselftest/linux_helpers.h"
 
 extern char **environ;
 
@@ -245,11 +246,8 @@ out:
 /* A static program: n getppid calls in a loop, then exit_group(0). */
 static int write_loop_program(const char *path, bool is64, uint32_t n)
 {
-	unsigned char buf[512] = {0}, code[64];
-	size_t hdr = is64 ? sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr)
-			  : sizeof(Elf32_Ehdr) + 2 * sizeof(Elf32_Phdr);
-	size_t len = 0, total;
-	FILE *f;
+	unsigned char code[64];
+	size_t len = 0;
 
 	/* mov $n, %ebx (amd64: %r12d); 1: mov $getppid, %eax; syscall/int $0x80;
 	 * dec; jnz 1b; mov $exit_group, %eax; xor %edi/%ebx; syscall/int $0x80 */
@@ -278,61 +276,7 @@ static int write_loop_program(const char *path, bool is64, uint32_t n)
 		code[len++] = 0x31, code[len++] = 0xdb; /* xor %ebx, %ebx */
 		code[len++] = 0xcd, code[len++] = 0x80;
 	}
-	total = hdr + len;
-	memcpy(buf + hdr, code, len);
-	if (is64) {
-		Elf64_Ehdr *e = (void *)buf;
-		Elf64_Phdr *p = (void *)(buf + sizeof(*e));
-
-		memcpy(e->e_ident, ELFMAG, SELFMAG);
-		e->e_ident[EI_CLASS] = ELFCLASS64;
-		e->e_ident[EI_DATA] = ELFDATA2LSB;
-		e->e_ident[EI_VERSION] = EV_CURRENT;
-		e->e_type = ET_EXEC;
-		e->e_machine = EM_X86_64;
-		e->e_version = EV_CURRENT;
-		e->e_entry = 0x400000 + hdr;
-		e->e_phoff = sizeof(*e);
-		e->e_ehsize = sizeof(*e);
-		e->e_phentsize = sizeof(*p);
-		e->e_phnum = 2;
-		p[0] = (Elf64_Phdr){.p_type = PT_LOAD,
-				    .p_flags = PF_R | PF_X,
-				    .p_vaddr = 0x400000,
-				    .p_filesz = total,
-				    .p_memsz = total,
-				    .p_align = 4096};
-		p[1] = (Elf64_Phdr){.p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W};
-	} else {
-		Elf32_Ehdr *e = (void *)buf;
-		Elf32_Phdr *p = (void *)(buf + sizeof(*e));
-
-		memcpy(e->e_ident, ELFMAG, SELFMAG);
-		e->e_ident[EI_CLASS] = ELFCLASS32;
-		e->e_ident[EI_DATA] = ELFDATA2LSB;
-		e->e_ident[EI_VERSION] = EV_CURRENT;
-		e->e_type = ET_EXEC;
-		e->e_machine = EM_386;
-		e->e_version = EV_CURRENT;
-		e->e_entry = 0x400000 + (Elf32_Addr)hdr;
-		e->e_phoff = sizeof(*e);
-		e->e_ehsize = sizeof(*e);
-		e->e_phentsize = sizeof(*p);
-		e->e_phnum = 2;
-		p[0] = (Elf32_Phdr){.p_type = PT_LOAD,
-				    .p_flags = PF_R | PF_X,
-				    .p_vaddr = 0x400000,
-				    .p_filesz = (Elf32_Word)total,
-				    .p_memsz = (Elf32_Word)total,
-				    .p_align = 4096};
-		p[1] = (Elf32_Phdr){.p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W};
-	}
-	f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	fwrite(buf, 1, total, f);
-	fclose(f);
-	return chmod(path, 0755);
+	return write_program(path, is64, code, len);
 }
 
 /* A fresh sandbox running the program to its exit. */

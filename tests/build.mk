@@ -32,3 +32,6 @@ $(BUILD)/tests/kselftest/linux_signal_prog32: tests/kselftest/linux_signal_prog.
 	$(CC) -m32 $(LX_SIGNAL_PROG_FLAGS) -o $@ $<
 $(BUILD)/tests/kselftest/linux_signal_test: $(BUILD)/tests/kselftest/linux_signal_prog64 \
 	$(BUILD)/tests/kselftest/linux_signal_prog32
+# runc_cli_test runs linux_signal_test's program and the guests in containers.
+$(BUILD)/tests/kselftest/runc_cli_test: $(BUILD)/tests/kselftest/linux_signal_prog64 \
+	$(BUILD)/tests/kselftest/linux_signal_prog32

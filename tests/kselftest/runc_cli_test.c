@@ -110,9 +110,10 @@ static void config(FIXTURE_DATA(runc) * self, const char *version, const char *a
 }
 
 /* snapvm-runc --root DIR/state --log DIR/log.json ARGS... in the bundle,
- * stdin from in_fd (-1: /dev/null), stdout and stderr into files (the VMM
- * of a create keeps them: never pipes we would wait on). Its status. */
-static int runc(FIXTURE_DATA(runc) * self, int in_fd, const char *const *args)
+ * stdin from in_fd (-1: /dev/null), stdout into out_fd (-1: a file) and
+ * stderr into a file (the VMM of a create keeps them: never pipes we would
+ * wait on, unless the test reads them as the guest runs). Its status. */
+static int runc_io(FIXTURE_DATA(runc) * self, int in_fd, int out_fd, const char *const *args)
 {
 	char state[PATH_MAX], log[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
 	const char *argv[32];
@@ -135,7 +136,7 @@ static int runc(FIXTURE_DATA(runc) * self, int in_fd, const char *const *args)
 	argv[n] = NULL;
 	pid = fork();
 	if (!pid) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int o = out_fd >= 0 ? out_fd : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int i = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
 
@@ -151,7 +152,7 @@ static int runc(FIXTURE_DATA(runc) * self, int in_fd, const char *const *args)
 	read_text(err, self->err, sizeof(self->err));
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
-#define RUNC(self, ...) runc(self, -1, (const char *const[]){__VA_ARGS__, NULL})
+#define RUNC(self, ...) runc_io(self, -1, -1, (const char *const[]){__VA_ARGS__, NULL})
 
 /* The last line of the log: a JSON error line that says what. */
 static bool logged(FIXTURE_DATA(runc) * self, const char *what)
@@ -234,9 +235,11 @@ FIXTURE_SETUP(runc)
 	char path[PATH_MAX];
 	struct statfs st;
 
-	snprintf(self->runc, sizeof(self->runc), "%s/snapvm-runc", vmm_build_dir());
-	snprintf(self->busybox, sizeof(self->busybox), "%s/../.cache/busybox/%s/bin/busybox",
-		 vmm_build_dir(), variant->arch);
+	ASSERT_GT((int)sizeof(self->runc),
+		  snprintf(self->runc, sizeof(self->runc), "%s/snapvm-runc", vmm_build_dir()));
+	ASSERT_GT((int)sizeof(self->busybox),
+		  snprintf(self->busybox, sizeof(self->busybox),
+			   "%s/../.cache/busybox/%s/bin/busybox", vmm_build_dir(), variant->arch));
 	ASSERT_EQ(0, access(self->busybox, X_OK))
 	TH_LOG("%s is missing: run tests/vm/setup", self->busybox);
 	ASSERT_EQ(0, access(self->runc, X_OK))
@@ -415,8 +418,8 @@ static int run_container(struct __test_metadata *_metadata, FIXTURE_DATA(runc) *
 	pid_t pid;
 
 	snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", self->dir, id);
-	EXPECT_EQ(
-	    0, runc(self, in_fd, (const char *const[]){"create", "--pid-file", pidfile, id, NULL}))
+	EXPECT_EQ(0, runc_io(self, in_fd, -1,
+			     (const char *const[]){"create", "--pid-file", pidfile, id, NULL}))
 	TH_LOG("%s", self->err);
 	read_text(pidfile, self->out, sizeof(self->out));
 	pid = atoi(self->out);
@@ -458,6 +461,104 @@ TEST_F_TIMEOUT(runc, stdin_cwd_hostname, 600)
 	EXPECT_STREQ("box-1\n", self->out);
 }
 
+/* Read from fd until want arrived (or end of file); what came, in buf. */
+static bool read_until(int fd, char *buf, size_t size, const char *want)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (!strstr(buf, want) && len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return strstr(buf, want) != NULL;
+}
+
+/* kill's default SIGTERM reaches a handler the Linux program installed
+ * (linux_signal_test's program, "spin": it computes until the handler ran,
+ * then prints "got TERM" and exits 3). "ready" on its stdout, a pipe we
+ * read, says the handler is in place: no sleep. */
+TEST_F_TIMEOUT(runc, signal_handler, 600)
+{
+	char prog[PATH_MAX], path[PATH_MAX], pidfile[PATH_MAX], text[512];
+	int out[2];
+	pid_t pid;
+
+	snprintf(prog, sizeof(prog), "%s/tests/kselftest/linux_signal_prog%s", vmm_build_dir(),
+		 strcmp(variant->arch, "amd64") ? "32" : "64");
+	snprintf(path, sizeof(path), "%s/rootfs/bin/sigprog", self->bundle);
+	copy_file(prog, path);
+	config(self, "1.0.2", "\"/bin/sigprog\",\"spin\"", "");
+	snprintf(pidfile, sizeof(pidfile), "%s/g1.pid", self->dir);
+	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+	ASSERT_EQ(0, runc_io(self, -1, out[1],
+			     (const char *const[]){"create", "--pid-file", pidfile, "g1", NULL}))
+	TH_LOG("%s", self->err);
+	close(out[1]);
+	read_text(pidfile, text, sizeof(text));
+	pid = atoi(text);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, RUNC(self, "start", "g1"));
+	ASSERT_TRUE(read_until(out[0], text, sizeof(text), "ready\n")) TH_LOG("'%s'", text);
+	ASSERT_EQ(0, RUNC(self, "kill", "g1"));
+	EXPECT_TRUE(read_until(out[0], text, sizeof(text), "got TERM\n")) TH_LOG("'%s'", text);
+	EXPECT_EQ(3, wait_status(pid));
+	close(out[0]);
+	ASSERT_EQ(0, RUNC(self, "delete", "g1"));
+}
+
+/* argv (argv[0] a path) with stdin from /dev/null, stdout into the test's
+ * stderr: its exit status. */
+static int spawn(const char *const *argv)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int in = open("/dev/null", O_RDONLY);
+
+		if (in < 0 || dup2(in, 0) < 0 || dup2(2, 1) < 0)
+			_exit(125);
+		execv(argv[0], (char *const *)argv);
+		_exit(126);
+	}
+	return pid < 0 ? -1 : wait_status(pid);
+}
+
+/* args[0] may be a snapvm guest ELF, or a snapshot file: a busybox cat
+ * snapshotted at its first read (snapvm run --snapshot-at=first-read),
+ * which the container resumes there, reading its stdin. */
+TEST_F_TIMEOUT(runc, guest_elf_and_snapshot, 600)
+{
+	char elf[PATH_MAX], path[PATH_MAX], snap[PATH_MAX], snapvm[PATH_MAX];
+	int in;
+
+	snprintf(elf, sizeof(elf), "%s/guests/%s/hello.elf", vmm_build_dir(),
+		 strcmp(variant->arch, "amd64") ? "i686" : "amd64");
+	snprintf(path, sizeof(path), "%s/rootfs/hello.elf", self->bundle);
+	copy_file(elf, path);
+	config(self, "1.0.2", "\"/hello.elf\"", "");
+	EXPECT_EQ(0, run_container(_metadata, self, "e1", -1));
+	EXPECT_NE(NULL, strstr(self->out, "hello from the snapvm")) TH_LOG("'%s'", self->out);
+
+	snprintf(snapvm, sizeof(snapvm), "%s/snapvm", vmm_build_dir());
+	snprintf(snap, sizeof(snap), "--snapshot-out=%s/rootfs/cat.snap", self->bundle);
+	snprintf(path, sizeof(path), "%s/rootfs/bin/busybox", self->bundle);
+	ASSERT_EQ(0, spawn((const char *const[]){snapvm, "run", "--snapshot-at=first-read", snap,
+						 path, "cat", NULL}));
+	snprintf(path, sizeof(path), "%s/input", self->dir);
+	write_text(path, "resumed at its first read\n");
+	in = open(path, O_RDONLY);
+	ASSERT_LE(0, in);
+	config(self, "1.0.2", "\"/cat.snap\"", "");
+	EXPECT_EQ(0, run_container(_metadata, self, "e2", in));
+	EXPECT_STREQ("resumed at its first read\n", self->out);
+	close(in);
+}
+
 /* --console-socket: one SCM_RIGHTS message with the pty master; the guest
  * writes to the slave. */
 TEST_F_TIMEOUT(runc, console_socket, 600)
@@ -477,7 +578,8 @@ TEST_F_TIMEOUT(runc, console_socket, 600)
 
 	config(self, "1.0.2", "\"busybox\",\"echo\",\"on the tty\"",
 	       ",\"annotations\":{\"io.snapvm.timeout\":\"100\"}");
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/pty.sock", self->dir);
+	ASSERT_GT((int)sizeof(addr.sun_path),
+		  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/pty.sock", self->dir));
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ASSERT_EQ(0, bind(sock, (struct sockaddr *)&addr, sizeof(addr)));
 	ASSERT_EQ(0, listen(sock, 1));
@@ -551,6 +653,12 @@ TEST_F_TIMEOUT(runc, bad_bundles, 600)
 	ASSERT_EQ(0, symlink(outside, path));
 	config(self, "1.0.2", "\"/bin/escape\",\"true\"", "");
 	expect_refused(_metadata, self, "b-symlink", "inside root.path");
+	/* A program without an execute bit (only a snapshot file needs none). */
+	snprintf(path, sizeof(path), "%s/rootfs/bin/noexec", self->bundle);
+	copy_file(self->busybox, path);
+	ASSERT_EQ(0, chmod(path, 0644));
+	config(self, "1.0.2", "\"/bin/noexec\",\"true\"", "");
+	expect_refused(_metadata, self, "b-noexec", "not an executable regular file");
 	/* A dynamically linked program (the test VM's own /bin/true is one). */
 	snprintf(path, sizeof(path), "%s/rootfs/bin/dynamic", self->bundle);
 	copy_file("/bin/true", path);

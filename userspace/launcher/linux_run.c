@@ -201,8 +201,9 @@ int linux_cmd_run(int argc, char **argv)
 	struct snapvm_error err;
 	unsigned char *input = NULL;
 	size_t input_len = 0;
-	int opt, ret = 0, nenv = 0;
-	const char *what;
+	int opt, ret = 0, nenv = 0, out_dirfd = -1;
+	const char *what, *out_name = NULL;
+	bool seccomp = true;
 	char *end;
 
 	if (!envp)
@@ -291,7 +292,8 @@ int linux_cmd_run(int argc, char **argv)
 			lo.root = optarg;
 			break;
 		case 'S':
-			break; /* Linux programs run without the filter (see docs/linux.md) */
+			seccomp = false;
+			break;
 		case ':':
 			return usage("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -355,6 +357,14 @@ int linux_cmd_run(int argc, char **argv)
 		if (ret)
 			goto out_quiet;
 	}
+	/* The snapshot's directory, opened now: the filter then allows
+	 * creating the file there and nowhere else. */
+	if (!ret && snapshot_out)
+		ret = snapvm_output_dir_open(snapshot_out, &out_dirfd, &out_name, &err);
+	/* Set-up is over: from here on the run loop's and the personality's
+	 * host calls only, before the program's first instruction. */
+	if (!ret && seccomp)
+		ret = snapvm_linux_seccomp_install(lx, &out_dirfd, snapshot_out ? 1 : 0, &err);
 	for (uint64_t i = 0; i < repeat && !ret && !(i && signalled); i++) {
 		if (i)
 			ret = snapvm_sandbox_restore(sandbox, &err);
@@ -371,7 +381,10 @@ int linux_cmd_run(int argc, char **argv)
 
 				ret = snapvm_sandbox_take_snapshot(sandbox, &taken, &err);
 				if (!ret) {
-					ret = snapvm_snapshot_save(taken, snapshot_out, &err);
+					ret = snapvm_snapshot_save_at(taken, out_dirfd, out_name,
+								      &err);
+					if (ret)
+						fprintf(stderr, "snapvm: %s:", snapshot_out);
 					snapvm_snapshot_put(taken);
 				}
 			}
@@ -390,6 +403,8 @@ out_quiet:
 	if (snapshot)
 		snapvm_snapshot_put(snapshot);
 	snapvm_linux_destroy(lx);
+	if (out_dirfd >= 0)
+		close(out_dirfd);
 	free(input);
 	free(envp);
 	if (ret)

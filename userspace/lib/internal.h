@@ -771,5 +771,7 @@ int snapvm_handle_hypercall(struct snapvm_sandbox *sb, const struct snapvm_exit 
 /* linux_personality.c: the Linux personality's ELF image for a layout
  * (enum snapvm_layout_id), embedded at build time. */
 const unsigned char *snapvm_linux_personality(unsigned int layout, size_t *size);
+/* The O_PATH fd of --root's directory, or -1 (linux.c, for the filter). */
+int snapvm_linux_root_fd(const struct snapvm_linux *linux_state);
 
 #endif /* SNAPVM_USERSPACE_INTERNAL_H */

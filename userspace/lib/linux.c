@@ -61,6 +61,10 @@ struct snapvm_linux {
 	int root_fd;
 	char cwd[LX_CWD_MAX]; /* relative paths start here, inside the root */
 	int files[LX_MAX_FILES];
+	/* Each file's path in the root ("/sub"): a path relative to a
+	 * directory fd is resolved as that path + "/" + it, from root_fd, so
+	 * that the seccomp filter can allow openat2 from root_fd only. */
+	char *paths[LX_MAX_FILES];
 	uint32_t files_gen;
 	/* Signals from the host (snapvm_linux_raise, any thread or a signal
 	 * handler): the sandbox attached, what the program leaves to us
@@ -412,11 +416,14 @@ static int set_args(struct snapvm_linux *lx, const char *const *argv, const char
 
 static void files_reset(struct snapvm_linux *lx)
 {
-	for (int i = 0; i < LX_MAX_FILES; i++)
+	for (int i = 0; i < LX_MAX_FILES; i++) {
 		if (lx->files[i] >= 0) {
 			close(lx->files[i]);
 			lx->files[i] = -1;
 		}
+		free(lx->paths[i]);
+		lx->paths[i] = NULL;
+	}
 	lx->files_gen = (lx->files_gen + 1) % (INT32_MAX / LX_MAX_FILES);
 }
 
@@ -429,13 +436,16 @@ static int file_of(struct snapvm_linux *lx, int32_t handle)
 }
 
 /* A host call's result may not exceed its output room: the handle goes
- * to out (an int32_t), the result is its size. */
-static int64_t file_add(struct snapvm_linux *lx, int fd, void *out, size_t cap)
+ * to out (an int32_t), the result is its size. path: the file's in the root. */
+static int64_t file_add(struct snapvm_linux *lx, int fd, const char *path, void *out, size_t cap)
 {
 	int32_t h;
 
 	for (int i = 0; i < LX_MAX_FILES && cap >= sizeof(h); i++)
 		if (lx->files[i] < 0) {
+			lx->paths[i] = strdup(path);
+			if (!lx->paths[i])
+				break;
 			lx->files[i] = fd;
 			h = (int32_t)(lx->files_gen * LX_MAX_FILES + (uint32_t)i);
 			memcpy(out, &h, sizeof(h));
@@ -445,29 +455,50 @@ static int64_t file_add(struct snapvm_linux *lx, int fd, void *out, size_t cap)
 	return cap < sizeof(h) ? -EINVAL : -EMFILE;
 }
 
-/* Resolve the program's path inside the root, never outside it: "..",
- * absolute symlinks and /proc's magic links cannot leave. An O_PATH fd. */
-static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool nofollow)
+/* Where path (relative to the directory handle dir) lies in the root: in
+ * full (LX_FULL_MAX bytes), or -errno. Linux would follow ".." out of the
+ * directory too, and RESOLVE_IN_ROOT still stops it at the root. */
+#define LX_FULL_MAX (2 * LX_PATH_MAX)
+static int full_path(struct snapvm_linux *lx, int32_t dir, const char *path, char *full)
 {
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+	const char *base = "";
+	int n;
+
+	if (dir == LX_FILE_CWD && path[0] != '/') {
+		base = lx->cwd[1] ? lx->cwd : ""; /* options->cwd below the root */
+	} else if (path[0] != '/') {
+		if (file_of(lx, dir) < 0)
+			return -EBADF;
+		base = lx->paths[dir % LX_MAX_FILES];
+	}
+	n = snprintf(full, LX_FULL_MAX, "%s%s%s", base, *base ? "/" : "", path);
+	return n < 0 || n >= LX_FULL_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* Resolve the program's path inside the root, never outside it: "..",
+ * absolute symlinks and /proc's magic links cannot leave. An fd (O_PATH
+ * unless flags say otherwise); full receives the path in the root. */
+static int resolve_as(struct snapvm_linux *lx, int32_t dir, const char *path, int flags, char *full)
+{
+	struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC,
 			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-	int dfd = dir == LX_FILE_CWD ? lx->root_fd : file_of(lx, dir);
-	char full[LX_CWD_MAX + LX_PATH_MAX + 1];
 	long fd;
+	int ret;
 
 	if (lx->root_fd < 0)
 		return -ENOENT;
-	if (dfd < 0)
-		return -EBADF;
-	if (path[0] == '/')
-		dfd = lx->root_fd;
-	else if (dir == LX_FILE_CWD && lx->cwd[1]) {
-		/* Joined as text, so ".." from the cwd still stops at the root. */
-		snprintf(full, sizeof(full), "%s/%s", lx->cwd, path);
-		path = full;
-	}
-	fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	ret = full_path(lx, dir, path, full);
+	if (ret)
+		return ret;
+	fd = syscall(SYS_openat2, lx->root_fd, full, &how, sizeof(how));
 	return fd < 0 ? -errno : (int)fd;
+}
+
+static int resolve(struct snapvm_linux *lx, int32_t dir, const char *path, bool nofollow)
+{
+	char full[LX_FULL_MAX];
+
+	return resolve_as(lx, dir, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), full);
 }
 
 static void stat_of(const struct stat *st, struct lx_stat *s)
@@ -498,8 +529,9 @@ static void stat_of(const struct stat *st, struct lx_stat *s)
 static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path, uint32_t flags,
 			 void *out, size_t cap)
 {
-	struct stat st;
-	char proc[64];
+	int nofollow = flags & O_NOFOLLOW ? O_NOFOLLOW : 0;
+	char full[LX_FULL_MAX], again[LX_FULL_MAX];
+	struct stat st, st2;
 	int fd, rfd;
 
 	if (lx->root_fd < 0)
@@ -507,7 +539,7 @@ static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path,
 	if ((flags & LX_O_ACCMODE) ||
 	    (flags & (LX_O_CREAT | LX_O_TRUNC | LX_O_APPEND | LX_O_TMPFILE)))
 		return -EROFS;
-	fd = resolve(lx, dir, path, flags & O_NOFOLLOW);
+	fd = resolve_as(lx, dir, path, O_PATH | nofollow, full);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st)) {
@@ -519,15 +551,20 @@ static int64_t file_open(struct snapvm_linux *lx, int32_t dir, const char *path,
 	} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
 		rfd = -EACCES;
 	} else {
-		/* Reopen the very file resolved (our own fd's link, not a path
-		 * the program could change meanwhile). */
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (rfd < 0)
-			rfd = -errno;
+		/* Open it for reading by the same path from the root (the
+		 * filter allows openat2 from there only, no /proc/self/fd), and
+		 * keep it only if it is still the file just checked: the
+		 * program cannot change the root, a host process could. */
+		rfd = resolve_as(lx, LX_FILE_CWD, full, O_RDONLY | O_NOCTTY | O_NONBLOCK | nofollow,
+				 again);
+		if (rfd >= 0 &&
+		    (fstat(rfd, &st2) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)) {
+			close(rfd);
+			rfd = -EAGAIN;
+		}
 	}
 	close(fd);
-	return rfd < 0 ? rfd : file_add(lx, rfd, out, cap);
+	return rfd < 0 ? rfd : file_add(lx, rfd, full, out, cap);
 }
 
 static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
@@ -629,13 +666,15 @@ static int64_t hc_file(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 			return -EBADF;
 		close(fd);
 		lx->files[f.fd % LX_MAX_FILES] = -1;
+		free(lx->paths[f.fd % LX_MAX_FILES]);
+		lx->paths[f.fd % LX_MAX_FILES] = NULL;
 		return 0;
 	case LX_FILE_DUP:
 		fd = file_of(lx, f.fd);
 		if (fd < 0)
 			return -EBADF;
 		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		return fd < 0 ? -errno : file_add(lx, fd, out, cap);
+		return fd < 0 ? -errno : file_add(lx, fd, lx->paths[f.fd % LX_MAX_FILES], out, cap);
 	}
 	return -EINVAL;
 }
@@ -827,6 +866,11 @@ void snapvm_linux_destroy(struct snapvm_linux *lx)
 	free(lx->file);
 	free(lx->args);
 	free(lx);
+}
+
+int snapvm_linux_root_fd(const struct snapvm_linux *lx)
+{
+	return lx->root_fd;
 }
 
 uint32_t snapvm_linux_layout(const struct snapvm_linux *lx)

@@ -6,6 +6,8 @@
  * No path-based call is allowed but creating, renaming and unlinking a file
  * relative to an output directory opened beforehand; since seccomp cannot
  * read the path, Landlock confines those calls to beneath the directories.
+ * A Linux program's run adds its host calls (linux.c): stdin and --root's
+ * files, terminal queries, sleep, randomness.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,7 +51,13 @@ enum cond {
 	DIR_UNLINK,    /* unlinkat(output dir, .., 0) */
 	OUTPUT,	       /* anything, with output directories only */
 	ON_DEBUGGER,   /* on the gdb connection's socket */
-	WITH_DEBUGGER, /* anything, with a gdb connection only */
+	POLL,	       /* anything, with a gdb connection or in a Linux run */
+	LINUX,	       /* anything, in a Linux program's run only */
+	LX_WINSIZE,    /* ioctl(0, 1 or 2, TIOCGWINSZ), Linux runs only */
+	LX_ROOT,       /* anything, with --root only */
+	LX_IN_ROOT,    /* openat2(the --root fd, ...), with --root only */
+	LX_EMPTY_PATH, /* faccessat2(fd, "", mode, AT_EMPTY_PATH), --root only */
+	LX_DUPFD,      /* fcntl(fd, F_DUPFD_CLOEXEC, ...), --root only */
 };
 
 #define RULE(name, cond)                                                                           \
@@ -127,11 +135,31 @@ static const struct rule {
     RULE(exit_group, ANY),
     /* A gdb connection (snapvm_gdb_seccomp_install): recv and send on its
      * socket only; poll for Ctrl-C (poll's fds sit in memory, where the
-     * filter cannot look). */
+     * filter cannot look). A Linux run polls too: stdin's read and sleeps
+     * wait on the eventfd snapvm_linux_raise sets. */
     RULE(recvfrom, ON_DEBUGGER),
     RULE(sendto, ON_DEBUGGER),
-    RULE(poll, WITH_DEBUGGER),
-    RULE(ppoll, WITH_DEBUGGER),
+    RULE(poll, POLL),
+    RULE(ppoll, POLL),
+    /* A Linux program (snapvm_linux_seccomp_install): its stdin (read);
+     * TIOCGWINSZ on the launcher's stdio; AT_RANDOM and getrandom; sleeps.
+     * With --root, its files: resolved by openat2 from the --root fd only
+     * (the RESOLVE_IN_ROOT flags sit in memory, where the filter cannot
+     * look, so Landlock also confines reads to beneath the root); then
+     * read, pread64, lseek, getdents64, readlinkat and faccessat2 (on an
+     * O_PATH fd of the file, "" with AT_EMPTY_PATH), dup. */
+    RULE(read, LINUX),
+    RULE(ioctl, LX_WINSIZE),
+    RULE(getrandom, LINUX),
+    RULE(nanosleep, LINUX),
+    RULE(clock_nanosleep, LINUX),
+    RULE(openat2, LX_IN_ROOT),
+    RULE(pread64, LX_ROOT),
+    RULE(lseek, LX_ROOT),
+    RULE(getdents64, LX_ROOT),
+    RULE(readlinkat, LX_ROOT),
+    RULE(faccessat2, LX_EMPTY_PATH),
+    RULE(fcntl, LX_DUPFD),
 };
 
 const char *snapvm_seccomp_rule_name(unsigned int i)
@@ -147,6 +175,8 @@ static const unsigned int ioctl_types[] = {KVMIO, SNAPVM_IOCTL_MAGIC};
 struct context {
 	scmp_filter_ctx ctx;
 	int debugger_fd;
+	bool linux_run;
+	int root_fd; /* --root's directory, or -1 */
 	const int *dirfds;
 	unsigned int count;
 	struct snapvm_error *err;
@@ -233,8 +263,36 @@ static int add_rule(struct context *c, const struct rule *r)
 			return 0;
 		cmp = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)c->debugger_fd);
 		return add(c, r, 1, &cmp);
-	case WITH_DEBUGGER:
-		return c->debugger_fd >= 0 ? add(c, r, 0, NULL) : 0;
+	case POLL:
+		return c->debugger_fd >= 0 || c->linux_run ? add(c, r, 0, NULL) : 0;
+	case LINUX:
+		return c->linux_run ? add(c, r, 0, NULL) : 0;
+	case LX_WINSIZE:
+		if (!c->linux_run)
+			return 0;
+		{
+			struct scmp_arg_cmp two[2] = {SCMP_A0(SCMP_CMP_LE, 2),
+						      SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ)};
+
+			return add(c, r, 2, two);
+		}
+	case LX_ROOT:
+		return c->root_fd >= 0 ? add(c, r, 0, NULL) : 0;
+	case LX_IN_ROOT:
+		if (c->root_fd < 0)
+			return 0;
+		cmp = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)c->root_fd);
+		return add(c, r, 1, &cmp);
+	case LX_EMPTY_PATH:
+		if (c->root_fd < 0)
+			return 0;
+		cmp = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
+		return add(c, r, 1, &cmp);
+	case LX_DUPFD:
+		if (c->root_fd < 0)
+			return 0;
+		cmp = SCMP_A1(SCMP_CMP_EQ, F_DUPFD_CLOEXEC);
+		return add(c, r, 1, &cmp);
 	}
 	return snapvm_fail(c->err, EX_SOFTWARE, "seccomp: no condition %d", r->cond);
 }
@@ -259,9 +317,11 @@ static int thread_count(void)
  * Landlock: a ruleset handling every file-system right this kernel's ABI
  * knows, and granting only creating, writing and removing regular files
  * beneath the output directories (a rename within one directory needs no
- * REFER). Files opened before (/dev/kvm, /dev/snapvm) keep their rights.
+ * REFER), and reading files and directories beneath root_fd (--root; -1:
+ * none). Files opened before (/dev/kvm, /dev/snapvm) keep their rights.
  */
-static int landlock_confine(const int *dirfds, unsigned int count, struct snapvm_error *err)
+static int landlock_confine(const int *dirfds, unsigned int count, int root_fd,
+			    struct snapvm_error *err)
 {
 	const __u64 grant = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
 			    LANDLOCK_ACCESS_FS_REMOVE_FILE;
@@ -273,8 +333,9 @@ static int landlock_confine(const int *dirfds, unsigned int count, struct snapvm
 	if (abi < 1)
 		return snapvm_fail_errno(err, EX_UNAVAILABLE, errno,
 					 "Landlock is not available, so the seccomp filter cannot "
-					 "confine output files to their directory (Linux 5.13 or "
-					 "later with landlock in its lsm= list; or --no-seccomp)");
+					 "confine output files or --root to their directory (Linux "
+					 "5.13 or later with landlock in its lsm= list; or "
+					 "--no-seccomp)");
 	if (threads != 1)
 		return snapvm_fail(err, EX_SOFTWARE,
 				   "Landlock confines only the calling thread, and %d threads "
@@ -300,6 +361,17 @@ static int landlock_confine(const int *dirfds, unsigned int count, struct snapvm
 						"landlock_add_rule for output directory fd %d",
 						dirfds[i]);
 	}
+	if (!ret && root_fd >= 0) {
+		struct landlock_path_beneath_attr beneath = {
+		    .allowed_access = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR,
+		    .parent_fd = root_fd,
+		};
+
+		if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &beneath,
+			    0))
+			ret = snapvm_fail_errno(err, EX_OSERR, errno,
+						"landlock_add_rule for the --root fd %d", root_fd);
+	}
 	if (!ret && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		ret = snapvm_fail_errno(err, EX_OSERR, errno, "prctl PR_SET_NO_NEW_PRIVS");
 	if (!ret && syscall(SYS_landlock_restrict_self, ruleset, 0))
@@ -308,11 +380,17 @@ static int landlock_confine(const int *dirfds, unsigned int count, struct snapvm
 	return ret;
 }
 
-int snapvm_seccomp_install_fd(int debugger_fd, const int *dirfds, unsigned int count,
-			      struct snapvm_error *err)
+/* The filter; linux_run adds a Linux program's host calls, root_fd >= 0
+ * its --root's. */
+static int install(int debugger_fd, bool linux_run, int root_fd, const int *dirfds,
+		   unsigned int count, struct snapvm_error *err)
 {
-	struct context c = {
-	    .debugger_fd = debugger_fd, .dirfds = dirfds, .count = count, .err = err};
+	struct context c = {.debugger_fd = debugger_fd,
+			    .linux_run = linux_run,
+			    .root_fd = root_fd,
+			    .dirfds = dirfds,
+			    .count = count,
+			    .err = err};
 	int ret = 0;
 
 	for (unsigned int i = 0; i < count; i++)
@@ -345,8 +423,8 @@ int snapvm_seccomp_install_fd(int debugger_fd, const int *dirfds, unsigned int c
 	/* Without Landlock the paths of openat and renameat would be free:
 	 * then no output directory at all (fail closed), never a filter that
 	 * lets them through. */
-	if (!ret && count)
-		ret = landlock_confine(dirfds, count, err);
+	if (!ret && (count || root_fd >= 0))
+		ret = landlock_confine(dirfds, count, root_fd, err);
 	if (ret)
 		goto out;
 	ret = seccomp_load(c.ctx);
@@ -359,6 +437,20 @@ int snapvm_seccomp_install_fd(int debugger_fd, const int *dirfds, unsigned int c
 out:
 	seccomp_release(c.ctx);
 	return ret;
+}
+
+int snapvm_seccomp_install_fd(int debugger_fd, const int *dirfds, unsigned int count,
+			      struct snapvm_error *err)
+{
+	return install(debugger_fd, false, -1, dirfds, count, err);
+}
+
+int snapvm_linux_seccomp_install(struct snapvm_linux *linux_state, const int *dirfds,
+				 unsigned int count, struct snapvm_error *err)
+{
+	if (!linux_state)
+		return snapvm_fail(err, EX_USAGE, "seccomp: no Linux program state");
+	return install(-1, true, snapvm_linux_root_fd(linux_state), dirfds, count, err);
 }
 
 int snapvm_seccomp_install(struct snapvm_error *err)

@@ -506,9 +506,18 @@ SNAPVM_API int snapvm_outcome_exit_status(const struct snapvm_outcome *outcome);
  *                (abort), exit, exit_group
  *   gdb          only with a gdb connection (snapvm_gdb_seccomp_install):
  *                recvfrom and sendto on its connection, poll, ppoll
+ *                (poll and ppoll also in a Linux run: a raised signal
+ *                wakes its stdin read or sleep)
+ *   Linux        only for a Linux program (snapvm_linux_seccomp_install):
+ *                read, ioctl(TIOCGWINSZ) on fds 0-2, getrandom, nanosleep,
+ *                clock_nanosleep; with --root also openat2 from the root's
+ *                fd only, pread64, lseek, getdents64, readlinkat,
+ *                faccessat2 (AT_EMPTY_PATH), fcntl(F_DUPFD_CLOEXEC), and
+ *                Landlock lets only files beneath the root be read
  * Not allowed, among everything else: open, creat, rename, unlink, link,
  * symlink, mkdir, chmod, truncate, execve, fork and clone (no new threads
- * either), socket and connect, ptrace, read, kill, tkill.
+ * either), socket and connect, ptrace, kill, tkill, and read outside a
+ * Linux program's run.
  *
  * Returns 0, EX_UNAVAILABLE when the kernel lacks what it needs, EX_USAGE
  * for a dirfd that is not open, or EX_OSERR, with a message naming the
@@ -710,5 +719,18 @@ SNAPVM_API int snapvm_linux_request(struct snapvm_sandbox *sandbox,
  * state (handlers, mask, pending) is part of its snapshot.
  */
 SNAPVM_API void snapvm_linux_raise(struct snapvm_linux *linux_state, int signo);
+/*
+ * snapvm_seccomp_install_dirs (output files in the count directories
+ * dirfds) plus the host calls of linux_state's program: its stdin, the
+ * terminal queries on stdio, randomness, sleep and, with a root, its files
+ * (openat2 from the root's fd only; Landlock lets the process read only
+ * beneath the root, so with a root it needs Landlock even without
+ * dirfds). Call it once the program's sandboxes are created and attached,
+ * before they first run; the same rules as snapvm_seccomp_install apply
+ * (for good, every thread, EX_UNAVAILABLE without what it needs, EX_USAGE
+ * for a NULL linux_state or a dirfd that is not open).
+ */
+SNAPVM_API int snapvm_linux_seccomp_install(struct snapvm_linux *linux_state, const int *dirfds,
+					    unsigned int count, struct snapvm_error *err);
 
 #endif /* SNAPVM_USERSPACE_SNAPVM_H */

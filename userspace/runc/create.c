@@ -51,8 +51,17 @@ static char **string_array(json_t *arr, const char *what, int *ret)
 	return v;
 }
 
+static bool is_snapshot(int fd)
+{
+	char head[8];
+
+	return pread(fd, head, sizeof(head), 0) == sizeof(head) &&
+	       !memcmp(head, SNAPFILE_MAGIC, sizeof(head));
+}
+
 /* Open path (absolute, inside the root) as the program: a regular file with
- * an execute bit. -errno when it is not. */
+ * an execute bit, or a snapshot file (data: images copy it without one).
+ * -errno when it is not. */
 static int open_in_root(int root_fd, const char *path)
 {
 	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
@@ -62,7 +71,8 @@ static int open_in_root(int root_fd, const char *path)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat((int)fd, &st) || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+	if (fstat((int)fd, &st) || !S_ISREG(st.st_mode) ||
+	    (!(st.st_mode & 0111) && !is_snapshot((int)fd))) {
 		close((int)fd);
 		return -EACCES;
 	}
@@ -100,7 +110,8 @@ static int resolve_program(struct bundle *b)
 	close(root_fd);
 	if (fd < 0)
 		return fail("process.args[0] %s: %s inside root.path %s", b->program,
-			    fd == -EACCES ? "not an executable regular file" : strerror(-fd),
+			    fd == -EACCES ? "not an executable regular file or a snapshot file"
+					  : strerror(-fd),
 			    b->root);
 	b->program_fd = fd;
 	return 0;

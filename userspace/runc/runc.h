@@ -129,8 +129,7 @@ int cmd_resume(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int signal_parse(const char *text, int *signo);
 
-/* ---- vmm.c: signals for the guest; seccomp until the harden branch lands ---- */
+/* ---- vmm.c: a signal for the guest ---- */
 void vmm_raise(struct snapvm_linux *lx, struct snapvm_sandbox *sb, int signo);
-int vmm_seccomp(struct snapvm_linux *lx, int root_fd, struct snapvm_error *err);
 
 #endif /* SNAPVM_RUNC_RUNC_H */

@@ -12,7 +12,6 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -149,6 +149,12 @@ static void jail(struct vmm *v)
 		vmm_fail("jailer: tmpfs on %s: %s", a->jail, strerror(errno));
 	if (chdir(a->jail))
 		vmm_fail("jailer: chdir %s: %s", a->jail, strerror(errno));
+	/* The seccomp installer reads /proc/self/status (Landlock needs this
+	 * to be the only thread): the VMM's own file, bound alone, no procfs. */
+	if (mkdir("proc", 0555) || mkdir("proc/self", 0555) ||
+	    close(open("proc/self/status", O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) ||
+	    mount("/proc/self/status", "proc/self/status", NULL, MS_BIND, NULL))
+		vmm_fail("jailer: /proc/self/status in %s: %s", a->jail, strerror(errno));
 	/* runc's way: the old root is stacked under the new one, then detached. */
 	if (!syscall(SYS_pivot_root, ".", ".")) {
 		if (umount2(".", MNT_DETACH))
@@ -179,7 +185,9 @@ static void jail(struct vmm *v)
 		vmm_fail("jailer: capset: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		vmm_fail("jailer: no_new_privs: %s", strerror(errno));
-	if (vmm_seccomp(v->lx, -1, &err))
+	/* A Linux program's filter allows the read of exec.fifo that waits for
+	 * start; a guest ELF's, which allows no read, comes after that wait. */
+	if (v->lx && snapvm_linux_seccomp_install(v->lx, NULL, 0, &err))
 		vmm_fail("jailer: seccomp: %s", err.message);
 }
 
@@ -217,6 +225,7 @@ void vmm_main(struct vmm_args *a)
 	struct vmm v = {.a = a, .fifo_fd = -1};
 	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	struct snapvm_outcome o = {0};
+	struct snapvm_error err;
 	bool ended = false;
 	sigset_t none;
 	int status;
@@ -256,6 +265,10 @@ void vmm_main(struct vmm_args *a)
 		n = read(v.fifo_fd, &c, 1);
 	while (n < 0 && errno == EINTR);
 	close(v.fifo_fd);
+	if (!v.lx && snapvm_seccomp_install(&err)) {
+		fprintf(stderr, RUNC_NAME ": %s: seccomp: %s\n", a->b->program, err.message);
+		_exit(err.status);
+	}
 	running = &v;
 	status = ended ? 0 : run(&v, false, &o);
 	if (status)
@@ -273,75 +286,4 @@ void vmm_raise(struct snapvm_linux *lx, struct snapvm_sandbox *sb, int signo)
 	if (!lx)
 		_exit(128 + signo);
 	snapvm_linux_raise(lx, signo);
-}
-
-/*
- * Without snapvm_linux_seccomp_install yet: a filter that kills the VMM on
- * the calls a guest that took it over would want (new programs, sockets,
- * mounts and namespaces, tracing, keys, modules, BPF) and allows the rest,
- * so Linux host calls (read, openat2 in the root) keep working.
- */
-int vmm_seccomp(struct snapvm_linux *lx, int root_fd, struct snapvm_error *err)
-{
-	static const int denied[] = {
-	    SCMP_SYS(execve),
-	    SCMP_SYS(execveat),
-	    SCMP_SYS(fork),
-	    SCMP_SYS(vfork),
-	    SCMP_SYS(ptrace),
-	    SCMP_SYS(process_vm_readv),
-	    SCMP_SYS(process_vm_writev),
-	    SCMP_SYS(socket),
-	    SCMP_SYS(socketpair),
-	    SCMP_SYS(connect),
-	    SCMP_SYS(bind),
-	    SCMP_SYS(listen),
-	    SCMP_SYS(mount),
-	    SCMP_SYS(umount2),
-	    SCMP_SYS(pivot_root),
-	    SCMP_SYS(chroot),
-	    SCMP_SYS(unshare),
-	    SCMP_SYS(setns),
-	    SCMP_SYS(keyctl),
-	    SCMP_SYS(add_key),
-	    SCMP_SYS(request_key),
-	    SCMP_SYS(bpf),
-	    SCMP_SYS(perf_event_open),
-	    SCMP_SYS(init_module),
-	    SCMP_SYS(finit_module),
-	    SCMP_SYS(delete_module),
-	    SCMP_SYS(kexec_load),
-	    SCMP_SYS(open_by_handle_at),
-	    SCMP_SYS(userfaultfd),
-	    SCMP_SYS(kill),
-	    SCMP_SYS(tkill),
-	    SCMP_SYS(setuid),
-	    SCMP_SYS(setgid),
-	    SCMP_SYS(setresuid),
-	    SCMP_SYS(setresgid),
-	    SCMP_SYS(setgroups),
-	    SCMP_SYS(capset),
-	    SCMP_SYS(memfd_secret),
-	    SCMP_SYS(io_uring_setup),
-	};
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int rc = ctx ? 0 : -ENOMEM;
-
-	for (size_t i = 0; !rc && i < sizeof(denied) / sizeof(denied[0]); i++)
-		if (denied[i] >= 0)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, denied[i], 0);
-	/* clone: threads only (the library makes none, but never a process). */
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1,
-				      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone3), 0);
-	if (!rc)
-		rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (rc) {
-		err->status = EX_OSERR;
-		snprintf(err->message, sizeof(err->message), "libseccomp: %s", strerror(-rc));
-	}
-	return rc ? EX_OSERR : 0;
 }
