@@ -1,7 +1,8 @@
 # Installing snapvm: the shared library, the guest SDK, `make install` /
 # `make uninstall`, the DKMS sources and the Debian packages (`make deb`).
 #
-#   make install   [PREFIX=/usr/local] [DESTDIR=]   launcher, libsnapvm.so.0
+#   make install   [PREFIX=/usr/local] [DESTDIR=]   launcher, snapvm-runc
+#                  (the OCI runtime containerd's runc shim calls), libsnapvm.so.0
 #                  and libsnapvm.a, headers (snapvm.h, layout/, the module's
 #                  uapi/snapvm.h), snapvm.pc, the guest SDK
 #                  (headers, runtimes, linker scripts, snapvm-guest-<arch>.pc),
@@ -89,6 +90,7 @@ sdk: $(GUEST_SDK) $(PC_FILES)
 INSTALL_HEADERS := layout/abi.h layout/common.h layout/i686.h layout/amd64.h
 INSTALL_FILES = \
 	$(BUILD)/snapvm:$(BINDIR)/snapvm:755 \
+	$(BUILD)/snapvm-runc:$(BINDIR)/snapvm-runc:755 \
 	$(LIBSNAPVM_SO):$(LIBDIR)/$(notdir $(LIBSNAPVM_SO)):644 \
 	$(LIBSNAPVM):$(LIBDIR)/libsnapvm.a:644 \
 	userspace/lib/snapvm.h:$(INCLUDEDIR)/snapvm/snapvm.h:644 \
@@ -101,6 +103,7 @@ INSTALL_FILES = \
 	man/snapvm.1:$(MANDIR)/man1/snapvm.1:644 \
 	man/libsnapvm.3:$(MANDIR)/man3/libsnapvm.3:644 \
 	man/snapvm.4:$(MANDIR)/man4/snapvm.4:644 \
+	man/snapvm-runc.8:$(MANDIR)/man8/snapvm-runc.8:644 \
 	packaging/60-snapvm.rules:$(UDEVRULESDIR)/60-snapvm.rules:644
 INSTALL_LINKS = $(LIBDIR)/$(SONAME):$(notdir $(LIBSNAPVM_SO)) $(LIBDIR)/libsnapvm.so:$(SONAME)
 

@@ -248,4 +248,7 @@ void bench_scaling(void);
 /* Linux programs as guests (linux.c): busybox from .cache/busybox. */
 void bench_linux(void);
 
+/* Containers through a private containerd (container.c): snapvm-runc vs runc. */
+void bench_container(void);
+
 #endif /* SNAPVM_BENCH_BENCH_H */

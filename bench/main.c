@@ -48,7 +48,8 @@ static void usage(FILE *out)
 		"  --table FILE     also write the table there\n"
 		"  --plot-data DIR  write ratios.dat and restore.dat there for bench/plot.gp\n"
 		"  --only LIST      comma-separated benchmarks: hypercall, start, restore,\n"
-		"                   direct_write, density, request, scaling\n"
+		"                   direct_write, density, request, scaling, linux,\n"
+		"                   container\n"
 		"  --scale X        multiply every time budget by X (SNAPVM_BENCH_SCALE)\n"
 		"  --spare-cpus-offline\n"
 		"                   keep every CPU but the first offline except for the scaling\n"
@@ -547,6 +548,8 @@ int main(int argc, char **argv)
 		bench_scaling();
 	if (bench_selected("linux"))
 		bench_linux();
+	if (bench_selected("container"))
+		bench_container();
 
 	bench_service_release();
 	bench_spare_cpus(true);

@@ -96,8 +96,11 @@ long lx_read_stdin(uintptr_t buf, size_t len)
 		len = SNAPVM_HOST_CALL_MAX;
 	if (!lx_user_ok(buf, len, 1))
 		return -EFAULT;
-	if (is_tty(0))
-		lx_flush();
+	/* What the program wrote before it waits for input must reach the
+	 * host now, on a pipe too: a container that prints a prompt or
+	 * "ready" and then reads would otherwise show nothing until it
+	 * exits. Free when nothing is buffered. */
+	lx_flush();
 	for (;;) {
 		n = lx_hostcall(LX_HC_READ, &io, sizeof(io), (void *)buf, len);
 		if (n != LX_READ_SNAPSHOT)

@@ -325,6 +325,27 @@ static int wait_ready(int fd, pid_t pid, char *cgroup, size_t size)
 		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
+/* --root and its missing parents, as runc's MkdirAll: the shim passes
+ * /run/containerd/runc/NS, whose parents nothing else creates. */
+static int mkdir_root(const char *root)
+{
+	char dir[PATH_MAX];
+
+	if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0711) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(dir, 0711) && errno != EEXIST ? -1 : 0;
+}
+
 int cmd_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -385,7 +406,7 @@ int cmd_create(int argc, char **argv)
 	if (b.terminal && !a.console_socket)
 		return fail("process.terminal is true but no --console-socket was given");
 	state_path(&s, argv[optind]);
-	if (mkdir(runc_root, 0711) && errno != EEXIST)
+	if (mkdir_root(runc_root))
 		return fail("--root %s: %s", runc_root, strerror(errno));
 	if (mkdir(s.dir, 0711))
 		return fail(errno == EEXIST ? "container %s already exists" : "container %s: %m",
