@@ -214,8 +214,8 @@ static void *writable_next(struct snapvm_sandbox *sb, struct snapvm_guest_range 
 	const struct snapvm_guest_slot *slot;
 	void *host;
 
-	if (r->done == r->len ||
-	    snapvm_gva_to_gpa(&sb->memory, r->paging, r->gva + r->done, &gpa, &contiguous))
+	if (r->done == r->len || snapvm_gva_to_gpa_cached(&sb->memory, r->paging, r->gva + r->done,
+							  &gpa, &contiguous, &r->prepared))
 		return NULL;
 	slot = &sb->memory.slots[SNAPVM_SLOT_SCRATCH];
 	if (gpa >= slot->gpa && gpa - slot->gpa < slot->size) {

@@ -145,6 +145,18 @@ int snapvm_guest_prepare(const void *host, uint64_t len, bool write);
  * a positive errno when a page table's page cannot be made present. */
 int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
 		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous);
+/* Host pages already made present during one VM exit (nothing takes a
+ * page away before the guest runs again): a walk of many pages asks
+ * madvise once per page table and data page, not once per entry read. A
+ * zeroed one is empty; never keep one across a guest run or a restore. */
+#define SNAPVM_PREPARED_CACHE 8
+struct snapvm_prepared {
+	uintptr_t page[SNAPVM_PREPARED_CACHE]; /* host page | 1 when writable */
+	unsigned int next;
+};
+int snapvm_gva_to_gpa_cached(const struct snapvm_guest_memory *mem,
+			     const struct snapvm_paging *paging, uint64_t gva, uint64_t *gpa,
+			     uint64_t *contiguous, struct snapvm_prepared *prepared);
 
 /* [gva, gva + len) one piece at a time, each inside one guest page and one
  * slot, made present (see snapvm_guest_prepare; writable with write): its
@@ -157,6 +169,7 @@ struct snapvm_guest_range {
 	uint64_t gva, len, done;
 	bool write;
 	int error;
+	struct snapvm_prepared prepared;
 };
 const void *snapvm_guest_range_next(struct snapvm_guest_range *range, uint64_t *chunk);
 /* Each piece of [gva, gva + len) of guest-virtual memory, through the
