@@ -17,3 +17,15 @@ $(COMPAT32_HELPER): tests/kselftest/module_compat32.c tests/kselftest/module_tra
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -static $(CFLAGS) -o $@ $<
 $(BUILD)/tests/kselftest/module_test: $(COMPAT32_HELPER) tests/kselftest/module_transcript.h
+
+# linux_clock_test runs this static program (glibc, no vDSO in the guest:
+# every clock call is a system call) on both layouts.
+LX_CLOCK_PROGS := $(BUILD)/tests/kselftest/linux_clock_prog.amd64 \
+	$(BUILD)/tests/kselftest/linux_clock_prog.i386
+$(BUILD)/tests/kselftest/linux_clock_prog.amd64: tests/kselftest/linux_clock_prog.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -o $@ $<
+$(BUILD)/tests/kselftest/linux_clock_prog.i386: tests/kselftest/linux_clock_prog.c
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -static -O2 -Wall -o $@ $<
+$(BUILD)/tests/kselftest/linux_clock_test: $(LX_CLOCK_PROGS)

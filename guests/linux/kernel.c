@@ -155,8 +155,10 @@ long lx_take_snapshot(void)
 	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS * 8));
 	/* Restored: host files of an earlier run are not ours (their handles
 	 * in the restored fd table now give EBADF). */
-	if (r == 1)
+	if (r == 1) {
 		lx_hostcall(LX_HC_FILES_RESET, NULL, 0, NULL, 0);
+		lx_clock_sync(); /* the snapshot's base is the past, its TSC another VM's */
+	}
 	return r;
 }
 
@@ -472,6 +474,7 @@ static void lx_main(void)
 	if (n != (long)sizeof(lx_setup) || lx_setup.version != 1 ||
 	    lx_setup.nmaps > LX_MAX_SEGMENTS || lx_setup.ncopies > LX_MAX_SEGMENTS)
 		lx_panic("linux personality: no program from the host (%ld)", n);
+	lx_clock_sync();
 	if ((uintptr_t)__data_end > LX_USER_MIN)
 		lx_panic("linux personality: image overlaps the user range");
 	lx_mmap_top = LX_USER_TOP - LX_STACK_SIZE - (1U << 20);

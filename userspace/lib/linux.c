@@ -983,6 +983,29 @@ static int64_t hc_time(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	return sizeof(t);
 }
 
+static int64_t hc_clock(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct lx_clock c = {0};
+	struct timespec real, mono, boot;
+	int khz;
+
+	if (cap < sizeof(c))
+		return -EINVAL;
+	/* The rate KVM runs the guest's TSC at; without one, or without the
+	 * clocks, the guest asks LX_HC_TIME for every call instead. */
+	khz = ioctl(sb->vcpu.fd, KVM_GET_TSC_KHZ, 0);
+	if (khz > 0 && !clock_gettime(CLOCK_REALTIME, &real) &&
+	    !clock_gettime(CLOCK_MONOTONIC, &mono) && !clock_gettime(CLOCK_BOOTTIME, &boot)) {
+		c.tsc_khz = (uint64_t)khz;
+		c.realtime_ns = real.tv_sec * 1000000000LL + real.tv_nsec;
+		c.monotonic_ns = mono.tv_sec * 1000000000LL + mono.tv_nsec;
+		c.boottime_ns = boot.tv_sec * 1000000000LL + boot.tv_nsec;
+	}
+	memcpy(out, &c, sizeof(c));
+	return sizeof(c);
+}
+
 static int64_t hc_random(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
 			 void *out, size_t cap)
 {
@@ -1095,19 +1118,13 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 		uint32_t number;
 		snapvm_host_function fn;
 	} fns[] = {
-	    {LX_HC_SETUP, hc_setup},
-	    {LX_HC_IMAGE, hc_image},
-	    {LX_HC_ARGS, hc_args},
-	    {LX_HC_READ, hc_read},
-	    {LX_HC_WRITE, hc_write},
-	    {LX_HC_STDERR, hc_stderr},
-	    {LX_HC_TIME, hc_time},
-	    {LX_HC_RANDOM, hc_random},
-	    {LX_HC_FSTAT, hc_fstat},
-	    {LX_HC_IOCTL, hc_ioctl},
-	    {LX_HC_SLEEP, hc_sleep},
-	    {LX_HC_FILE, hc_file},
-	    {LX_HC_FILES_RESET, hc_files_reset},
+	    {LX_HC_SETUP, hc_setup},   {LX_HC_IMAGE, hc_image},
+	    {LX_HC_ARGS, hc_args},     {LX_HC_READ, hc_read},
+	    {LX_HC_WRITE, hc_write},   {LX_HC_STDERR, hc_stderr},
+	    {LX_HC_TIME, hc_time},     {LX_HC_CLOCK, hc_clock},
+	    {LX_HC_RANDOM, hc_random}, {LX_HC_FSTAT, hc_fstat},
+	    {LX_HC_IOCTL, hc_ioctl},   {LX_HC_SLEEP, hc_sleep},
+	    {LX_HC_FILE, hc_file},     {LX_HC_FILES_RESET, hc_files_reset},
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
