@@ -224,6 +224,22 @@ void lx_boot(struct snapvm_boot_info *bi, uintptr_t stack_top)
 	if (lx_map_kernel(&a, root, bi->scratch_gva, bi->scratch_gpa, bi->scratch_size,
 			  PTE_P | PTE_W | nx))
 		lx_panic("linux personality: out of scratch mapping scratch");
+#if !LX_AMD64
+	/* PAE: the CPU takes the four PDPTEs when CR3 is loaded, and KVM,
+	 * which walks our tables to emulate an instruction, when a restore
+	 * sets the vCPU state: all four exist before and never change. */
+	for (int i = 0; i < 4; i++) {
+		uint64_t *pdpte = (uint64_t *)root_va + i;
+		uintptr_t pd;
+
+		if (*pdpte & PTE_P)
+			continue;
+		pd = lx_alloc_frame(&a);
+		if (!pd)
+			lx_panic("linux personality: no scratch for page directories");
+		*pdpte = lx_frame_pa(&a, pd) | PTE_P;
+	}
+#endif
 #if LX_AMD64
 	wrmsr(0xc0000080, rdmsr(0xc0000080) | (nx ? 1ULL << 11 : 0) | 1); /* NXE, SCE */
 	__asm__ volatile("mov %0, %%cr3" : : "r"(root) : "memory");

@@ -234,7 +234,7 @@ const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chun
 		contiguous = SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1));
 	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
 	host = snapvm_gpa_to_host(r->mem, gpa, *chunk);
-	if (host)
+	if (host && !r->present)
 		r->error = prepare_page(&r->prepared, host, *chunk, r->write);
 	if (!host || r->error)
 		return NULL;

@@ -746,17 +746,6 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 				ret = snapvm_fail(err, EX_DATAERR, "%s: truncated ELF header",
 						  program);
 		}
-		/* Known defect, refused rather than run wrong: restoring an i686
-		 * (PAE) guest stopped at the program's first instruction makes
-		 * KVM fail to emulate its first CPUID. First-read snapshots,
-		 * which stop inside the personality, are unaffected. */
-		if (!ret && lx->layout == SNAPVM_LAYOUT_I686 &&
-		    o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_ENTRY)
-			ret = snapvm_fail(
-			    err, EX_UNAVAILABLE,
-			    "%s: --snapshot-at=entry is not supported for i386 programs "
-			    "yet; use --snapshot-at=first-read",
-			    program);
 		if (!ret)
 			ret = build_setup(lx, err);
 		if (!ret) {
