@@ -274,16 +274,22 @@ long lx_sys_get_thread_area(const uintptr_t *a)
  * instant (LX_HC_CLOCK, between two TSC reads) and the TSC's rate, taken
  * at boot and again whenever a restore resumes us (lx_clock_sync), since a
  * restored base would be the snapshot's time, and another VM's TSC is not
- * ours. Nanoseconds since the base are delta * mult >> CLOCK_SHIFT; the
- * delta never shrinks within a run, so no clock goes backwards.
+ * ours. Nanoseconds since the base are delta * mult >> CLOCK_SHIFT. The
+ * base is also taken again after CLOCK_RESYNC_MS of TSC: the rate KVM
+ * reports need not be the one the host's clocks run at (in the test VM
+ * under load the guest ran seconds ahead), so the error stays within a
+ * fraction of that, at one exit per CLOCK_RESYNC_MS at most. Each clock
+ * answers at least its last answer of this run: none goes backwards.
  */
-#define CLOCK_SHIFT   24
-#define CLOCK_MIN_KHZ 100000 /* below 100 MHz, mult would overflow: ask the host */
+#define CLOCK_SHIFT	24
+#define CLOCK_MIN_KHZ	100000 /* below 100 MHz, mult would overflow: ask the host */
+#define CLOCK_RESYNC_MS 2
 static struct {
-	uint64_t tsc, mult, last;
+	uint64_t tsc, mult, last, resync;
 	int64_t real, mono, boot;
 	int valid;
 } clk;
+static int64_t clk_last[3]; /* real, mono, boot: kept across a resync */
 
 static inline uint64_t rdtsc(void)
 {
@@ -305,6 +311,7 @@ void lx_clock_sync(void)
 		return;
 	clk.tsc = t0 + (t1 - t0) / 2;
 	clk.mult = (1000000ULL << CLOCK_SHIFT) / c.tsc_khz;
+	clk.resync = c.tsc_khz * CLOCK_RESYNC_MS;
 	clk.last = 0;
 	clk.real = c.realtime_ns;
 	clk.mono = c.monotonic_ns;
@@ -319,6 +326,12 @@ static uint64_t clock_delta(void)
 
 	if ((int64_t)d < 0)
 		d = 0;
+	if (d > clk.resync) {
+		lx_clock_sync();
+		d = clk.valid ? rdtsc() - clk.tsc : 0;
+		if ((int64_t)d < 0)
+			d = 0;
+	}
 	ns = (d >> CLOCK_SHIFT) * clk.mult +
 	     (((d & ((1ULL << CLOCK_SHIFT) - 1)) * clk.mult) >> CLOCK_SHIFT);
 	if (ns < clk.last)
@@ -335,6 +348,18 @@ static void from_ns(int64_t ns, struct lx_time *t)
 		t->sec--, t->nsec += 1000000000;
 }
 
+/* base + the delta, never less than this clock's last answer. */
+static void answer(int i, const int64_t *base, struct lx_time *t)
+{
+	uint64_t d = clock_delta(); /* may take a new base */
+	int64_t ns = *base + (int64_t)d;
+
+	if (ns < clk_last[i])
+		ns = clk_last[i];
+	clk_last[i] = ns;
+	from_ns(ns, t);
+}
+
 static long now(uintptr_t which, struct lx_time *t)
 {
 	uint32_t c = (uint32_t)which;
@@ -346,18 +371,18 @@ static long now(uintptr_t which, struct lx_time *t)
 		case 0: /* CLOCK_REALTIME */
 		case 5: /* CLOCK_REALTIME_COARSE */
 		case 8: /* CLOCK_REALTIME_ALARM */
-			from_ns(clk.real + (int64_t)clock_delta(), t);
+			answer(0, &clk.real, t);
 			return 0;
 		case 1: /* CLOCK_MONOTONIC */
 		case 2: /* CPU-time clocks: the monotonic one, as the host did */
 		case 3:
 		case 4: /* CLOCK_MONOTONIC_RAW */
 		case 6: /* CLOCK_MONOTONIC_COARSE */
-			from_ns(clk.mono + (int64_t)clock_delta(), t);
+			answer(1, &clk.mono, t);
 			return 0;
 		case 7: /* CLOCK_BOOTTIME */
 		case 9: /* CLOCK_BOOTTIME_ALARM */
-			from_ns(clk.boot + (int64_t)clock_delta(), t);
+			answer(2, &clk.boot, t);
 			return 0;
 		}
 	}
