@@ -61,6 +61,11 @@ struct lx_sigstate {
 	uint32_t reserved;
 };
 
+/* The guest's own clock: the host's clocks now and the rate of the TSC the
+ * guest reads (struct lx_clock), asked at boot and after every restore, so
+ * that clock_gettime, gettimeofday and time make no VM exit. */
+#define LX_HC_CLOCK 0x4c58000f
+
 /* LX_HC_READ's result when the host wants a snapshot before this read
  * (--snapshot-at=first-read): the personality takes it (SNAPSHOT) and then
  * reads again. */
@@ -132,6 +137,13 @@ struct lx_io {
 
 struct lx_time {
 	int64_t sec, nsec;
+};
+
+/* LX_HC_CLOCK's output. tsc_khz 0: no TSC rate to trust (LX_HC_TIME then
+ * answers every call). */
+struct lx_clock {
+	uint64_t tsc_khz;
+	int64_t realtime_ns, monotonic_ns, boottime_ns;
 };
 
 struct lx_stat {

@@ -49,3 +49,14 @@ $(BUILD)/tests/kselftest/linux_probe.amd64: tests/kselftest/linux_probe.c guests
 	@mkdir -p $(dir $@)
 	$(CC) -m64 $(LINUX_PROBE_FLAGS) -o $@ $< -lgcc
 $(BUILD)/tests/kselftest/linux_probe_test: $(LINUX_PROBES)
+# linux_clock_test runs this static program (glibc, no vDSO in the guest:
+# every clock call is a system call) on both layouts.
+LX_CLOCK_PROGS := $(BUILD)/tests/kselftest/linux_clock_prog.amd64 \
+	$(BUILD)/tests/kselftest/linux_clock_prog.i386
+$(BUILD)/tests/kselftest/linux_clock_prog.amd64: tests/kselftest/linux_clock_prog.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -o $@ $<
+$(BUILD)/tests/kselftest/linux_clock_prog.i386: tests/kselftest/linux_clock_prog.c
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -static -O2 -Wall -o $@ $<
+$(BUILD)/tests/kselftest/linux_clock_test: $(LX_CLOCK_PROGS)

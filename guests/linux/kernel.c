@@ -161,6 +161,7 @@ long lx_take_snapshot(void)
 	if (r == 1) {
 		lx_hostcall(LX_HC_FILES_RESET, NULL, 0, NULL, 0);
 		lx_signals_restored();
+		lx_clock_sync(); /* the snapshot's base is the past, its TSC another VM's */
 	}
 	return r;
 }
@@ -227,6 +228,22 @@ void lx_boot(struct snapvm_boot_info *bi, uintptr_t stack_top)
 	if (lx_map_kernel(&a, root, bi->scratch_gva, bi->scratch_gpa, bi->scratch_size,
 			  PTE_P | PTE_W | nx))
 		lx_panic("linux personality: out of scratch mapping scratch");
+#if !LX_AMD64
+	/* PAE: the CPU takes the four PDPTEs when CR3 is loaded, and KVM,
+	 * which walks our tables to emulate an instruction, when a restore
+	 * sets the vCPU state: all four exist before and never change. */
+	for (int i = 0; i < 4; i++) {
+		uint64_t *pdpte = (uint64_t *)root_va + i;
+		uintptr_t pd;
+
+		if (*pdpte & PTE_P)
+			continue;
+		pd = lx_alloc_frame(&a);
+		if (!pd)
+			lx_panic("linux personality: no scratch for page directories");
+		*pdpte = lx_frame_pa(&a, pd) | PTE_P;
+	}
+#endif
 #if LX_AMD64
 	wrmsr(0xc0000080, rdmsr(0xc0000080) | (nx ? 1ULL << 11 : 0) | 1); /* NXE, SCE */
 	__asm__ volatile("mov %0, %%cr3" : : "r"(root) : "memory");
@@ -481,6 +498,7 @@ static void lx_main(void)
 	if (n != (long)sizeof(lx_setup) || lx_setup.version != 1 ||
 	    lx_setup.nmaps > LX_MAX_SEGMENTS || lx_setup.ncopies > LX_MAX_SEGMENTS)
 		lx_panic("linux personality: no program from the host (%ld)", n);
+	lx_clock_sync();
 	if ((uintptr_t)__data_end > LX_USER_MIN)
 		lx_panic("linux personality: image overlaps the user range");
 	lx_mmap_top = LX_USER_TOP - LX_STACK_SIZE - (1U << 20);

@@ -102,6 +102,8 @@ size_t strlen(const char *s);
 
 long lx_hypercall(uintptr_t nr, uintptr_t a0, uintptr_t a1);
 long lx_take_snapshot(void);
+/* Take the host's clocks and the TSC rate afresh (boot, every restore). */
+void lx_clock_sync(void);
 long lx_hostcall(uint32_t fn, const void *in, size_t in_len, void *out, size_t out_cap);
 __attribute__((noreturn)) void lx_exit(int status);
 __attribute__((noreturn, format(printf, 1, 2))) void lx_panic(const char *fmt, ...);

@@ -71,10 +71,31 @@ int snapvm_guest_prepare(const void *host, uint64_t len, bool write)
 	return 0;
 }
 
+/* snapvm_guest_prepare for [host, host + len), which lies inside one host
+ * page, skipped when prepared says that page was made present already. */
+static int prepare_page(struct snapvm_prepared *prepared, const void *host, uint64_t len,
+			bool write)
+{
+	uintptr_t page = (uintptr_t)host & ~(uintptr_t)(SNAPVM_PAGE - 1);
+	int errnum;
+
+	if (prepared)
+		for (unsigned int i = 0; i < SNAPVM_PREPARED_CACHE; i++)
+			if ((prepared->page[i] & ~(uintptr_t)1) == page &&
+			    (!write || (prepared->page[i] & 1)))
+				return 0;
+	errnum = snapvm_guest_prepare(host, len, write);
+	if (!errnum && prepared) {
+		prepared->page[prepared->next] = page | write;
+		prepared->next = (prepared->next + 1) % SNAPVM_PREPARED_CACHE;
+	}
+	return errnum;
+}
+
 /* One page-table entry: 0, -1 when gpa is outside guest memory, or the
  * errno of a page that cannot be made present. */
-static int read_entry(const struct snapvm_guest_memory *mem, uint64_t gpa, size_t size,
-		      uint64_t *entry)
+static int read_entry(const struct snapvm_guest_memory *mem, struct snapvm_prepared *prepared,
+		      uint64_t gpa, size_t size, uint64_t *entry)
 {
 	const void *p = snapvm_gpa_to_host(mem, gpa, size);
 	uint32_t e32;
@@ -82,7 +103,7 @@ static int read_entry(const struct snapvm_guest_memory *mem, uint64_t gpa, size_
 
 	if (!p)
 		return -1;
-	errnum = snapvm_guest_prepare(p, size, false);
+	errnum = prepare_page(prepared, p, size, false);
 	if (errnum)
 		return errnum;
 	if (size == sizeof(e32)) {
@@ -94,14 +115,16 @@ static int read_entry(const struct snapvm_guest_memory *mem, uint64_t gpa, size_
 	return 0;
 }
 
-static int read_entry64(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
+static int read_entry64(const struct snapvm_guest_memory *mem, struct snapvm_prepared *prepared,
+			uint64_t gpa, uint64_t *entry)
 {
-	return read_entry(mem, gpa, sizeof(uint64_t), entry);
+	return read_entry(mem, prepared, gpa, sizeof(uint64_t), entry);
 }
 
-static int read_entry32(const struct snapvm_guest_memory *mem, uint64_t gpa, uint64_t *entry)
+static int read_entry32(const struct snapvm_guest_memory *mem, struct snapvm_prepared *prepared,
+			uint64_t gpa, uint64_t *entry)
 {
-	return read_entry(mem, gpa, sizeof(uint32_t), entry);
+	return read_entry(mem, prepared, gpa, sizeof(uint32_t), entry);
 }
 
 static int done(uint64_t frame, uint64_t gva, uint64_t page_size, uint64_t *gpa,
@@ -115,32 +138,34 @@ static int done(uint64_t frame, uint64_t gva, uint64_t page_size, uint64_t *gpa,
 }
 
 /* Legacy 32-bit paging: two levels of 4-byte entries, optional 4 MiB pages. */
-static int walk32(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
-		  uint64_t gva, uint64_t *gpa, uint64_t *contiguous)
+static int walk32(const struct snapvm_guest_memory *mem, struct snapvm_prepared *prepared,
+		  const struct snapvm_paging *paging, uint64_t gva, uint64_t *gpa,
+		  uint64_t *contiguous)
 {
 	uint64_t pde, pte;
 	int ret;
 
-	ret = read_entry32(mem, (paging->cr3 & PTE_ADDR_32) + ((gva >> 22) & 0x3ff) * 4, &pde);
+	ret = read_entry32(mem, prepared, (paging->cr3 & PTE_ADDR_32) + ((gva >> 22) & 0x3ff) * 4,
+			   &pde);
 	if (ret || !(pde & PTE_P))
 		return ret ? ret : -1;
 	if ((pde & PTE_PS) && (paging->cr4 & CR4_PSE))
 		return done((pde & PDE_4M_ADDR) | ((pde & PDE_4M_HIGH) << 19), gva, 4ULL << 20, gpa,
 			    contiguous);
-	ret = read_entry32(mem, (pde & PTE_ADDR_32) + ((gva >> 12) & 0x3ff) * 4, &pte);
+	ret = read_entry32(mem, prepared, (pde & PTE_ADDR_32) + ((gva >> 12) & 0x3ff) * 4, &pte);
 	if (ret || !(pte & PTE_P))
 		return ret ? ret : -1;
 	return done(pte & PTE_ADDR_32, gva, SNAPVM_PAGE, gpa, contiguous);
 }
 
 /* PAE and 4-level paging share the 8-byte entry format below the top. */
-static int walk64(const struct snapvm_guest_memory *mem, uint64_t table, int level, uint64_t gva,
-		  uint64_t *gpa, uint64_t *contiguous)
+static int walk64(const struct snapvm_guest_memory *mem, struct snapvm_prepared *prepared,
+		  uint64_t table, int level, uint64_t gva, uint64_t *gpa, uint64_t *contiguous)
 {
 	for (; level >= 0; level--) {
 		unsigned int shift = 12 + 9 * (unsigned int)level;
 		uint64_t entry;
-		int ret = read_entry64(mem, table + ((gva >> shift) & 0x1ff) * 8, &entry);
+		int ret = read_entry64(mem, prepared, table + ((gva >> shift) & 0x1ff) * 8, &entry);
 
 		if (ret || !(entry & PTE_P))
 			return ret ? ret : -1;
@@ -159,6 +184,13 @@ static int walk64(const struct snapvm_guest_memory *mem, uint64_t table, int lev
 int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
 		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous)
 {
+	return snapvm_gva_to_gpa_cached(mem, paging, gva, gpa, contiguous, NULL);
+}
+
+int snapvm_gva_to_gpa_cached(const struct snapvm_guest_memory *mem,
+			     const struct snapvm_paging *paging, uint64_t gva, uint64_t *gpa,
+			     uint64_t *contiguous, struct snapvm_prepared *prepared)
+{
 	bool long_mode = paging->efer & EFER_LMA;
 	uint64_t pdpte;
 	int ret;
@@ -171,14 +203,15 @@ int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm
 		/* 48-bit canonical addresses only; 5-level paging is not ours. */
 		if ((paging->cr4 & CR4_LA57) || ((int64_t)(gva << 16) >> 16) != (int64_t)gva)
 			return -1;
-		return walk64(mem, paging->cr3 & PTE_ADDR_64, 3, gva, gpa, contiguous);
+		return walk64(mem, prepared, paging->cr3 & PTE_ADDR_64, 3, gva, gpa, contiguous);
 	}
 	if (!(paging->cr4 & CR4_PAE))
-		return walk32(mem, paging, gva, gpa, contiguous);
-	ret = read_entry64(mem, (paging->cr3 & PAE_PDPT_ALN) + ((gva >> 30) & 3) * 8, &pdpte);
+		return walk32(mem, prepared, paging, gva, gpa, contiguous);
+	ret = read_entry64(mem, prepared, (paging->cr3 & PAE_PDPT_ALN) + ((gva >> 30) & 3) * 8,
+			   &pdpte);
 	if (ret || !(pdpte & PTE_P))
 		return ret ? ret : -1;
-	return walk64(mem, pdpte & PTE_ADDR_64, 1, gva, gpa, contiguous);
+	return walk64(mem, prepared, pdpte & PTE_ADDR_64, 1, gva, gpa, contiguous);
 }
 
 const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chunk)
@@ -189,7 +222,7 @@ const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chun
 
 	if (r->done == r->len || gva < r->gva || r->error)
 		return NULL;
-	ret = snapvm_gva_to_gpa(r->mem, r->paging, gva, &gpa, &contiguous);
+	ret = snapvm_gva_to_gpa_cached(r->mem, r->paging, gva, &gpa, &contiguous, &r->prepared);
 	if (ret) {
 		r->error = ret > 0 ? ret : 0;
 		return NULL;
@@ -201,8 +234,8 @@ const void *snapvm_guest_range_next(struct snapvm_guest_range *r, uint64_t *chun
 		contiguous = SNAPVM_PAGE - (gpa & (SNAPVM_PAGE - 1));
 	*chunk = contiguous < r->len - r->done ? contiguous : r->len - r->done;
 	host = snapvm_gpa_to_host(r->mem, gpa, *chunk);
-	if (host)
-		r->error = snapvm_guest_prepare(host, *chunk, r->write);
+	if (host && !r->present)
+		r->error = prepare_page(&r->prepared, host, *chunk, r->write);
 	if (!host || r->error)
 		return NULL;
 	r->done += *chunk;

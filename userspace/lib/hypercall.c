@@ -214,8 +214,8 @@ static void *writable_next(struct snapvm_sandbox *sb, struct snapvm_guest_range 
 	const struct snapvm_guest_slot *slot;
 	void *host;
 
-	if (r->done == r->len ||
-	    snapvm_gva_to_gpa(&sb->memory, r->paging, r->gva + r->done, &gpa, &contiguous))
+	if (r->done == r->len || snapvm_gva_to_gpa_cached(&sb->memory, r->paging, r->gva + r->done,
+							  &gpa, &contiguous, &r->prepared))
 		return NULL;
 	slot = &sb->memory.slots[SNAPVM_SLOT_SCRATCH];
 	if (gpa >= slot->gpa && gpa - slot->gpa < slot->size) {
@@ -233,6 +233,42 @@ static void *writable_next(struct snapvm_sandbox *sb, struct snapvm_guest_range 
 		pending[page / 64] |= 1ULL << (page % 64);
 	}
 	return host;
+}
+
+/*
+ * A host call's output range checked (mapped, writable by the host) and
+ * made present before the host function runs, with one madvise per run of
+ * host-contiguous pages rather than one per page: a program pulled through
+ * a 64 KiB buffer is then a call per buffer, not sixteen. A run that
+ * cannot be made present is walked again page by page, which stops at the
+ * page that failed (out->done, out->error say which).
+ */
+static void writable_prepare(struct snapvm_sandbox *sb, struct snapvm_guest_range *out)
+{
+	uintptr_t run = 0, end = 0;
+	uint64_t run_done = 0, chunk;
+	void *p;
+
+	out->present = true;
+	for (;;) {
+		p = writable_next(sb, out, &chunk, false);
+		if (p && (uintptr_t)p == end) {
+			end += chunk;
+			continue;
+		}
+		if (end > run && snapvm_guest_prepare((void *)run, end - run, true)) {
+			out->present = false;
+			out->done = run_done;
+			while (writable_next(sb, out, &chunk, false))
+				;
+			return;
+		}
+		if (!p)
+			return;
+		run = (uintptr_t)p;
+		end = run + chunk;
+		run_done = out->done - chunk;
+	}
 }
 
 /* HOST_CALL(function, in_gva, in_len, out_gva; out_cap in EBP/RBP). */
@@ -276,8 +312,7 @@ static int hc_host_call(struct snapvm_sandbox *sb, struct hypercall *hc,
 	 * mapped, the output mapped where the host may write it. */
 	for (copied = 0; (from = snapvm_guest_range_next(&in, &chunk)); copied += chunk)
 		memcpy(sb->host_in + copied, from, chunk);
-	while (writable_next(sb, &out, &chunk, false))
-		;
+	writable_prepare(sb, &out);
 	if (in.error)
 		return -snapvm_guest_memory_failed(sb, err, "HOST_CALL's input", in.gva + in.done,
 						   in.error);

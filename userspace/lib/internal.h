@@ -145,18 +145,32 @@ int snapvm_guest_prepare(const void *host, uint64_t len, bool write);
  * a positive errno when a page table's page cannot be made present. */
 int snapvm_gva_to_gpa(const struct snapvm_guest_memory *mem, const struct snapvm_paging *paging,
 		      uint64_t gva, uint64_t *gpa, uint64_t *contiguous);
+/* Host pages already made present during one VM exit (nothing takes a
+ * page away before the guest runs again): a walk of many pages asks
+ * madvise once per page table and data page, not once per entry read. A
+ * zeroed one is empty; never keep one across a guest run or a restore. */
+#define SNAPVM_PREPARED_CACHE 8
+struct snapvm_prepared {
+	uintptr_t page[SNAPVM_PREPARED_CACHE]; /* host page | 1 when writable */
+	unsigned int next;
+};
+int snapvm_gva_to_gpa_cached(const struct snapvm_guest_memory *mem,
+			     const struct snapvm_paging *paging, uint64_t gva, uint64_t *gpa,
+			     uint64_t *contiguous, struct snapvm_prepared *prepared);
 
 /* [gva, gva + len) one piece at a time, each inside one guest page and one
  * slot, made present (see snapvm_guest_prepare; writable with write): its
  * host address and *chunk bytes, or NULL at the end, at the first byte that
  * is not mapped (done then says how far it got) or at the first page that
- * cannot be made present (error then holds its errno, and stays). */
+ * cannot be made present (error then holds its errno, and stays). present:
+ * the caller made the pages present already (no madvise per piece). */
 struct snapvm_guest_range {
 	const struct snapvm_guest_memory *mem;
 	const struct snapvm_paging *paging;
 	uint64_t gva, len, done;
-	bool write;
+	bool write, present;
 	int error;
+	struct snapvm_prepared prepared;
 };
 const void *snapvm_guest_range_next(struct snapvm_guest_range *range, uint64_t *chunk);
 /* Each piece of [gva, gva + len) of guest-virtual memory, through the
@@ -425,7 +439,7 @@ struct snapvm_exit {
 		} mmio;
 		struct kvm_debug_exit_arch debug; /* exception, pc, dr6, dr7 */
 	};
-	char description[160]; /* SNAPVM_EXIT_OTHER */
+	char description[320]; /* SNAPVM_EXIT_OTHER */
 };
 
 /* The vCPU state policy (vcpu_state.c, below kvm.c). The MSRs a state may
@@ -475,6 +489,13 @@ int snapvm_kvm_vcpu_reset_tsc(struct snapvm_kvm_vcpu *vcpu, struct snapvm_error 
 /* Sets what state->parts says; a pending I/O completion is finished first
  * so that it cannot act on the new state. */
 int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_vcpu_state *state,
+			      struct snapvm_error *err);
+/* A PAE guest's PDPTEs handed to KVM (kvm_vcpu.c says why). */
+int snapvm_kvm_vcpu_set_pdptrs(struct snapvm_kvm_vcpu *vcpu, const struct kvm_sregs *sregs,
+			       const uint64_t pdpte[4], struct snapvm_error *err);
+/* snapvm_kvm_vcpu_set_pdptrs from the sandbox's memory, when state is a
+ * PAE guest's (sandbox.c). */
+int snapvm_sandbox_set_pdptrs(struct snapvm_sandbox *sb, const struct snapvm_vcpu_state *state,
 			      struct snapvm_error *err);
 /* Everything: regs, sregs, FPU/XSAVE, XCRs, MSRs, events, debug registers. */
 int snapvm_kvm_vcpu_get_state(struct snapvm_kvm_vcpu *vcpu, struct snapvm_vcpu_state *state,

@@ -554,14 +554,66 @@ static void describe_other(struct kvm_run *run, struct snapvm_exit *exit)
 			 "%s: the CPU refused the vCPU state (hardware reason 0x%llx)", name,
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
-	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(exit->description, sizeof(exit->description), "%s: %s (suberror %u)", name,
-			 internal_error_name(run->internal.suberror), run->internal.suberror);
+	case KVM_EXIT_INTERNAL_ERROR: {
+		int n = snprintf(
+		    exit->description, sizeof(exit->description), "%s: %s (suberror %u)", name,
+		    internal_error_name(run->internal.suberror), run->internal.suberror);
+
+		/* KVM's words (for an emulation failure: flags, length and
+		 * bytes of the instruction, then the exit's reason and info). */
+		for (unsigned int i = 0; i < run->internal.ndata && i < 9 && n > 0 &&
+					 (size_t)n < sizeof(exit->description);
+		     i++)
+			n += snprintf(exit->description + n, sizeof(exit->description) - n,
+				      "%s0x%llx", i ? " " : ", data ",
+				      (unsigned long long)run->internal.data[i]);
 		break;
+	}
 	default:
 		snprintf(exit->description, sizeof(exit->description), "unhandled exit %u (%s)",
 			 run->exit_reason, name);
 	}
+}
+
+/*
+ * PAE's four PDPTEs as KVM keeps them, given rather than read: KVM reads
+ * them from memory when the vCPU state is set, and takes none when one has
+ * a reserved bit set. QEMU's TCG (the test VM) sets the accessed bit in
+ * them, which PAE reserves, so a restored i686 guest kept zeros there and
+ * KVM's own walks of its tables (to skip a CPUID without NRIPS, say)
+ * failed. The other reserved bits (1-2, 5-8) go too. Without SREGS2
+ * (before Linux 5.16) KVM reads them itself, as before.
+ */
+int snapvm_kvm_vcpu_set_pdptrs(struct snapvm_kvm_vcpu *vcpu, const struct kvm_sregs *s,
+			       const uint64_t pdpte[4], struct snapvm_error *err)
+{
+#ifdef KVM_SREGS2_FLAGS_PDPTRS_VALID
+	struct kvm_sregs2 s2 = {.cs = s->cs,
+				.ds = s->ds,
+				.es = s->es,
+				.fs = s->fs,
+				.gs = s->gs,
+				.ss = s->ss,
+				.tr = s->tr,
+				.ldt = s->ldt,
+				.gdt = s->gdt,
+				.idt = s->idt,
+				.cr0 = s->cr0,
+				.cr2 = s->cr2,
+				.cr3 = s->cr3,
+				.cr4 = s->cr4,
+				.cr8 = s->cr8,
+				.efer = s->efer,
+				.apic_base = s->apic_base,
+				.flags = KVM_SREGS2_FLAGS_PDPTRS_VALID};
+
+	for (int i = 0; i < 4; i++)
+		s2.pdptrs[i] = pdpte[i] & ~0x1e6ULL;
+	/* ENOTTY: a KVM without SREGS2, which reads them itself. */
+	if (ioctl(vcpu->fd, KVM_SET_SREGS2, &s2) != 0 && errno != ENOTTY)
+		return snapvm_fail_errno(err, EX_OSERR, errno, "KVM_SET_SREGS2 (PAE PDPTEs)");
+#endif
+	return 0;
 }
 
 int snapvm_kvm_vcpu_run(struct snapvm_kvm_vcpu *vcpu, struct snapvm_exit *exit,

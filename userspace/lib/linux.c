@@ -167,17 +167,76 @@ static int classify(const unsigned char *f, size_t size, bool *is_linux, bool *d
 	return 0;
 }
 
+/* How far into the file classify() reads: the program headers and the
+ * notes (0 when the header is not one it would look at). */
+static uint64_t classify_extent(const unsigned char *f, size_t size)
+{
+	bool is64 = size >= EI_NIDENT && f[EI_CLASS] == ELFCLASS64;
+	uint64_t phoff, end;
+	unsigned phnum, phentsize;
+
+	if (size < (is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)) || memcmp(f, ELFMAG, SELFMAG))
+		return 0;
+	if (is64) {
+		const Elf64_Ehdr *e = (const void *)f;
+
+		phoff = e->e_phoff, phnum = e->e_phnum, phentsize = e->e_phentsize;
+	} else {
+		const Elf32_Ehdr *e = (const void *)f;
+
+		phoff = e->e_phoff, phnum = e->e_phnum, phentsize = e->e_phentsize;
+	}
+	end = phoff + (uint64_t)phnum * phentsize;
+	if (end > size)
+		return end;
+	for (unsigned i = 0; i < phnum; i++) {
+		const unsigned char *ph = f + phoff + (uint64_t)i * phentsize;
+		uint64_t noff, nsz;
+		uint32_t type;
+
+		memcpy(&type, ph, 4);
+		if (type != PT_NOTE || phentsize < (is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+			continue;
+		if (is64)
+			noff = ((const Elf64_Phdr *)(const void *)ph)->p_offset,
+			nsz = ((const Elf64_Phdr *)(const void *)ph)->p_filesz;
+		else
+			noff = ((const Elf32_Phdr *)(const void *)ph)->p_offset,
+			nsz = ((const Elf32_Phdr *)(const void *)ph)->p_filesz;
+		if (noff + nsz > end && noff + nsz >= noff)
+			end = noff + nsz;
+	}
+	return end;
+}
+
+/* Only the headers and notes are read (a first page normally holds them):
+ * the launcher asks this of every program it runs, and reading a whole
+ * 2 MB busybox for it cost more than a native start of busybox. */
 int snapvm_linux_classify(const char *path, bool *is_linux, struct snapvm_error *err)
 {
+	unsigned char head[16384];
+	uint64_t size, len;
 	void *buf;
-	size_t size;
+	size_t whole;
 	bool dynamic;
-	int ret = snapvm_read_file(path, 0, &buf, &size, err);
+	int fd, ret = snapvm_input_open(path, 0, &fd, &size, err);
 
 	*is_linux = false;
 	if (ret)
 		return ret;
-	classify(buf, size, is_linux, &dynamic);
+	len = size < sizeof(head) ? size : sizeof(head);
+	ret = snapvm_input_read(fd, path, head, len, 0, err);
+	close(fd);
+	if (ret)
+		return ret;
+	if (classify_extent(head, len) <= len) {
+		classify(head, len, is_linux, &dynamic);
+		return 0;
+	}
+	ret = snapvm_read_file(path, 0, &buf, &whole, err);
+	if (ret)
+		return ret;
+	classify(buf, whole, is_linux, &dynamic);
 	free(buf);
 	return 0;
 }
@@ -812,17 +871,6 @@ int snapvm_linux_create(const char *program, const struct snapvm_linux_options *
 				ret = snapvm_fail(err, EX_DATAERR, "%s: truncated ELF header",
 						  program);
 		}
-		/* Known defect, refused rather than run wrong: restoring an i686
-		 * (PAE) guest stopped at the program's first instruction makes
-		 * KVM fail to emulate its first CPUID. First-read snapshots,
-		 * which stop inside the personality, are unaffected. */
-		if (!ret && lx->layout == SNAPVM_LAYOUT_I686 &&
-		    o->snapshot_at == SNAPVM_LINUX_SNAPSHOT_ENTRY)
-			ret = snapvm_fail(
-			    err, EX_UNAVAILABLE,
-			    "%s: --snapshot-at=entry is not supported for i386 programs "
-			    "yet; use --snapshot-at=first-read",
-			    program);
 		if (!ret)
 			ret = build_setup(lx, err);
 		if (!ret) {
@@ -1069,6 +1117,29 @@ static int64_t hc_time(void *ctx, struct snapvm_sandbox *sb, const void *in, siz
 	return sizeof(t);
 }
 
+static int64_t hc_clock(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
+			void *out, size_t cap)
+{
+	struct lx_clock c = {0};
+	struct timespec real, mono, boot;
+	int khz;
+
+	if (cap < sizeof(c))
+		return -EINVAL;
+	/* The rate KVM runs the guest's TSC at; without one, or without the
+	 * clocks, the guest asks LX_HC_TIME for every call instead. */
+	khz = ioctl(sb->vcpu.fd, KVM_GET_TSC_KHZ, 0);
+	if (khz > 0 && !clock_gettime(CLOCK_REALTIME, &real) &&
+	    !clock_gettime(CLOCK_MONOTONIC, &mono) && !clock_gettime(CLOCK_BOOTTIME, &boot)) {
+		c.tsc_khz = (uint64_t)khz;
+		c.realtime_ns = real.tv_sec * 1000000000LL + real.tv_nsec;
+		c.monotonic_ns = mono.tv_sec * 1000000000LL + mono.tv_nsec;
+		c.boottime_ns = boot.tv_sec * 1000000000LL + boot.tv_nsec;
+	}
+	memcpy(out, &c, sizeof(c));
+	return sizeof(c);
+}
+
 static int64_t hc_random(void *ctx, struct snapvm_sandbox *sb, const void *in, size_t in_len,
 			 void *out, size_t cap)
 {
@@ -1253,6 +1324,7 @@ int snapvm_linux_attach(struct snapvm_linux *lx, struct snapvm_sandbox *sb,
 	    {LX_HC_WRITE, hc_write},
 	    {LX_HC_STDERR, hc_stderr},
 	    {LX_HC_TIME, hc_time},
+	    {LX_HC_CLOCK, hc_clock},
 	    {LX_HC_RANDOM, hc_random},
 	    {LX_HC_FSTAT, hc_fstat},
 	    {LX_HC_IOCTL, hc_ioctl},

@@ -123,6 +123,10 @@ int snapvm_sandbox_restore(struct snapvm_sandbox *sb, struct snapvm_error *err)
 						    sb->scratch_dirty, err);
 	if (scratch_done < 0)
 		return restore_failed(sb, (int)-scratch_done, err);
+	/* A PAE guest's PDPTEs from the memory just put back. */
+	ret = snapvm_sandbox_set_pdptrs(sb, sb->origin, err);
+	if (ret)
+		return restore_failed(sb, ret, err);
 	memset(sb->scratch_dirty, 0, snapvm_bitmap_words(scratch_pages) * sizeof(uint64_t));
 	if (sb->view_private) {
 		view_done = restore_view_pages(sb, sb->view_dirty);
