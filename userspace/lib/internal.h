@@ -494,7 +494,7 @@ int snapvm_kvm_vcpu_set_state(struct snapvm_kvm_vcpu *vcpu, const struct snapvm_
 int snapvm_kvm_vcpu_set_pdptrs(struct snapvm_kvm_vcpu *vcpu, const struct kvm_sregs *sregs,
 			       const uint64_t pdpte[4], struct snapvm_error *err);
 /* snapvm_kvm_vcpu_set_pdptrs from the sandbox's memory, when state is a
- * PAE guest's (sandbox.c). */
+ * PAE guest's (restore.c). */
 int snapvm_sandbox_set_pdptrs(struct snapvm_sandbox *sb, const struct snapvm_vcpu_state *state,
 			      struct snapvm_error *err);
 /* Everything: regs, sregs, FPU/XSAVE, XCRs, MSRs, events, debug registers. */

@@ -231,23 +231,6 @@ static int create_scratch(struct snapvm_sandbox *sb, struct snapvm_error *err)
 	return filled < 0 ? (int)-filled : 0;
 }
 
-int snapvm_sandbox_set_pdptrs(struct snapvm_sandbox *sb, const struct snapvm_vcpu_state *state,
-			      struct snapvm_error *err)
-{
-	const struct kvm_sregs *s = &state->sregs;
-	uint64_t pdpte[4];
-	const void *host;
-
-	/* Paging on, PAE, not long mode. */
-	if (!(s->cr0 & (1ULL << 31)) || !(s->cr4 & (1ULL << 5)) || (s->efer & (1ULL << 10)))
-		return 0;
-	host = snapvm_gpa_to_host(&sb->memory, s->cr3 & 0xffffffe0ULL, sizeof(pdpte));
-	if (!host || snapvm_guest_prepare(host, sizeof(pdpte), false))
-		return 0; /* KVM reads them itself, and says so */
-	memcpy(pdpte, host, sizeof(pdpte));
-	return snapvm_kvm_vcpu_set_pdptrs(&sb->vcpu, s, pdpte, err);
-}
-
 int snapvm_sandbox_create(struct snapvm_snapshot *snap,
 			  const struct snapvm_sandbox_options *options, struct snapvm_sandbox **out,
 			  struct snapvm_error *err)
