@@ -133,6 +133,29 @@ TEST_F(snapfile, round_trip)
 }
 
 /* Every byte counts: one flipped bit anywhere fails the checksum. */
+/* Zero pages are holes in the file (a scratch is mostly zeros) and read
+ * back as zeros; the pages around them keep their bytes. */
+TEST_F(snapfile, zero_pages_are_holes)
+{
+	uint64_t page = SNAPVM_GUEST_PAGE_SIZE, size = variant->scratch_size;
+	struct snapvm_error err;
+	struct snapfile file;
+	struct stat st;
+
+	memset(self->scratch, 0, size);
+	memset(self->scratch + page, 0xa5, page);
+	self->scratch[size - 1] = 1;
+	ASSERT_EQ(0, snapfile_save(self->path, &self->contents, &err)) TH_LOG("%s", err.message);
+	ASSERT_EQ(0, stat(self->path, &st));
+	EXPECT_LT((uint64_t)st.st_blocks * 512, size / 2)
+	TH_LOG("%lld bytes allocated for a %llu-byte scratch", (long long)st.st_blocks * 512,
+	       (unsigned long long)size);
+	ASSERT_EQ(0, snapfile_open(self->path, 0, &file, &err)) TH_LOG("%s", err.message);
+	EXPECT_EQ(0, memcmp(self->scratch, file.contents.scratch, size));
+	EXPECT_EQ(0, memcmp(self->snapshot, file.contents.snapshot, 3 * page));
+	snapfile_close(&file);
+}
+
 TEST_F(snapfile, flipped_byte_is_refused)
 {
 	const off_t offsets[] = {
@@ -461,6 +484,46 @@ TEST(crc64_matches_the_xz_check_value)
 {
 	/* The standard check value of CRC-64/XZ for "123456789". */
 	EXPECT_EQ(0x995dc9bbdf1939faULL, snapfile_crc64(0, "123456789", 9));
+}
+
+/* CRC-64/XZ one byte at a time, as the format defines it. */
+static uint64_t crc64_bytewise(uint64_t crc, const unsigned char *p, size_t len)
+{
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ ((crc & 1) ? 0xc96c5795d7870f42ULL : 0);
+	}
+	return ~crc;
+}
+
+/* Zero pages take a shortcut (one matrix per page): the same checksum as
+ * byte by byte, wherever the zeros start, and in pieces. */
+TEST(crc64_of_zero_pages_matches_bytewise)
+{
+	size_t size = 9 * 4096 + 123;
+	unsigned char *buf = calloc(1, size + 8);
+
+	ASSERT_NE(NULL, buf);
+	srand(7);
+	for (size_t i = 0; i < 4096 + 17; i++) /* a page and a bit of data */
+		buf[i] = (unsigned char)rand();
+	for (size_t i = 5 * 4096 + 100; i < 5 * 4096 + 300; i++)
+		buf[i] = (unsigned char)rand();
+	for (size_t start = 0; start < 9; start++) {
+		uint64_t want = crc64_bytewise(0, buf + start, size - start);
+		uint64_t piecewise = snapfile_crc64(0, buf + start, 4096 * 3 + 5);
+
+		EXPECT_EQ(want, snapfile_crc64(0, buf + start, size - start));
+		piecewise = snapfile_crc64(piecewise, buf + start + 4096 * 3 + 5,
+					   size - start - (4096 * 3 + 5));
+		EXPECT_EQ(want, piecewise);
+	}
+	memset(buf, 0, size);
+	EXPECT_EQ(crc64_bytewise(0, buf, size), snapfile_crc64(0, buf, size));
+	EXPECT_EQ(crc64_bytewise(42, buf, 8192), snapfile_crc64(42, buf, 8192));
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

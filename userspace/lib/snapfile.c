@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -29,10 +31,27 @@
 _Static_assert(sizeof(struct snapfile_header) <= SNAPFILE_HEADER_SIZE, "header fits its page");
 
 static uint64_t crc64_table[256];
+/* The CRC's state after a zero page, as a GF(2) matrix: column i is what
+ * state bit i becomes. A zero byte's step, table[s & 0xff] ^ (s >> 8), is
+ * linear in s (table[0] = 0), so a page of zeros is this one matrix: the
+ * scratch of a snapshot is mostly zeros, and checksumming them byte by
+ * byte cost seconds under emulation. */
+static uint64_t crc64_zero_page[64];
+
+static uint64_t gf2_times(const uint64_t *matrix, uint64_t vec)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; vec; i++, vec >>= 1)
+		if (vec & 1)
+			sum ^= matrix[i];
+	return sum;
+}
 
 static void crc64_init(void)
 {
 	const uint64_t poly = 0xc96c5795d7870f42ULL; /* ECMA-182, reflected */
+	uint64_t square[64];
 
 	for (unsigned int i = 0; i < 256; i++) {
 		uint64_t crc = i;
@@ -41,6 +60,27 @@ static void crc64_init(void)
 			crc = (crc >> 1) ^ ((crc & 1) ? poly : 0);
 		crc64_table[i] = crc;
 	}
+	/* One zero byte, then squared up to a page (2^12 bytes). */
+	for (int i = 0; i < 64; i++) {
+		uint64_t s = 1ULL << i;
+
+		crc64_zero_page[i] = crc64_table[s & 0xff] ^ (s >> 8);
+	}
+	for (int n = 0; n < 12; n++) {
+		for (int i = 0; i < 64; i++)
+			square[i] = gf2_times(crc64_zero_page, crc64_zero_page[i]);
+		memcpy(crc64_zero_page, square, sizeof(square));
+	}
+}
+
+static bool zero_page(const unsigned char *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	uint64_t any = 0;
+
+	for (size_t i = 0; i < SNAPVM_GUEST_PAGE_SIZE / sizeof(*w); i++)
+		any |= w[i];
+	return !any;
 }
 
 uint64_t snapfile_crc64(uint64_t crc, const void *buf, size_t len)
@@ -50,8 +90,19 @@ uint64_t snapfile_crc64(uint64_t crc, const void *buf, size_t len)
 
 	pthread_once(&once, crc64_init);
 	crc = ~crc;
-	while (len--)
-		crc = crc64_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	while (len) {
+		size_t n = len < SNAPVM_GUEST_PAGE_SIZE ? len : SNAPVM_GUEST_PAGE_SIZE;
+
+		if (n == SNAPVM_GUEST_PAGE_SIZE && !((uintptr_t)p % sizeof(uint64_t)) &&
+		    zero_page(p)) {
+			crc = gf2_times(crc64_zero_page, crc);
+		} else {
+			for (size_t i = 0; i < n; i++)
+				crc = crc64_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+		}
+		p += n;
+		len -= n;
+	}
 	return ~crc;
 }
 
@@ -151,6 +202,40 @@ static int write_all(int fd, const void *buf, uint64_t len)
 	return 0;
 }
 
+/* A section at offset off, its zero pages left as holes (the file is new
+ * and ftruncate gives it its size): a snapshot's scratch is mostly zeros,
+ * and writing, storing and reading them back cost more than the rest. */
+static int write_sparse(int fd, const unsigned char *buf, uint64_t len, uint64_t off)
+{
+	uint64_t at = 0;
+
+	while (at < len) {
+		uint64_t run = 0;
+		ssize_t n;
+
+		while (at + run < len && (len - at - run < SNAPVM_GUEST_PAGE_SIZE ||
+					  (uintptr_t)(buf + at + run) % sizeof(uint64_t) ||
+					  !zero_page(buf + at + run)))
+			run += len - at - run < SNAPVM_GUEST_PAGE_SIZE ? len - at - run
+								       : SNAPVM_GUEST_PAGE_SIZE;
+		if (!run) {
+			at += SNAPVM_GUEST_PAGE_SIZE;
+			continue;
+		}
+		while (run) {
+			n = pwrite(fd, buf + at, run > (1 << 30) ? (1 << 30) : run,
+				   (off_t)(off + at));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			at += (uint64_t)n;
+			run -= (uint64_t)n;
+		}
+	}
+	return 0;
+}
+
 int snapfile_save_at(int dirfd, const char *name, const char *path,
 		     const struct snapfile_contents *c, struct snapvm_error *err)
 {
@@ -194,9 +279,12 @@ int snapfile_save_at(int dirfd, const char *name, const char *path,
 	if (!ret)
 		ret = write_all(fd, zeros, pad);
 	if (!ret)
-		ret = write_all(fd, c->snapshot, c->snapshot_size);
+		ret = write_sparse(fd, c->snapshot, c->snapshot_size,
+				   SNAPFILE_HEADER_SIZE + section_size(c->vcpu_state_size));
 	if (!ret)
-		ret = write_all(fd, c->scratch, c->scratch_size);
+		ret = write_sparse(fd, c->scratch, c->scratch_size, h->file_size - c->scratch_size);
+	if (!ret && ftruncate(fd, (off_t)h->file_size))
+		ret = -errno;
 	ret = snapvm_output_commit(dirfd, tmp, name, fd, -ret);
 	if (ret)
 		return snapvm_fail_errno(err, EX_IOERR, ret, "cannot save snapshot %s", path);
@@ -295,6 +383,36 @@ int snapfile_parse(const char *name, const void *buf, size_t size, uint64_t max_
 	return 0;
 }
 
+/* The file's bytes after the header into data (zeroed memory): only its
+ * data extents are read, the holes a save leaves for zero pages stay
+ * untouched zeros; where the file system cannot tell (EINVAL), all of it. */
+static int read_extents(int fd, const char *path, unsigned char *data, uint64_t size,
+			struct snapvm_error *err)
+{
+	uint64_t off = SNAPFILE_HEADER_SIZE;
+
+	while (off < size) {
+		off_t start = lseek(fd, (off_t)off, SEEK_DATA), end;
+		int ret;
+
+		if (start < 0 && errno == ENXIO)
+			return 0; /* a hole to the end */
+		if (start < 0)
+			return snapvm_input_read(fd, path, data + off, size - off, off, err);
+		if ((uint64_t)start >= size)
+			return 0;
+		end = lseek(fd, start, SEEK_HOLE);
+		if (end < 0 || (uint64_t)end > size)
+			end = (off_t)size;
+		ret = snapvm_input_read(fd, path, data + start, (uint64_t)(end - start),
+					(uint64_t)start, err);
+		if (ret)
+			return ret;
+		off = (uint64_t)end;
+	}
+	return 0;
+}
+
 int snapfile_open(const char *path, uint64_t max_memory, struct snapfile *file,
 		  struct snapvm_error *err)
 {
@@ -324,17 +442,20 @@ int snapfile_open(const char *path, uint64_t max_memory, struct snapfile *file,
 		ret = check_file_size(path, &page.h, size, err);
 	if (ret)
 		goto out;
-	data = malloc(size);
-	if (!data) {
+	/* Anonymous memory: the holes of zero pages cost nothing until read,
+	 * and then only the zero page (huge where the kernel can). */
+	data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (data == MAP_FAILED) {
+		data = NULL;
 		ret = snapvm_fail(err, EX_OSERR, "%s: out of memory for its %llu bytes", path,
 				  (unsigned long long)size);
 		goto out;
 	}
 	/* The checked header and the sections read after it: the checksum
 	 * and every pointer handed out cover this private copy only. */
+	madvise(data, size, MADV_HUGEPAGE);
 	memcpy(data, page.bytes, sizeof(page.bytes));
-	ret = snapvm_input_read(fd, path, data + SNAPFILE_HEADER_SIZE, size - SNAPFILE_HEADER_SIZE,
-				SNAPFILE_HEADER_SIZE, err);
+	ret = read_extents(fd, path, data, size, err);
 	if (!ret)
 		ret = snapfile_parse(path, data, size, max_memory, &file->contents, err);
 	if (ret)
@@ -343,13 +464,15 @@ int snapfile_open(const char *path, uint64_t max_memory, struct snapfile *file,
 	file->size = size;
 	data = NULL;
 out:
-	free(data);
+	if (data)
+		munmap(data, size);
 	close(fd);
 	return ret;
 }
 
 void snapfile_close(struct snapfile *file)
 {
-	free(file->data);
+	if (file->data)
+		munmap(file->data, file->size);
 	memset(file, 0, sizeof(*file));
 }

@@ -14,7 +14,9 @@
  *
  * The checksum (CRC-64/XZ) covers the whole file with the checksum field
  * read as zero. Saving is atomic: a temporary file in the same directory,
- * fsync, rename, fsync of the directory.
+ * fsync, rename, fsync of the directory. Zero pages of the memory sections
+ * are holes (a sparse file; a scratch is mostly zeros), which opening does
+ * not read (SEEK_DATA) and the checksum passes a page at a time.
  */
 #ifndef SNAPVM_USERSPACE_SNAPFILE_H
 #define SNAPVM_USERSPACE_SNAPFILE_H
