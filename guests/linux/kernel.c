@@ -513,21 +513,6 @@ static void lx_main(void)
 
 /* ---- traps ---- */
 
-#define SIGILL	4
-#define SIGTRAP 5
-#define SIGBUS	7
-#define SIGFPE	8
-#define SIGSEGV 11
-
-/* si_code values of faults */
-#define SI_KERNEL   0x80
-#define SEGV_MAPERR 1
-#define SEGV_ACCERR 2
-#define ILL_ILLOPN  2
-#define FPE_INTDIV  1
-#define TRAP_BRKPT  1
-#define BUS_ADRALN  1
-
 void lx_trap(struct lx_frame *f)
 {
 	uintptr_t cr2 = 0, addr = f->ip;

@@ -19,6 +19,23 @@
 #include "layout/common.h"
 #include "layout/linux.h"
 
+/* Linux's signal numbers and si_code values that the traps (kernel.c) and
+ * signal delivery (signal.c) both use. */
+#define SIGILL	    4
+#define SIGTRAP	    5
+#define SIGBUS	    7
+#define SIGFPE	    8
+#define SIGKILL	    9
+#define SIGSEGV	    11
+#define SIGSTOP	    19
+#define SI_KERNEL   0x80
+#define SEGV_MAPERR 1
+#define SEGV_ACCERR 2
+#define ILL_ILLOPN  2
+#define FPE_INTDIV  1
+#define TRAP_BRKPT  1
+#define BUS_ADRALN  1
+
 #define PAGE ((uintptr_t)SNAPVM_GUEST_PAGE_SIZE)
 /* Linux's TASK_SIZE_MAX on amd64 (4-level paging): where access_ok ends. */
 #define LX_TASK_SIZE 0x7ffffffff000ULL

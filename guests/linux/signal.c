@@ -15,14 +15,6 @@
 #define SIG_DFL 0
 #define SIG_IGN 1
 
-#define SIGILL	4
-#define SIGTRAP 5
-#define SIGBUS	7
-#define SIGFPE	8
-#define SIGKILL 9
-#define SIGSEGV 11
-#define SIGSTOP 19
-
 #define SA_SIGINFO   0x00000004UL
 #define SA_RESTORER  0x04000000UL
 #define SA_ONSTACK   0x08000000UL
@@ -36,14 +28,7 @@
 #define MINSIGSTKSZ   2048
 
 #define SI_USER	    0
-#define SI_KERNEL   0x80
 #define SI_TKILL    (-6)
-#define SEGV_MAPERR 1
-#define SEGV_ACCERR 2
-#define ILL_ILLOPN  2
-#define FPE_INTDIV  1
-#define TRAP_BRKPT  1
-#define BUS_ADRALN  1
 #define UNBLOCKABLE (LX_SIGBIT(SIGKILL) | LX_SIGBIT(SIGSTOP))
 
 /* EFLAGS a handler may change in its frame (Linux's FIX_EFLAGS: CF PF AF
