@@ -304,10 +304,10 @@ static int child_finish(struct child *c, char *out, char *err)
 
 /* ctr run --rm --runc-binary R [OPTS] --rootfs DIR ID ARGS... in a child:
  * `ctr run` wants options before --rootfs, the command after the id. */
-static int ctr_run_start(struct _test_data_ctr *self, struct child *c, int *in_fd, bool detach,
+#define CTR_ARGV_MAX 32
+static void ctr_run_argv(struct _test_data_ctr *self, const char **argv, bool detach, bool tty,
 			 const char *const *args)
 {
-	const char *argv[32];
 	size_t n = 0;
 
 	argv[n++] = "ctr";
@@ -315,14 +315,24 @@ static int ctr_run_start(struct _test_data_ctr *self, struct child *c, int *in_f
 	argv[n++] = self->address;
 	argv[n++] = "run";
 	argv[n++] = detach ? "-d" : "--rm";
+	if (tty)
+		argv[n++] = "-t";
 	argv[n++] = "--runc-binary";
 	argv[n++] = self->runtime;
 	argv[n++] = "--rootfs";
 	argv[n++] = self->rootfs;
 	argv[n++] = self->id;
-	while (*args && n < sizeof(argv) / sizeof(argv[0]) - 1)
+	while (*args && n < CTR_ARGV_MAX - 1)
 		argv[n++] = *args++;
 	argv[n] = NULL;
+}
+
+static int ctr_run_start(struct _test_data_ctr *self, struct child *c, int *in_fd, bool detach,
+			 const char *const *args)
+{
+	const char *argv[CTR_ARGV_MAX];
+
+	ctr_run_argv(self, argv, detach, false, args);
 	return child_start(c, in_fd, (char *const *)argv);
 }
 
@@ -438,25 +448,12 @@ CTR_TEST(stdin_sha256sum)
 /* `ctr run -t` wants a terminal on its own stdin: it runs on a pty here. */
 static int ctr_run_tty(struct _test_data_ctr *self, char *out, const char *const *args)
 {
-	const char *argv[32];
-	size_t n = 0, len = 0;
+	const char *argv[CTR_ARGV_MAX];
+	size_t len = 0;
 	int master, status;
 	pid_t pid;
 
-	argv[n++] = "ctr";
-	argv[n++] = "--address";
-	argv[n++] = self->address;
-	argv[n++] = "run";
-	argv[n++] = "--rm";
-	argv[n++] = "-t";
-	argv[n++] = "--runc-binary";
-	argv[n++] = self->runtime;
-	argv[n++] = "--rootfs";
-	argv[n++] = self->rootfs;
-	argv[n++] = self->id;
-	while (*args && n < sizeof(argv) / sizeof(argv[0]) - 1)
-		argv[n++] = *args++;
-	argv[n] = NULL;
+	ctr_run_argv(self, argv, false, true, args);
 	pid = forkpty(&master, NULL, NULL, NULL);
 	if (pid < 0)
 		return -1;
